@@ -1,0 +1,158 @@
+"""Settings: defaults < ``LOCI_HOME/config.toml`` < environment < flags.
+
+This is the only module that reads the environment. ``LOCI_HOME`` (default ``~/.loci``) holds
+all user state: ``config.toml``, ``history.db``, ``models/``.
+
+config.toml keys (all optional)::
+
+    model = "local"                 # or "openai:gpt-4.1-mini", "anthropic:...", "local:/x.gguf"
+    api_base = "http://127.0.0.1:11434/v1"
+    api_key = "..."
+    auto_run = false
+    timeout = 120                   # seconds per execution; 0 = no limit
+    max_steps = 10                  # code rounds per request
+    tools = "auto"                  # native tool calls: auto | on | off
+    context_window = 8192           # override the model's context size
+    python = "/path/to/venv/bin/python"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def loci_home(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    raw = env.get("LOCI_HOME") or str(Path.home() / ".loci")
+    return Path(raw).expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=loci_home)
+    model: str = "local"
+    api_base: str | None = None
+    api_key: str | None = None
+    anthropic_api_key: str | None = None
+    auto_run: bool = False
+    timeout: float | None = 120.0
+    max_steps: int = 10
+    workdir: Path = field(default_factory=Path.cwd)
+    python: str | None = None  # interpreter for the Python kernel; None = loci's own
+    models_dir: Path | None = None  # where embedded models live; None = home/models
+    tools: str = "auto"  # native tool calls: "auto" (on for OpenAI/Anthropic proper), "on", "off"
+    context_window: int | None = None  # override the model's context size (tokens)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "history.db"
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / "config.toml"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.models_dir or self.home / "models"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+_FILE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "model": str,
+    "api_base": str,
+    "api_key": str,
+    "anthropic_api_key": str,
+    "auto_run": bool,
+    "timeout": (int, float),
+    "max_steps": int,
+    "python": str,
+    "workdir": str,
+    "models_dir": str,
+    "tools": str,
+    "context_window": int,
+}
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse config.toml; a malformed file is a ConfigError naming the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    for key, value in data.items():
+        if key not in _FILE_KEYS:
+            raise ConfigError(
+                f"{path}: unknown setting {key!r} (known: {', '.join(sorted(_FILE_KEYS))})"
+            )
+        expected = _FILE_KEYS[key]
+        if isinstance(value, bool) and expected is not bool:
+            ok = False
+        else:
+            ok = isinstance(value, expected)
+        if not ok:
+            raise ConfigError(f"{path}: {key} has the wrong type ({type(value).__name__})")
+    return data
+
+
+def _env_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if env.get("LOCI_MODEL"):
+        out["model"] = env["LOCI_MODEL"]
+    if env.get("OPENAI_BASE_URL"):
+        out["api_base"] = env["OPENAI_BASE_URL"]
+    if env.get("OPENAI_API_KEY"):
+        out["api_key"] = env["OPENAI_API_KEY"]
+    if env.get("ANTHROPIC_API_KEY"):
+        out["anthropic_api_key"] = env["ANTHROPIC_API_KEY"]
+    if env.get("LOCI_MODELS_DIR"):
+        out["models_dir"] = env["LOCI_MODELS_DIR"]
+    return out
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for key in ("workdir", "models_dir"):
+        if isinstance(out.get(key), str):
+            out[key] = Path(out[key]).expanduser()
+    if "timeout" in out and out["timeout"] is not None:
+        t = float(out["timeout"])
+        if t < 0:
+            raise ConfigError(f"timeout must be >= 0 seconds, got {t:g}")
+        out["timeout"] = t or None
+    if "max_steps" in out and int(out["max_steps"]) < 1:
+        raise ConfigError(f"max_steps must be at least 1, got {out['max_steps']}")
+    return out
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Build Settings from every source. ``flags`` holds only what the user passed."""
+    env = os.environ if env is None else env
+    home = loci_home(env)
+    merged: dict[str, Any] = {}
+    merged.update(read_config_file(home / "config.toml"))
+    merged.update(_env_settings(env))
+    merged.update({k: v for k, v in (flags or {}).items() if v is not None})
+    return Settings(home=home, **_coerce(merged))

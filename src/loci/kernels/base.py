@@ -1,0 +1,47 @@
+"""The Kernel protocol: one persistent interpreter for one language.
+
+A kernel runs code and yields what it produces as it arrives: ``Output`` events, then exactly
+one ``KernelResult`` last. ``execute`` never hangs on its own: it stops at ``timeout`` seconds
+or when ``cancel`` is set (the session sets it on Ctrl-C or a Stop button), first by
+interrupting the code, then — if the code will not stop within a grace period — by restarting
+the interpreter, and says which in ``KernelResult.message``. A kernel that died is restarted
+on the next ``execute`` and reports ``status="crashed"`` for the block that killed it.
+Code that reads stdin gets end-of-file or an error at once, never a hang.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from ..events import KernelEvent
+
+
+@runtime_checkable
+class Kernel(Protocol):
+    language: str
+
+    def start(self) -> None:
+        """Start the interpreter (idempotent). May be called from a background thread."""
+
+    def execute(
+        self, code: str, *, timeout: float | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[KernelEvent]:
+        """Run ``code``; yield Output events as they come, then one KernelResult."""
+        ...
+
+    def interrupt(self) -> None:
+        """Interrupt running code (SIGINT or the kernel's own mechanism)."""
+
+    def restart(self) -> None:
+        """Start a fresh interpreter: all state is lost."""
+
+    def shutdown(self) -> None:
+        """Stop the interpreter and every process it started. Idempotent."""
+
+    @property
+    def cwd(self) -> Path:
+        """The directory code starts in (the workspace)."""
+        ...

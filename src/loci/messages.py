@@ -1,0 +1,71 @@
+"""Conversation value types: what is sent to a model and what is stored.
+
+A conversation is a list of ``Message``. An assistant message may carry ``tool_calls`` (code the
+model asked to run through a native tool call); the result of each run comes back as a
+``tool`` message with the matching ``tool_call_id``. Models without native tool calls get code
+inside fenced blocks and results as ``user`` messages (see ``ToolCall.fenced`` and the model
+adapters, which do that conversion).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+TOOL_NAME = "execute"
+TOOL_DESCRIPTION = (
+    "Run code on the user's machine in a persistent session and return what it printed."
+)
+TOOL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "language": {"type": "string", "enum": ["python", "shell"]},
+        "code": {"type": "string", "description": "The code to run."},
+    },
+    "required": ["language", "code"],
+}
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    language: str
+    code: str
+
+    def arguments_json(self) -> str:
+        return json.dumps({"language": self.language, "code": self.code})
+
+    def fenced(self) -> str:
+        return f"```{self.language}\n{self.code}\n```"
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+    tool_calls: tuple[ToolCall, ...] = field(default_factory=tuple)
+    tool_call_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "content": self.content,
+            "tool_calls": [
+                {"id": c.id, "language": c.language, "code": c.code} for c in self.tool_calls
+            ],
+            "tool_call_id": self.tool_call_id,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Message:
+        return cls(
+            role=d["role"],
+            content=d.get("content") or "",
+            tool_calls=tuple(
+                ToolCall(c["id"], c["language"], c["code"]) for c in d.get("tool_calls") or ()
+            ),
+            tool_call_id=d.get("tool_call_id") or "",
+        )

@@ -1,0 +1,60 @@
+"""The Model protocol: one small interface every model backend implements.
+
+``stream(messages)`` yields ``ModelChunk`` values as the reply arrives: text pieces, complete
+tool calls (native tool-call models), and usage at the end. The session never branches on the
+provider. Adapters translate their SDK's errors into ``loci.errors.ModelError`` subclasses in
+one place, and stop early (closing the network stream) when ``cancel`` is set.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, Union, runtime_checkable
+
+from ..events import Usage
+from ..messages import Message, ToolCall
+
+
+@dataclass(frozen=True)
+class TextChunk:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallChunk:
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class UsageChunk:
+    usage: Usage
+
+
+ModelChunk = Union[TextChunk, ToolCallChunk, UsageChunk]
+
+
+@runtime_checkable
+class Model(Protocol):
+    name: str  # the spec the user gave, e.g. "openai:gpt-4.1-mini", "local"
+    context_window: int  # tokens the model can see at once
+    supports_tools: bool  # True: offer the execute tool; False: fenced code blocks
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[ModelChunk]:
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate is fine for remote models; the local model counts exactly."""
+        ...
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap token estimate: ~4 characters per token, CJK characters one each."""
+    wide = sum(1 for ch in text if ord(ch) > 0x2E80)
+    return (len(text) - wide) // 4 + wide + 1
