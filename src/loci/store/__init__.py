@@ -1,0 +1,19 @@
+"""The history database: conversations, messages and executions with their full outputs."""
+
+from loci.store.records import ConversationRecord as ConversationRecord
+from loci.store.records import ConversationSummary as ConversationSummary
+from loci.store.records import ExecutionRecord as ExecutionRecord
+from loci.store.records import Item as Item
+from loci.store.records import MessageRecord as MessageRecord
+from loci.store.records import RecordStatus as RecordStatus
+from loci.store.store import Store as Store
+
+__all__ = [
+    "ConversationRecord",
+    "ConversationSummary",
+    "ExecutionRecord",
+    "Item",
+    "MessageRecord",
+    "RecordStatus",
+    "Store",
+]

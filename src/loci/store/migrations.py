@@ -1,0 +1,172 @@
+"""The history database's schema, as an ordered list of migrations.
+
+Each migration is a function decorated with ``@migration``; ``migrate(db)`` runs, in order, the
+ones whose name is not yet recorded in the ``_migrations`` table, and records each as it
+succeeds (inside one transaction with its changes). Running it again is a no-op. Never edit or
+reorder a migration that has shipped: add a new one at the end.
+
+What the tables are for:
+
+``conversations``
+    One row per conversation: the model and working directory it was started with, a title,
+    ``created`` / ``updated`` (REAL unix timestamps; ``updated`` is the last activity, which is
+    what ``loci history`` sorts by), and the token usage summed over all its turns.
+    ``last_seq`` is the per-conversation counter that orders messages and executions together.
+
+``messages``
+    What was said, exactly as sent to / received from the model: ``role``, ``content``,
+    ``tool_calls`` (a JSON list of ``{id, language, code}``) and ``tool_call_id``. ``seq`` places
+    the message among the conversation's messages *and* executions.
+
+``executions``
+    Every code block that was run (or refused): the code that actually ran, its language, who
+    approved it, how it was sandboxed, and how it ended (``status`` stays ``'running'`` until it
+    finishes, so a process killed mid-run leaves a visible trace). ``files`` is a JSON list of
+    paths the block produced. Shares ``seq`` numbering with ``messages``.
+
+``outputs``
+    Everything an execution produced, in full and in order (``idx``): stdout/stderr text,
+    results, rich displays (base64 for binary MIME types) and tracebacks. What the model sees
+    is a trimmed view built from these rows; this table is never trimmed.
+
+Deleting a conversation or an execution cascades to what hangs off it (foreign keys are on).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register ``fn`` as the next migration; its ``__name__`` is recorded once applied."""
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def applied(db: sqlite3.Connection) -> list[str]:
+    """Names of the migrations already applied, in the order they were applied."""
+    _ensure_table(db)
+    rows = db.execute("SELECT name FROM _migrations ORDER BY rowid").fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply every pending migration, in order; return the names applied now.
+
+    ``db`` must be in autocommit mode (``isolation_level=None``): each migration runs in its own
+    ``BEGIN IMMEDIATE`` transaction together with the row that records it.
+    """
+    done = set(applied(db))
+    ran: list[str] = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have applied it while we waited for the write lock.
+            row = db.execute("SELECT 1 FROM _migrations WHERE name = ?", (fn.__name__,)).fetchone()
+            if row is None:
+                fn(db)
+                db.execute(
+                    "INSERT INTO _migrations (name, applied) VALUES (?, ?)",
+                    (fn.__name__, time.time()),
+                )
+                ran.append(fn.__name__)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return ran
+
+
+def _ensure_table(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations ( name TEXT PRIMARY KEY, applied REAL NOT NULL)"
+    )
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL,
+            workdir TEXT NOT NULL,
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            last_seq INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL
+                REFERENCES conversations(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            tool_calls TEXT NOT NULL DEFAULT '[]',
+            tool_call_id TEXT NOT NULL DEFAULT '',
+            created REAL NOT NULL,
+            UNIQUE (conversation_id, seq)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE executions (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL
+                REFERENCES conversations(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            block_id TEXT NOT NULL,
+            language TEXT NOT NULL,
+            code TEXT NOT NULL,
+            approved_by TEXT NOT NULL,
+            sandbox TEXT NOT NULL DEFAULT 'off',
+            status TEXT NOT NULL DEFAULT 'running',
+            started REAL NOT NULL,
+            duration REAL,
+            exit_code INTEGER,
+            error_name TEXT NOT NULL DEFAULT '',
+            error_value TEXT NOT NULL DEFAULT '',
+            message TEXT NOT NULL DEFAULT '',
+            files TEXT NOT NULL DEFAULT '[]',
+            UNIQUE (conversation_id, seq)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE outputs (
+            id INTEGER PRIMARY KEY,
+            execution_id INTEGER NOT NULL
+                REFERENCES executions(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            stream TEXT NOT NULL,
+            mime TEXT NOT NULL,
+            data TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT '',
+            path TEXT NOT NULL DEFAULT '',
+            UNIQUE (execution_id, idx)
+        )
+        """
+    )
+
+
+@migration
+def m002_activity_index(db: sqlite3.Connection) -> None:
+    # ``loci history`` lists conversations by last activity.
+    db.execute("CREATE INDEX conversations_updated ON conversations (updated DESC, id DESC)")

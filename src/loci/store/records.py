@@ -1,0 +1,128 @@
+"""What the store gives back: frozen records of conversations, messages and executions.
+
+``ConversationRecord.items`` holds a conversation's messages and executions in the order they
+happened (``seq``). Every record has ``to_dict()``, the JSON form ``loci show --json`` and
+``loci history --json`` print; times are unix timestamps (seconds, float).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from loci.events import ExecStatus, Output
+from loci.messages import Message, Role
+
+RecordStatus = ExecStatus | Literal["running"]
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    id: int
+    title: str
+    model: str
+    workdir: str
+    created: float
+    updated: float
+    message_count: int
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A stored message: the ``Message`` plus where and when it sits in the conversation."""
+
+    id: int
+    seq: int
+    created: float
+    message: Message
+    kind: Literal["message"] = "message"
+
+    @property
+    def role(self) -> Role:
+        return self.message.role
+
+    @property
+    def content(self) -> str:
+        return self.message.content
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "seq": self.seq,
+            "created": self.created,
+            **self.message.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """A code block that ran (or was refused), with every output it produced, in order.
+
+    ``status`` is ``"running"`` until the execution finished; one that stays so was cut short
+    (the process died). ``duration`` is ``None`` until then.
+    """
+
+    id: int
+    seq: int
+    block_id: str
+    language: str
+    code: str
+    approved_by: str
+    sandbox: str
+    status: RecordStatus
+    started: float
+    duration: float | None
+    exit_code: int | None
+    error_name: str
+    error_value: str
+    message: str
+    files: tuple[str, ...]
+    outputs: tuple[Output, ...]
+    kind: Literal["execution"] = "execution"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["files"] = list(self.files)
+        d["outputs"] = [dataclasses.asdict(o) for o in self.outputs]
+        return d
+
+
+Item = MessageRecord | ExecutionRecord
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    """A whole conversation: its summary and its items in the order they happened."""
+
+    summary: ConversationSummary
+    items: tuple[Item, ...]
+
+    @property
+    def id(self) -> int:
+        return self.summary.id
+
+    @property
+    def title(self) -> str:
+        return self.summary.title
+
+    @property
+    def messages(self) -> list[Message]:
+        return [i.message for i in self.items if isinstance(i, MessageRecord)]
+
+    @property
+    def executions(self) -> list[ExecutionRecord]:
+        return [i for i in self.items if isinstance(i, ExecutionRecord)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.summary.to_dict(), "items": [i.to_dict() for i in self.items]}

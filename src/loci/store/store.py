@@ -1,0 +1,440 @@
+"""The history database: every conversation, message and execution, written as it happens.
+
+One SQLite file (WAL mode, foreign keys on; schema and its intent in ``migrations.py``). Every
+write is its own transaction and commits before the method returns, so a process killed at any
+point loses nothing that was already shown. The connection is shared between threads (the web
+server calls in from several): one lock serialises every statement, so a reader never sees
+another thread's half-written transaction. Other processes may open the same file; SQLite's
+busy timeout makes them wait for each other's writes.
+
+``sqlite3`` errors never leave this module: ``_translate`` turns them into ``StoreError``
+(naming the file) at the one boundary; an unknown id is a ``NotFoundError``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from loci.errors import NotFoundError, StoreError
+from loci.events import ExecutionDone, Output, Usage
+from loci.messages import Message, ToolCall
+from loci.store import migrations
+from loci.store.records import (
+    ConversationRecord,
+    ConversationSummary,
+    ExecutionRecord,
+    Item,
+    MessageRecord,
+)
+
+_CORRUPT_CODES = {"SQLITE_NOTADB", "SQLITE_CORRUPT"}
+_CORRUPT_WORDS = ("not a database", "malformed")
+
+_SUMMARY_SQL = """
+    SELECT c.id, c.title, c.model, c.workdir, c.created, c.updated,
+           (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count,
+           c.prompt_tokens, c.completion_tokens
+    FROM conversations c
+"""
+
+_EXECUTION_COLUMNS = (
+    "id, seq, block_id, language, code, approved_by, sandbox, status, started, duration,"
+    " exit_code, error_name, error_value, message, files"
+)
+
+
+class Store:
+    """The history database at ``path`` (created, with its parent folders, if missing).
+
+    ``clock`` gives the current time as a unix timestamp; tests pass a fake one.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Callable[[], float] = time.time,
+        timeout: float = 10.0,
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._closed = False
+        with self._translate("open"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        try:
+            with self._translate("open"):
+                self._db.row_factory = sqlite3.Row
+                self._db.execute("PRAGMA foreign_keys = ON")
+                self._db.execute("PRAGMA journal_mode = WAL")
+                # In WAL mode NORMAL survives a killed process; only power loss can drop the
+                # last commits.
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                migrations.migrate(self._db)
+        except BaseException:
+            self._db.close()
+            raise
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # -- the boundary -----------------------------------------------------------------------
+
+    @contextmanager
+    def _translate(self, action: str) -> Iterator[None]:
+        """Turn ``sqlite3`` and file-system errors into ``StoreError`` naming the file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(self._describe(action, exc)) from exc
+        except OSError as exc:
+            raise StoreError(f"cannot {action} the history database {self.path}: {exc}") from exc
+
+    def _describe(self, action: str, exc: sqlite3.Error) -> str:
+        code = getattr(exc, "sqlite_errorname", "")
+        if code in _CORRUPT_CODES or any(w in str(exc) for w in _CORRUPT_WORDS):
+            return (
+                f"{self.path} is not a usable history database (not SQLite, or corrupt): "
+                f"{exc}. Move it aside and loci will start a new one."
+            )
+        if self._closed:
+            return f"the history database {self.path} is closed"
+        return f"cannot {action} the history database {self.path}: {exc}"
+
+    @contextmanager
+    def _read(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._translate(action):
+            yield self._db
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One transaction, committed on leaving the block, rolled back on any error."""
+        with self._lock, self._translate(action):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _touch(self, db: sqlite3.Connection, conv_id: int, *, seq: bool = False) -> int:
+        """Mark activity on ``conv_id``; with ``seq``, take and return its next sequence number."""
+        bump = ", last_seq = last_seq + 1" if seq else ""
+        cur = db.execute(
+            f"UPDATE conversations SET updated = ?{bump} WHERE id = ?", (self._clock(), conv_id)
+        )
+        if cur.rowcount == 0:
+            raise NotFoundError(f"no conversation with id {conv_id}")
+        row = db.execute("SELECT last_seq FROM conversations WHERE id = ?", (conv_id,)).fetchone()
+        return int(row[0])
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def create_conversation(self, *, model: str, workdir: str, title: str = "") -> int:
+        now = self._clock()
+        with self._write("create a conversation in") as db:
+            cur = db.execute(
+                "INSERT INTO conversations (title, model, workdir, created, updated)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (title, model, workdir, now, now),
+            )
+            return _rowid(cur)
+
+    def set_title(self, conv_id: int, title: str) -> None:
+        self._set(conv_id, "title", title)
+
+    def set_model(self, conv_id: int, model: str) -> None:
+        self._set(conv_id, "model", model)
+
+    def _set(self, conv_id: int, column: str, value: str) -> None:
+        with self._write(f"set the {column} in") as db:
+            cur = db.execute(
+                f"UPDATE conversations SET {column} = ? WHERE id = ?", (value, conv_id)
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no conversation with id {conv_id}")
+
+    def add_message(self, conv_id: int, message: Message) -> int:
+        calls = json.dumps(
+            [{"id": c.id, "language": c.language, "code": c.code} for c in message.tool_calls]
+        )
+        with self._write("add a message to") as db:
+            seq = self._touch(db, conv_id, seq=True)
+            cur = db.execute(
+                "INSERT INTO messages"
+                " (conversation_id, seq, role, content, tool_calls, tool_call_id, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conv_id,
+                    seq,
+                    message.role,
+                    message.content,
+                    calls,
+                    message.tool_call_id,
+                    self._clock(),
+                ),
+            )
+            return _rowid(cur)
+
+    def start_execution(
+        self,
+        conv_id: int,
+        *,
+        block_id: str,
+        language: str,
+        code: str,
+        approved_by: str,
+        sandbox: str = "off",
+    ) -> int:
+        with self._write("record an execution in") as db:
+            seq = self._touch(db, conv_id, seq=True)
+            cur = db.execute(
+                "INSERT INTO executions (conversation_id, seq, block_id, language, code,"
+                " approved_by, sandbox, started) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conv_id, seq, block_id, language, code, approved_by, sandbox, self._clock()),
+            )
+            return _rowid(cur)
+
+    def add_output(self, execution_id: int, output: Output) -> None:
+        with self._write("record an output in") as db:
+            if (
+                db.execute("SELECT 1 FROM executions WHERE id = ?", (execution_id,)).fetchone()
+                is None
+            ):
+                raise NotFoundError(f"no execution with id {execution_id}")
+            row = db.execute(
+                "SELECT COALESCE(MAX(idx), -1) + 1 FROM outputs WHERE execution_id = ?",
+                (execution_id,),
+            ).fetchone()
+            db.execute(
+                "INSERT INTO outputs (execution_id, idx, stream, mime, data, text, path)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    execution_id,
+                    int(row[0]),
+                    output.stream,
+                    output.mime,
+                    output.data,
+                    output.text,
+                    output.path,
+                ),
+            )
+
+    def finish_execution(self, execution_id: int, done: ExecutionDone) -> None:
+        with self._write("finish an execution in") as db:
+            cur = db.execute(
+                "UPDATE executions SET status = ?, duration = ?, exit_code = ?, error_name = ?,"
+                " error_value = ?, message = ?, files = ? WHERE id = ?",
+                (
+                    done.status,
+                    done.duration,
+                    done.exit_code,
+                    done.error_name,
+                    done.error_value,
+                    done.message,
+                    json.dumps(list(done.files)),
+                    execution_id,
+                ),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no execution with id {execution_id}")
+            row = db.execute(
+                "SELECT conversation_id FROM executions WHERE id = ?", (execution_id,)
+            ).fetchone()
+            self._touch(db, int(row[0]))
+
+    def add_usage(self, conv_id: int, usage: Usage) -> None:
+        with self._write("record token usage in") as db:
+            cur = db.execute(
+                "UPDATE conversations SET prompt_tokens = prompt_tokens + ?,"
+                " completion_tokens = completion_tokens + ? WHERE id = ?",
+                (usage.prompt_tokens, usage.completion_tokens, conv_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no conversation with id {conv_id}")
+
+    def truncate_from_last_user_message(self, conv_id: int) -> int:
+        """Delete the last user message and everything after it; return how many items went."""
+        with self._write("undo in") as db:
+            self._touch(db, conv_id)
+            row = db.execute(
+                "SELECT MAX(seq) FROM messages WHERE conversation_id = ? AND role = 'user'",
+                (conv_id,),
+            ).fetchone()
+            if row[0] is None:
+                return 0
+            removed = 0
+            for table in ("messages", "executions"):
+                cur = db.execute(
+                    f"DELETE FROM {table} WHERE conversation_id = ? AND seq >= ?",
+                    (conv_id, int(row[0])),
+                )
+                removed += cur.rowcount
+            return removed
+
+    def delete_conversation(self, conv_id: int) -> None:
+        with self._write("delete a conversation from") as db:
+            cur = db.execute("DELETE FROM conversations WHERE id = ?", (conv_id,))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no conversation with id {conv_id}")
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def messages(self, conv_id: int) -> list[Message]:
+        """The conversation's messages in order (what a resumed session sends the model)."""
+        with self._read("read") as db:
+            self._summary(db, conv_id)
+            rows = db.execute(
+                "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq", (conv_id,)
+            ).fetchall()
+        return [_message(row) for row in rows]
+
+    def list_conversations(self, limit: int = 50) -> list[ConversationSummary]:
+        """Conversations by last activity, newest first."""
+        with self._read("list") as db:
+            rows = db.execute(
+                _SUMMARY_SQL + " ORDER BY c.updated DESC, c.id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_summary(row) for row in rows]
+
+    def get_conversation(self, conv_id: int) -> ConversationRecord:
+        with self._read("read") as db:
+            summary = self._summary(db, conv_id)
+            items: list[Item] = [
+                _message_record(row)
+                for row in db.execute(
+                    "SELECT * FROM messages WHERE conversation_id = ?", (conv_id,)
+                )
+            ]
+            items.extend(self._executions(db, "conversation_id = ?", conv_id))
+        items.sort(key=lambda item: item.seq)
+        return ConversationRecord(summary=summary, items=tuple(items))
+
+    def get_execution(self, execution_id: int) -> ExecutionRecord:
+        with self._read("read") as db:
+            found = self._executions(db, "id = ?", execution_id)
+        if not found:
+            raise NotFoundError(f"no execution with id {execution_id}")
+        return found[0]
+
+    def _summary(self, db: sqlite3.Connection, conv_id: int) -> ConversationSummary:
+        row = db.execute(_SUMMARY_SQL + " WHERE c.id = ?", (conv_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no conversation with id {conv_id}")
+        return _summary(row)
+
+    def _executions(self, db: sqlite3.Connection, where: str, value: int) -> list[ExecutionRecord]:
+        rows = db.execute(
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE {where} ORDER BY seq", (value,)
+        ).fetchall()
+        outputs: dict[int, list[Output]] = {int(r["id"]): [] for r in rows}
+        if outputs:
+            marks = ",".join("?" * len(outputs))
+            for o in db.execute(
+                f"SELECT * FROM outputs WHERE execution_id IN ({marks}) ORDER BY execution_id, idx",
+                tuple(outputs),
+            ):
+                outputs[int(o["execution_id"])].append(_output(o))
+        return [_execution(r, outputs[int(r["id"])]) for r in rows]
+
+
+# -- rows to records --------------------------------------------------------------------------
+
+
+def _rowid(cur: sqlite3.Cursor) -> int:
+    assert cur.lastrowid is not None
+    return int(cur.lastrowid)
+
+
+def _summary(row: sqlite3.Row) -> ConversationSummary:
+    return ConversationSummary(
+        id=int(row["id"]),
+        title=str(row["title"]),
+        model=str(row["model"]),
+        workdir=str(row["workdir"]),
+        created=float(row["created"]),
+        updated=float(row["updated"]),
+        message_count=int(row["message_count"]),
+        prompt_tokens=int(row["prompt_tokens"]),
+        completion_tokens=int(row["completion_tokens"]),
+    )
+
+
+def _message(row: sqlite3.Row) -> Message:
+    calls: list[dict[str, Any]] = json.loads(row["tool_calls"])
+    return Message(
+        role=row["role"],
+        content=str(row["content"]),
+        tool_calls=tuple(ToolCall(c["id"], c["language"], c["code"]) for c in calls),
+        tool_call_id=str(row["tool_call_id"]),
+    )
+
+
+def _message_record(row: sqlite3.Row) -> MessageRecord:
+    return MessageRecord(
+        id=int(row["id"]), seq=int(row["seq"]), created=float(row["created"]), message=_message(row)
+    )
+
+
+def _output(row: sqlite3.Row) -> Output:
+    return Output(
+        stream=row["stream"],
+        data=str(row["data"]),
+        mime=str(row["mime"]),
+        text=str(row["text"]),
+        path=str(row["path"]),
+        execution_id=int(row["execution_id"]),
+    )
+
+
+def _execution(row: sqlite3.Row, outputs: list[Output]) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=int(row["id"]),
+        seq=int(row["seq"]),
+        block_id=str(row["block_id"]),
+        language=str(row["language"]),
+        code=str(row["code"]),
+        approved_by=str(row["approved_by"]),
+        sandbox=str(row["sandbox"]),
+        status=row["status"],
+        started=float(row["started"]),
+        duration=None if row["duration"] is None else float(row["duration"]),
+        exit_code=None if row["exit_code"] is None else int(row["exit_code"]),
+        error_name=str(row["error_name"]),
+        error_value=str(row["error_value"]),
+        message=str(row["message"]),
+        files=tuple(str(f) for f in json.loads(row["files"])),
+        outputs=tuple(outputs),
+    )
