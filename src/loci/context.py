@@ -1,0 +1,120 @@
+"""What of the conversation a model gets to see.
+
+Two jobs: turn an execution's outputs into the short text a model reads back (head + tail +
+size, pointing at the stored full output), and cut the history so it fits the model's context
+window (the oldest exchanges go first; the system prompt and the current request stay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from .events import ExecutionDone, Output
+from .messages import Message
+
+# What one execution may put back into the model's context, in characters.
+DEFAULT_OUTPUT_CHARS = 2000
+
+
+def trim_text(text: str, limit: int, where: str = "") -> str:
+    """Keep the head and tail of ``text`` within about ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit * 2 // 3]
+    tail = text[-(limit // 3) :]
+    omitted = len(text) - len(head) - len(tail)
+    note = f"[... {omitted} characters omitted of {len(text)}"
+    note += f"; the full output is stored as {where}]" if where else "]"
+    return f"{head}\n{note}\n{tail}"
+
+
+def _output_text(out: Output) -> str:
+    if out.stream in ("stdout", "stderr"):
+        return out.data
+    if out.mime.startswith("image/"):
+        label = f"[image saved to {out.path}]" if out.path else "[image]"
+        return label + "\n"
+    text = out.text or (out.data if out.mime.startswith("text/") else "")
+    if out.stream == "error":
+        return text + "\n"
+    return text.rstrip("\n") + "\n" if text else ""
+
+
+def format_result(
+    outputs: Sequence[Output], done: ExecutionDone, limit: int = DEFAULT_OUTPUT_CHARS
+) -> str:
+    """The text a model reads after code ran: outputs in order, trimmed, then the status."""
+    body = "".join(_output_text(o) for o in outputs)
+    errors = [o for o in outputs if o.stream == "error"]
+    if errors and done.error_name:
+        # A traceback is long; the last lines say what went wrong.
+        tb = errors[-1].data.strip().splitlines()
+        short = "\n".join(tb[-6:])
+        body = "".join(_output_text(o) for o in outputs if o.stream != "error") + short + "\n"
+    text = trim_text(body, limit, where=f"execution #{done.execution_id}")
+    status = _status_line(done)
+    if not text.strip():
+        text = "(no output)\n"
+    return text.rstrip("\n") + ("\n" + status if status else "")
+
+
+def _status_line(done: ExecutionDone) -> str:
+    if done.status == "ok":
+        return ""
+    if done.status == "error":
+        if done.exit_code is not None:
+            return f"[exit status {done.exit_code}]"
+        return f"[error: {done.error_name}]" if done.error_name else "[error]"
+    if done.status == "denied":
+        return "[the user declined to run this code" + (
+            f": {done.message}]" if done.message else "]"
+        )
+    return f"[{done.status}: {done.message}]" if done.message else f"[{done.status}]"
+
+
+def _groups(messages: Sequence[Message]) -> list[list[Message]]:
+    """Split into droppable groups: an assistant message with its tool results stays whole."""
+    groups: list[list[Message]] = []
+    for m in messages:
+        if m.role == "tool" and groups:
+            groups[-1].append(m)
+        else:
+            groups.append([m])
+    return groups
+
+
+def fit_history(
+    messages: Sequence[Message],
+    count: Callable[[str], int],
+    budget: int,
+) -> list[Message]:
+    """Drop the oldest messages (after the system prompt) until the rest fit ``budget``
+    tokens; always keep the system prompt and the last user request. A single message that
+    is still too big is trimmed in the middle."""
+    system = [m for m in messages[:1] if m.role == "system"]
+    rest = list(messages[len(system) :])
+
+    def size(ms: Sequence[Message]) -> int:
+        return sum(count(m.content) + 4 + sum(count(c.code) for c in m.tool_calls) for m in ms)
+
+    groups = _groups(rest)
+    used = size(system)
+    kept: list[list[Message]] = []
+    for group in reversed(groups):
+        need = size(group)
+        if used + need > budget and kept:
+            break
+        kept.append(group)
+        used += need
+    out = system + [m for g in reversed(kept) for m in g]
+    if used > budget and out:
+        over = used - budget
+        last = out[-1]
+        limit = max(200, (len(last.content) - over * 4))
+        out[-1] = Message(
+            last.role, trim_text(last.content, limit), last.tool_calls, last.tool_call_id
+        )
+    # A history must not start with tool results whose call was dropped.
+    while len(out) > len(system) and out[len(system)].role == "tool":
+        del out[len(system)]
+    return out
