@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, Union, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ..events import Usage
 from ..messages import Message, ToolCall
@@ -32,7 +32,7 @@ class UsageChunk:
     usage: Usage
 
 
-ModelChunk = Union[TextChunk, ToolCallChunk, UsageChunk]
+ModelChunk = TextChunk | ToolCallChunk | UsageChunk
 
 
 @runtime_checkable

