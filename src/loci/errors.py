@@ -13,7 +13,7 @@ message and exit code in one place (``loci.cli.main``).
     │   ├── ModelUnavailableError           rate limits, 5xx, dropped connections after retries
     │   ├── ModelResponseError              a reply that cannot be understood
     │   └── MissingExtraError               an optional dependency is not installed
-    ├── KernelError                exit 4   a kernel could not start or died in a way we cannot recover
+    ├── KernelError                exit 4   a kernel could not start or cannot be recovered
     ├── StoreError                 exit 5   the history database cannot be read or written
     │   └── NotFoundError                   no conversation with that id
     └── ModelInstallError          exit 6   an embedded model could not be fetched or verified

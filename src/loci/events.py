@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 ExecStatus = Literal["ok", "error", "interrupted", "timeout", "crashed", "denied", "skipped"]
 TurnStatus = Literal["done", "max_steps", "repeated", "interrupted", "error"]
@@ -170,21 +170,21 @@ class TurnDone:
     type: Literal["turn_done"] = "turn_done"
 
 
-Event = Union[
-    TurnStart,
-    TextDelta,
-    ModelDone,
-    CodeBlock,
-    Approval,
-    ExecutionStart,
-    Output,
-    ExecutionDone,
-    Notice,
-    Grounding,
-    TurnDone,
-]
+Event = (
+    TurnStart
+    | TextDelta
+    | ModelDone
+    | CodeBlock
+    | Approval
+    | ExecutionStart
+    | Output
+    | ExecutionDone
+    | Notice
+    | Grounding
+    | TurnDone
+)
 
-KernelEvent = Union[Output, KernelResult]
+KernelEvent = Output | KernelResult
 
 
 def to_dict(event: Event | KernelEvent) -> dict[str, Any]:

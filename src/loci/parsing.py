@@ -78,11 +78,7 @@ class FenceParser:
                 self._lines = []
             return None
         stripped = line.strip()
-        if (
-            stripped
-            and set(stripped) == {self._fence[0]}
-            and len(stripped) >= len(self._fence)
-        ):
+        if stripped and set(stripped) == {self._fence[0]} and len(stripped) >= len(self._fence):
             block = Fenced(self._lang, "\n".join(self._lines), closed=True)
             self._fence = None
             self.blocks.append(block)

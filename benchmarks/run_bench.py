@@ -1,0 +1,416 @@
+"""Send benchmark prompts through loci and score the replies.
+
+    python benchmarks/run_bench.py dabench|gsmhard --model SPEC [--bench-dir ../shared/bench]
+        [--ids 0,5,...|FILE] [--sample N --seed S] [--limit N] [--task-timeout 240]
+        [--exec-timeout 60] [--max-steps 6] [--jobs 1] [--out benchmarks/results/NAME]
+        [--extra-arg ARG ...]
+
+Prompts come from the bench folder's ``score.py SET prompts`` (the dabench prompt names the CSV
+by its absolute path in the bench folder; nothing is copied). Each task is a fresh conversation:
+``loci --json -y -m SPEC --workdir TMP ... PROMPT`` in a new temporary working directory, killed
+(with its process tree) after ``--task-timeout`` seconds. From its JSON events one record per
+task is kept; the reply scored is every ``model_done`` text of the turn joined, so an answer
+written in any step counts (the scorer takes the last ``@name[...]``).
+
+The out dir holds ``run.json`` (settings), ``records.jsonl``, ``responses.jsonl``, ``ids.txt``,
+``score.json`` (and ``details.jsonl`` for dabench) and ``home/`` (the LOCI_HOME of the run:
+``LOCI_HOME=OUT/home loci show ID`` replays a task). A rerun skips ids already in records.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BENCH = ROOT.parent / "shared" / "bench"
+SETS = ("dabench", "gsmhard")
+
+
+@dataclass
+class Task:
+    """One prompt of the set."""
+
+    id: int
+    prompt: str
+
+
+@dataclass
+class Record:
+    """What one task did (one line of records.jsonl)."""
+
+    id: int
+    status: str  # the final turn_done status, or "timeout" / "crash"
+    steps: int
+    prompt_tokens: int
+    completion_tokens: int
+    executions: int
+    exec_statuses: list[str]
+    wall_s: float
+    exit_code: int | None
+    response: str
+    error: str = ""
+
+
+# -- inputs -----------------------------------------------------------------------------------
+
+
+def parse_ids(text: str) -> list[int]:
+    """Ids as a comma/space list, or the path of a file holding such a list."""
+    path = Path(text)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+    return [int(x) for x in text.replace(",", " ").split()]
+
+
+def load_prompts(bench: Path, name: str) -> dict[int, Task]:
+    """Every prompt of the set, from the bench folder's own ``score.py``."""
+    done = subprocess.run(
+        [sys.executable, str(bench / "score.py"), name, "prompts"],
+        capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"score.py {name} prompts failed: {done.stderr.strip()}")
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return {int(r["id"]): Task(int(r["id"]), r["prompt"]) for r in rows}
+
+
+def select_ids(all_ids: list[int], args: argparse.Namespace) -> list[int]:
+    """Apply --ids, then --sample/--seed, then --limit (order kept, duplicates dropped)."""
+    ids = parse_ids(args.ids) if args.ids else sorted(all_ids)
+    unknown = sorted(set(ids) - set(all_ids))
+    if unknown:
+        raise SystemExit(f"unknown ids for {args.set}: {unknown[:10]}")
+    ids = list(dict.fromkeys(ids))
+    if args.sample is not None:
+        ids = sorted(random.Random(args.seed).sample(ids, min(args.sample, len(ids))))
+    if args.limit is not None:
+        ids = ids[: args.limit]
+    return ids
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The objects of a JSONL file ([] when it does not exist); a torn last line is skipped."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+# -- running one task -------------------------------------------------------------------------
+
+
+def loci_command() -> list[str]:
+    """The ``loci`` console script next to this interpreter, else ``python -m loci.cli.main``."""
+    script = Path(sys.executable).parent / "loci"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "loci.cli.main"]
+
+
+def task_env(out: Path) -> dict[str, str]:
+    """The environment of a task: LOCI_HOME inside the out dir, the user's models dir kept."""
+    env = dict(os.environ)
+    user_home = Path(env.get("LOCI_HOME") or Path.home() / ".loci").expanduser()
+    env.setdefault("LOCI_MODELS_DIR", str(user_home / "models"))
+    env["LOCI_HOME"] = str(out / "home")
+    return env
+
+
+def kill_tree(proc: subprocess.Popen[str]) -> None:
+    """Kill a task's process group and every descendant (kernels run in their own groups)."""
+    victims: list[Any] = []
+    try:
+        import psutil
+
+        victims = psutil.Process(proc.pid).children(recursive=True)
+    except Exception:  # psutil missing or the process already gone
+        victims = []
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    for child in victims:
+        with contextlib.suppress(Exception):  # already gone
+            child.kill()
+
+
+class Runner:
+    """Runs tasks as ``loci`` subprocesses; remembers the live ones so Ctrl-C can kill them."""
+
+    def __init__(self, args: argparse.Namespace, out: Path) -> None:
+        self.args = args
+        self.out = out
+        self.env = task_env(out)
+        self.live: set[subprocess.Popen[str]] = set()
+        self.lock = threading.Lock()
+
+    def command(self, task: Task, workdir: Path) -> list[str]:
+        """The loci command line for one task."""
+        a = self.args
+        return [
+            *loci_command(), "--json", "-y", "-m", a.model, "--workdir", str(workdir),
+            "--max-steps", str(a.max_steps), "--timeout", str(a.exec_timeout),
+            *a.extra_arg, "--", task.prompt,
+        ]
+
+    def run(self, task: Task) -> Record:
+        """Run one task in a fresh temporary working directory."""
+        with tempfile.TemporaryDirectory(prefix=f"loci-{self.args.set}-{task.id}-") as wd:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(
+                self.command(task, Path(wd)), cwd=wd, env=self.env, text=True,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            with self.lock:
+                self.live.add(proc)
+            timed_out = False
+            try:
+                out, err = proc.communicate(timeout=self.args.task_timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                kill_tree(proc)
+                out, err = proc.communicate(timeout=30)
+            finally:
+                with self.lock:
+                    self.live.discard(proc)
+            wall = time.perf_counter() - t0
+        return make_record(task.id, out, err, proc.returncode, wall, timed_out)
+
+    def kill_all(self) -> None:
+        """Kill every task still running (after Ctrl-C)."""
+        with self.lock:
+            procs = list(self.live)
+        for proc in procs:
+            kill_tree(proc)
+
+
+def parse_events(stdout: str) -> list[dict[str, Any]]:
+    """The JSON event lines of a ``loci --json`` run (anything else is ignored)."""
+    events = []
+    for line in stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            ev = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(ev, dict) and "type" in ev:
+            events.append(ev)
+    return events
+
+
+def make_record(
+    task_id: int, stdout: str, stderr: str, code: int | None, wall: float, timed_out: bool
+) -> Record:
+    """Fold one task's events into a Record."""
+    events = parse_events(stdout)
+    done = next((e for e in reversed(events) if e["type"] == "turn_done"), None)
+    replies = [str(e.get("text") or "") for e in events if e["type"] == "model_done"]
+    execs = [str(e.get("status")) for e in events if e["type"] == "execution_done"]
+    started = sum(1 for e in events if e["type"] == "execution_start")
+    if done is not None:
+        status, usage = str(done["status"]), done.get("usage") or {}
+    else:
+        status, usage = ("timeout" if timed_out else "crash"), {}
+    error = str(done.get("message") or "") if done else stderr.strip()[-2000:]
+    return Record(
+        id=task_id, status=status,
+        steps=int(done.get("steps") or 0) if done else len(replies),
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        executions=started, exec_statuses=execs, wall_s=round(wall, 3), exit_code=code,
+        response="\n\n".join(t for t in replies if t), error=error,
+    )
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+def default_out(name: str, model: str) -> Path:
+    """``benchmarks/results/SET-MODEL`` with the model spec made file-name safe."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model).name if "/" in model else model)
+    return ROOT / "benchmarks" / "results" / f"{name}-{safe.strip('_') or 'model'}"
+
+
+def save(out: Path, rec: Record, lock: threading.Lock) -> None:
+    """Append a task's response, then its record (a record implies its response is saved)."""
+    with lock:
+        with (out / "responses.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"id": rec.id, "response": rec.response}, ensure_ascii=False) + "\n")
+        with (out / "records.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps(asdict(rec), ensure_ascii=False) + "\n")
+
+
+def progress(n: int, total: int, rec: Record) -> None:
+    """One line per finished task."""
+    print(f"[{n}/{total}] id={rec.id} {rec.status} steps={rec.steps} execs={rec.executions} "
+          f"tok={rec.prompt_tokens}/{rec.completion_tokens} {rec.wall_s:.1f}s", flush=True)
+
+
+def run_tasks(runner: Runner, tasks: list[Task], jobs: int) -> None:
+    """Run the tasks (``jobs`` at a time), saving each record as it finishes."""
+    lock = threading.Lock()
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = {pool.submit(runner.run, t): t for t in tasks}
+        for n, fut in enumerate(as_completed(futures), 1):
+            rec = fut.result()
+            save(runner.out, rec, lock)
+            progress(n, len(tasks), rec)
+    except KeyboardInterrupt:
+        print("\ninterrupted: killing running tasks (finished ones are saved)", file=sys.stderr)
+        pool.shutdown(wait=False, cancel_futures=True)
+        runner.kill_all()
+        raise
+    pool.shutdown(wait=True)
+
+
+# -- scoring and summary ----------------------------------------------------------------------
+
+
+def score(bench: Path, name: str, out: Path, ids: list[int]) -> dict[str, Any]:
+    """Run the bench folder's scorer on responses.jsonl for ``ids``; save score.json."""
+    (out / "ids.txt").write_text(",".join(map(str, ids)) + "\n", encoding="utf-8")
+    cmd = [sys.executable, str(bench / "score.py"), name, "score", str(out / "responses.jsonl"),
+           "--ids", str(out / "ids.txt"), "--json"]
+    if name == "dabench":
+        cmd += ["--details", str(out / "details.jsonl")]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"score.py failed: {done.stderr.strip()}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    (out / "score.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return result
+
+
+def solved_count(name: str, result: dict[str, Any]) -> float:
+    """How many tasks the scorer counts as solved (ABQ for dabench, accuracy for gsmhard)."""
+    if name == "dabench":
+        s = result["strict"]
+        return float(s["ABQ"] * s["questions"])
+    return float(result["accuracy"] * result["questions"])
+
+
+def score_lines(name: str, result: dict[str, Any]) -> list[str]:
+    """The scorer's figures, as text."""
+    if name == "gsmhard":
+        return [f"gsmhard accuracy={result['accuracy']:.2%} questions={result['questions']} "
+                f"answered={result['answered']}"]
+    s, a = result["strict"], result["answered"]
+    lines = [f"dabench questions={s['questions']} answered={a['questions']}"]
+    for label, m in (("strict", s), ("answered", a)):
+        lines.append(f"  {label:<8} ABQ={m['ABQ']:.2%} PSAQ={m['PSAQ']:.2%} UASQ={m['UASQ']:.2%}")
+    for level, m in result.get("by_level", {}).items():
+        lines.append(f"  {level:<8} n={m['questions']:3d} ABQ={m['ABQ']:.2%}")
+    return lines
+
+
+def _med(values: Iterable[float]) -> float:
+    xs = list(values)
+    return float(median(xs)) if xs else float("nan")
+
+
+def summary(name: str, result: dict[str, Any], records: list[dict[str, Any]]) -> str:
+    """The scorer's figures plus steps, tokens, time and statuses over ``records``."""
+    solved = solved_count(name, result)
+    tokens = sum(r["prompt_tokens"] + r["completion_tokens"] for r in records)
+    per_solved = f"{tokens / solved:,.0f}" if solved else "n/a (none solved)"
+    statuses = Counter(r["status"] for r in records)
+    lines = [
+        *score_lines(name, result),
+        f"tasks={len(records)} solved={solved:g}",
+        f"median steps={_med(r['steps'] for r in records):g} "
+        f"executions={_med(r['executions'] for r in records):g}",
+        f"median tokens in={_med(r['prompt_tokens'] for r in records):,.0f} "
+        f"out={_med(r['completion_tokens'] for r in records):,.0f}",
+        f"median wall={_med(r['wall_s'] for r in records):.1f}s "
+        f"total={sum(r['wall_s'] for r in records):.0f}s",
+        f"tokens per solved task={per_solved} (total {tokens:,})",
+        "statuses: " + ", ".join(f"{k}={v}" for k, v in statuses.most_common()),
+    ]
+    return "\n".join(lines)
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options."""
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("set", choices=SETS)
+    p.add_argument("--model", required=True, help="loci model spec, e.g. local, openai:NAME")
+    p.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH)
+    p.add_argument("--ids", help="ids as a comma/space list, or a file of them")
+    p.add_argument("--sample", type=int, help="run a random sample of N of the ids")
+    p.add_argument("--seed", type=int, default=0, help="seed for --sample")
+    p.add_argument("--limit", type=int, help="run at most the first N ids")
+    p.add_argument("--task-timeout", type=float, default=240.0, help="seconds per task")
+    p.add_argument("--exec-timeout", type=float, default=60.0, help="seconds per execution")
+    p.add_argument("--max-steps", type=int, default=6, help="code rounds per task")
+    p.add_argument("--jobs", type=int, default=1, help="tasks run in parallel")
+    p.add_argument("--out", type=Path, help="results folder (default benchmarks/results/SET-MODEL)")
+    p.add_argument("--extra-arg", action="append", default=[], metavar="ARG",
+                   help="extra argument for loci (repeat it: --extra-arg=--tools --extra-arg=off)")
+    return p
+
+
+def write_run_info(out: Path, args: argparse.Namespace, ids: list[int]) -> None:
+    """Record the settings of this run (appended to run.json's history of invocations)."""
+    path = out / "run.json"
+    history = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    info = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    info.update(when=time.strftime("%Y-%m-%dT%H:%M:%S"), ids=ids, command=loci_command())
+    path.write_text(json.dumps([*history, info], indent=1) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Select the tasks, run the ones not yet done, score and summarise."""
+    args = build_parser().parse_args(argv)
+    bench = args.bench_dir.resolve()
+    if not (bench / "score.py").is_file():
+        raise SystemExit(f"no score.py in {bench} (pass --bench-dir)")
+    prompts = load_prompts(bench, args.set)
+    ids = select_ids(list(prompts), args)
+    out = (args.out or default_out(args.set, args.model)).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    write_run_info(out, args, ids)
+    done_ids = {int(r["id"]) for r in read_jsonl(out / "records.jsonl")}
+    todo = [prompts[i] for i in ids if i not in done_ids]
+    print(f"{args.set}: {len(ids)} ids, {len(ids) - len(todo)} already done, "
+          f"{len(todo)} to run -> {out}", flush=True)
+    try:
+        run_tasks(Runner(args, out), todo, max(1, args.jobs))
+    except KeyboardInterrupt:
+        return 130
+    latest = {int(r["id"]): r for r in read_jsonl(out / "records.jsonl")}
+    records = [latest[i] for i in ids if i in latest]
+    result = score(bench, args.set, out, ids)
+    print()
+    print(summary(args.set, result, records))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

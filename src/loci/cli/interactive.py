@@ -1,0 +1,225 @@
+"""The interactive terminal: the approval question, Ctrl-C handling, the REPL and its %commands.
+
+Thin: it reads keys with prompt_toolkit, hands text to ``Session.run`` and every event to the
+``Renderer``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+import click
+from prompt_toolkit import PromptSession
+from prompt_toolkit.history import FileHistory
+from rich.console import Console
+
+from ..approval import Decision
+from ..errors import LociError
+from ..events import CodeBlock, TurnDone
+from ..session import Session
+from .render import Renderer
+
+HELP = """\
+%help             this list
+%reset            start a new conversation (fresh kernels)
+%undo             forget your last request and what followed
+%tokens           tokens used in this session
+%model [SPEC]     show or switch the model (e.g. %model openai:gpt-4.1-mini)
+%auto             toggle running code without asking
+%export [md|ipynb] [FILE]   write this conversation to a file
+%exit             leave (Ctrl-D does the same)
+Commands also work with / instead of %. Ctrl-C stops the model or the running code."""
+
+_ASK = "Run? [y]es [n]o [e]dit [a]lways: "
+
+
+class TerminalApprover:
+    """Asks ``Run? [y]es [n]o [e]dit [a]lways`` on the terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def __call__(self, block: CodeBlock) -> Decision:
+        code = block.code
+        while True:
+            try:
+                answer = PromptSession[str]().prompt(_ASK).strip().lower()
+            except (KeyboardInterrupt, EOFError):
+                return Decision(False, "user", code, reason="the user said no")
+            if answer in ("y", "yes", ""):
+                return Decision(True, "user", code)
+            if answer in ("a", "always"):
+                return Decision(True, "user", code, always=True)
+            if answer in ("n", "no"):
+                reason = "the user said no"
+                try:
+                    extra = PromptSession[str]().prompt("Tell the model why (optional): ")
+                except (KeyboardInterrupt, EOFError):
+                    extra = ""
+                return Decision(False, "user", code, reason=f"{reason}. {extra}".strip(". "))
+            if answer in ("e", "edit"):
+                code = edit_code(code, block.language)
+                self.console.print("[dim]edited code:[/dim]")
+                self.console.print(code, markup=False, highlight=False)
+
+
+def edit_code(code: str, language: str) -> str:
+    """$EDITOR (or $VISUAL) when set, else inline multi-line editing (Esc Enter to finish)."""
+    if os.environ.get("VISUAL") or os.environ.get("EDITOR"):
+        ext = ".py" if language == "python" else ".sh"
+        edited = click.edit(code, extension=ext, require_save=False)
+        return code if edited is None else edited.rstrip("\n")
+    try:
+        return PromptSession[str]().prompt(
+            "edit (Esc Enter to finish)\n", default=code, multiline=True
+        )
+    except (KeyboardInterrupt, EOFError):
+        return code
+
+
+@contextmanager
+def ctrl_c_interrupts(session: Session) -> Iterator[None]:
+    """While a turn runs, Ctrl-C stops the model or the code instead of killing loci."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        session.interrupt()
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def run_turn(session: Session, text: str, renderer: Renderer) -> TurnDone:
+    done: TurnDone | None = None
+    with ctrl_c_interrupts(session):
+        try:
+            for ev in session.run(text):
+                renderer.handle(ev)
+                if isinstance(ev, TurnDone):
+                    done = ev
+        finally:
+            renderer.close()
+    assert done is not None
+    return done
+
+
+def repl(session: Session, console: Console, renderer: Renderer) -> None:
+    """The chat loop. Returns on %exit or Ctrl-D."""
+    history = FileHistory(str(session.settings.home / "input_history"))
+    prompt = PromptSession[str](history=history)
+    console.print(
+        f"[bold]loci[/bold] · model [cyan]{session.model.name}[/cyan] · "
+        f"{session.settings.workdir} · conversation {session.conversation_id}\n"
+        "[dim]%help for commands, Ctrl-C stops, Ctrl-D exits[/dim]"
+    )
+    while True:
+        try:
+            text = prompt.prompt("> ")
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return
+        if not text.strip():
+            continue
+        command = _command(text)
+        if command is not None:
+            if command(session, console, text.split()[1:]) == "exit":
+                return
+            continue
+        try:
+            run_turn(session, text, renderer)
+        except LociError as exc:
+            console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+
+
+Command = Callable[[Session, Console, list[str]], str | None]
+
+
+def _command(text: str) -> Command | None:
+    word = text.strip().split()[0]
+    if word[:1] not in ("%", "/"):
+        return None
+    return COMMANDS.get(word[1:].lower())
+
+
+def _help(session: Session, console: Console, args: list[str]) -> None:
+    console.print(HELP, markup=False, highlight=False)
+
+
+def _reset(session: Session, console: Console, args: list[str]) -> None:
+    session.reset()
+    console.print(f"new conversation {session.conversation_id}; kernels restarted")
+
+
+def _undo(session: Session, console: Console, args: list[str]) -> None:
+    removed = session.undo()
+    console.print("nothing to undo" if not removed else "forgot your last request")
+
+
+def _tokens(session: Session, console: Console, args: list[str]) -> None:
+    u = session.usage
+    context = sum(session.model.count_tokens(m.content) for m in session.messages)
+    console.print(
+        f"this session: {u.prompt_tokens} tokens in, {u.completion_tokens} out; "
+        f"history now ~{context} tokens of a {session.model.context_window}-token window"
+    )
+
+
+def _model(session: Session, console: Console, args: list[str]) -> None:
+    if not args:
+        console.print(f"model: {session.model.name}")
+        return
+    from ..models.registry import get_model
+
+    try:
+        session.model = get_model(session.settings.replace(model=args[0]))
+    except LociError as exc:
+        console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        return
+    session.store.set_model(session.conversation_id, session.model.name)
+    console.print(f"model: {session.model.name}")
+
+
+def _auto(session: Session, console: Console, args: list[str]) -> None:
+    session.auto_run = not session.auto_run
+    state = "on: code runs without asking" if session.auto_run else "off: you approve each block"
+    console.print(f"auto-run {state}")
+
+
+def _export(session: Session, console: Console, args: list[str]) -> None:
+    fmt = args[0] if args and args[0] in ("md", "ipynb") else "ipynb"
+    rest = args[1:] if args and args[0] in ("md", "ipynb") else args
+    ext = ".md" if fmt == "md" else ".ipynb"
+    path = (
+        Path(rest[0]) if rest else session.settings.workdir / f"loci-{session.conversation_id}{ext}"
+    )
+    from ..export import export_ipynb, export_markdown
+
+    record = session.store.get_conversation(session.conversation_id)
+    text = export_markdown(record) if fmt == "md" else export_ipynb(record)
+    path.write_text(text, encoding="utf-8")
+    console.print(f"wrote {path}", highlight=False)
+
+
+def _exit(session: Session, console: Console, args: list[str]) -> str:
+    return "exit"
+
+
+COMMANDS: dict[str, Command] = {
+    "help": _help,
+    "reset": _reset,
+    "undo": _undo,
+    "tokens": _tokens,
+    "model": _model,
+    "auto": _auto,
+    "export": _export,
+    "exit": _exit,
+    "quit": _exit,
+}

@@ -1,0 +1,276 @@
+"""The ``loci`` command. Errors become one line on stderr and an exit code here, once.
+
+``loci [OPTIONS] [REQUEST]...`` chats (one request and exit when REQUEST is given or piped on
+stdin; an interactive chat otherwise). The other commands (``history``, ``show``, ``resume``,
+``export``, ``models``) are subcommands; a first word that is not one of them is a request.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from ..approval import Approver, auto_approve, deny_all
+from ..config import Settings, load_settings
+from ..errors import LociError, NotFoundError
+from ..events import TurnDone, to_dict
+from ..session import Session
+from ..store import Store
+from .interactive import TerminalApprover, repl, run_turn
+from .render import Renderer
+
+OK_STATUSES = ("done", "max_steps", "repeated")
+
+
+def _flags(**given: Any) -> dict[str, Any]:
+    return {k: v for k, v in given.items() if v is not None}
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Other commands: loci history | show ID | resume ID | export ID | models list|install",
+)
+@click.argument("request", nargs=-1)
+@click.option(
+    "-m",
+    "--model",
+    help="local | local:NAME | local:FILE.gguf | openai:NAME | anthropic:NAME | scripted:FILE",
+)
+@click.option("--api-base", help="OpenAI-compatible server URL (Ollama, vLLM, llama.cpp, …)")
+@click.option("--api-key", help="API key for the model provider")
+@click.option("-y", "--yes", is_flag=True, default=None, help="Run code without asking")
+@click.option("--max-steps", type=click.IntRange(min=1), help="Cap on code rounds per request")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Seconds per execution (0: none)")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where code runs (default: the current directory)",
+)
+@click.option("--python", "python", help="Python interpreter for the kernel (e.g. a venv's)")
+@click.option("--tools", type=click.Choice(["auto", "on", "off"]), help="Native tool calls")
+@click.option("--json", "as_json", is_flag=True, help="One JSON event per line on stdout")
+@click.option(
+    "--resume",
+    "resume",
+    is_flag=False,
+    flag_value="last",
+    default=None,
+    metavar="[ID]",
+    help="Continue a conversation (the latest if no ID)",
+)
+@click.version_option(version("loci"), "--version", prog_name="loci")
+def chat(
+    request: tuple[str, ...],
+    model: str | None,
+    api_base: str | None,
+    api_key: str | None,
+    yes: bool | None,
+    max_steps: int | None,
+    timeout: float | None,
+    workdir: Path | None,
+    python: str | None,
+    tools: str | None,
+    as_json: bool,
+    resume: str | None,
+) -> None:
+    """loci: a model writes code, loci runs it on your machine, you get the answer."""
+    settings = load_settings(
+        _flags(
+            model=model,
+            api_base=api_base,
+            api_key=api_key,
+            auto_run=yes,
+            max_steps=max_steps,
+            timeout=timeout,
+            python=python,
+            tools=tools,
+            workdir=workdir.resolve() if workdir else None,
+        )
+    )
+    settings.workdir.mkdir(parents=True, exist_ok=True)
+    text = " ".join(request).strip()
+    if not text and not sys.stdin.isatty():
+        text = sys.stdin.read().strip()
+    conv_id = _resume_id(settings, resume)
+    if as_json:
+        if not text:
+            raise click.UsageError("--json needs a request (as an argument or on stdin)")
+        sys.exit(_run_json(settings, text, conv_id))
+    if text:
+        sys.exit(_run_once(settings, text, conv_id))
+    _run_chat(settings, conv_id)
+
+
+def _resume_id(settings: Settings, resume: str | None) -> int | None:
+    if resume is None:
+        return None
+    with Store(settings.db_path) as store:
+        if resume == "last":
+            latest = store.list_conversations(limit=1)
+            if not latest:
+                raise NotFoundError("there is no conversation to resume yet")
+            return latest[0].id
+        if not resume.isdigit():
+            raise click.BadParameter(f"{resume!r} is not a conversation id", param_hint="--resume")
+        store.get_conversation(int(resume))  # raises NotFoundError
+        return int(resume)
+
+
+def _run_json(settings: Settings, text: str, conv_id: int | None) -> int:
+    approver: Approver = auto_approve if settings.auto_run else deny_all
+    done: TurnDone | None = None
+    with Session(settings, approver=approver, conversation_id=conv_id) as session:
+        for ev in session.run(text):
+            sys.stdout.write(json.dumps(to_dict(ev), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+            if isinstance(ev, TurnDone):
+                done = ev
+    return _exit_status(done)
+
+
+def _exit_status(done: TurnDone | None) -> int:
+    if done is None or done.status not in OK_STATUSES:
+        status = done.status if done else "error"
+        detail = f": {done.message}" if done and done.message else ""
+        click.echo(f"loci: request ended with status {status}{detail}", err=True)
+        return 130 if status == "interrupted" else 1
+    return 0
+
+
+def _run_once(settings: Settings, text: str, conv_id: int | None) -> int:
+    console = Console(highlight=False)
+    interactive = sys.stdin.isatty() and console.is_terminal
+    approver: Approver = TerminalApprover(console) if interactive else deny_all
+    with Session(settings, approver=approver, conversation_id=conv_id) as session:
+        done = run_turn(session, text, Renderer(console))
+    return _exit_status(done)
+
+
+def _run_chat(settings: Settings, conv_id: int | None) -> None:
+    console = Console(highlight=False)
+    with Session(settings, approver=TerminalApprover(console), conversation_id=conv_id) as session:
+        repl(session, console, Renderer(console, show_usage=False))
+
+
+@click.group()
+def commands() -> None:
+    """loci subcommands."""
+
+
+@commands.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.option("-n", "--limit", default=30, show_default=True)
+def history(as_json: bool, limit: int) -> None:
+    """List conversations, newest first."""
+    with Store(load_settings().db_path) as store:
+        rows = store.list_conversations(limit=limit)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=1))
+        return
+    if not rows:
+        click.echo("no conversations yet")
+    for r in rows:
+        click.echo(
+            f"{r.id:>5}  {_when(r.updated)}  {r.message_count:>3} msgs  {r.model:<24.24}  {r.title}"
+        )
+
+
+def _when(ts: float | str) -> str:
+    from datetime import datetime
+
+    if isinstance(ts, str):
+        return ts[:16]
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+@commands.command()
+@click.argument("conversation_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def show(conversation_id: int, as_json: bool) -> None:
+    """Show a whole conversation with every execution's output."""
+    from ..export import export_markdown
+
+    with Store(load_settings().db_path) as store:
+        record = store.get_conversation(conversation_id)
+    if as_json:
+        click.echo(json.dumps(record.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        click.echo(export_markdown(record))
+
+
+@commands.command()
+@click.argument("conversation_id", type=int)
+@click.option("-y", "--yes", is_flag=True, default=None, help="Run code without asking")
+def resume(conversation_id: int, yes: bool | None) -> None:
+    """Continue a conversation (the kernel is fresh; the model is told so)."""
+    settings = load_settings(_flags(auto_run=yes))
+    _run_chat(settings, _resume_id(settings, str(conversation_id)))
+
+
+@commands.command()
+@click.argument("conversation_id", type=int)
+@click.option(
+    "--format", "fmt", type=click.Choice(["ipynb", "md"]), default="ipynb", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: stdout)",
+)
+def export(conversation_id: int, fmt: str, output: Path | None) -> None:
+    """Export a conversation as a Jupyter notebook or Markdown."""
+    from ..export import export_ipynb, export_markdown
+
+    with Store(load_settings().db_path) as store:
+        record = store.get_conversation(conversation_id)
+    text = export_ipynb(record) if fmt == "ipynb" else export_markdown(record)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+def _attach_optional_commands() -> None:
+    from .models_cmd import models
+
+    commands.add_command(models)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: dispatch, and turn every LociError into one line and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # SIGTERM / SIGHUP (a closed terminal) unwind normally, so every kernel is shut down.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on_signal)
+    _attach_optional_commands()
+    command: click.Command = commands if args and args[0] in commands.commands else chat
+    try:
+        command.main(args, prog_name="loci", standalone_mode=False)
+    except LociError as exc:
+        click.echo(f"loci: error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,367 @@
+"""The loop: ``Session.run(text) -> Iterator[Event]``.
+
+One request (a turn) alternates model calls and code runs: the model streams text and code →
+each block is approved (by the ``Approver`` passed in) → it runs in the conversation's
+persistent kernel → its trimmed output goes back to the model → repeat until the model answers
+without code, repeats itself, or the step cap is hit. Everything is written to the store as
+it happens. ``interrupt()`` (Ctrl-C, a Stop button; safe from a signal handler or another
+thread) stops whatever is running — the model stream or the code — and ends the turn with
+status ``interrupted``; the conversation goes on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import platform
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from types import TracebackType
+
+from . import prompts
+from .approval import Approver, Decision, auto_approve, code_hash, deny_all
+from .config import Settings, load_settings
+from .context import fit_history, format_result
+from .errors import LociError, ModelError
+from .events import (
+    Approval,
+    CodeBlock,
+    Event,
+    ExecutionDone,
+    ModelDone,
+    Notice,
+    Output,
+    TextDelta,
+    TurnDone,
+    TurnStart,
+    TurnStatus,
+    Usage,
+)
+from .execution import run_block
+from .kernels.pool import KernelPool, normalize_language
+from .messages import Message, ToolCall
+from .models.base import Model, ModelChunk, TextChunk, ToolCallChunk, UsageChunk
+from .models.convert import orphan_results_to_user
+from .parsing import FenceParser
+from .store import Store
+
+RESUMED_NOTE = (
+    "(This conversation was resumed: the code session was restarted, so variables, imports "
+    "and open files from before are gone. Re-run what you need.)"
+)
+FINAL_NOTE = "Step limit reached. Answer now from the outputs above, without code."
+# import name -> PyPI name, for the ModuleNotFoundError install proposal
+PIP_NAMES = {
+    "sklearn": "scikit-learn",
+    "cv2": "opencv-python",
+    "PIL": "pillow",
+    "yaml": "pyyaml",
+    "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil",
+    "skimage": "scikit-image",
+}
+_MISSING = re.compile(r"No module named '([A-Za-z0-9_]+)")
+
+
+class Session:
+    """A conversation with a model and its kernels. Use as a context manager."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        model: Model | None = None,
+        store: Store | None = None,
+        kernels: KernelPool | None = None,
+        approver: Approver | None = None,
+        conversation_id: int | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        if model is None:
+            from .models.registry import get_model
+
+            model = get_model(self.settings)
+        self.model = model
+        self.store = store or Store(self.settings.db_path)
+        self.kernels = kernels or KernelPool(self.settings.workdir, python=self.settings.python)
+        self.auto_run = self.settings.auto_run
+        self._approver = approver
+        self._cancel = threading.Event()
+        self._ids = itertools.count(1)
+        self.usage = Usage()
+        self.messages: list[Message] = []
+        if conversation_id is None:
+            self.conversation_id = self._new_conversation()
+        else:
+            self.conversation_id = conversation_id
+            self.messages = self.store.messages(conversation_id)
+            if self.messages:
+                self.messages.append(Message("user", RESUMED_NOTE))
+                self.store.add_message(conversation_id, self.messages[-1])
+        self.kernels.prestart("python")
+
+    # -- lifetime -----------------------------------------------------------------------
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.kernels.shutdown_all()
+        self.store.close()
+
+    def interrupt(self) -> None:
+        """Stop the model stream or the running code. Signal- and thread-safe."""
+        self._cancel.set()
+
+    def reset(self) -> None:
+        """Start a new conversation with fresh kernels."""
+        self.kernels.shutdown_all()
+        self.messages = []
+        self.conversation_id = self._new_conversation()
+        self.kernels.prestart("python")
+
+    def undo(self) -> int:
+        """Forget the last request and everything after it."""
+        removed = self.store.truncate_from_last_user_message(self.conversation_id)
+        self.messages = self.store.messages(self.conversation_id)
+        return removed
+
+    def _new_conversation(self) -> int:
+        return self.store.create_conversation(
+            model=self.model.name, workdir=str(self.settings.workdir)
+        )
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self, text: str) -> Iterator[Event]:
+        """Handle one request; yields events, ending with exactly one TurnDone."""
+        self._cancel.clear()
+        if not self.messages:
+            self.store.set_title(self.conversation_id, text.strip().splitlines()[0][:80])
+        yield TurnStart(self.conversation_id, text)
+        self._add(Message("user", text))
+        usage_before = self.usage
+        status: TurnStatus = "done"
+        message = ""
+        steps = 0
+        run_codes: set[str] = set()
+        try:
+            while True:
+                steps += 1
+                final = steps > self.settings.max_steps
+                if final:
+                    self._add(Message("user", FINAL_NOTE))
+                reply = yield from self._model_step()
+                if reply is None:
+                    status = "interrupted" if self._cancel.is_set() else "error"
+                    break
+                blocks = reply.tool_calls
+                if not blocks:
+                    break
+                if final:
+                    status = "max_steps"
+                    yield Notice("warning", f"stopped after {self.settings.max_steps} code rounds")
+                    break
+                if all(code_hash(c.code) in run_codes for c in blocks):
+                    status = "repeated"
+                    yield Notice("warning", "the model repeated code it already ran; stopping")
+                    break
+                run_codes.update(code_hash(c.code) for c in blocks)
+                stop = yield from self._run_calls(blocks)
+                if stop is not None:
+                    status = stop
+                    break
+        except LociError as exc:
+            status, message = "error", exc.message
+            yield Notice("error", exc.message)
+        turn_usage = Usage(
+            self.usage.prompt_tokens - usage_before.prompt_tokens,
+            self.usage.completion_tokens - usage_before.completion_tokens,
+        )
+        yield TurnDone(status, turn_usage, steps, self.conversation_id, message)
+
+    def _add(self, message: Message) -> None:
+        self.messages.append(message)
+        self.store.add_message(self.conversation_id, message)
+
+    def _system_prompt(self) -> Message:
+        name = "tools" if self.model.supports_tools else "system"
+        text = prompts.load(name, workdir=str(self.settings.workdir))
+        return Message(
+            "system", text + f"\nSystem: {platform.system()}, Python {sys.version.split()[0]}."
+        )
+
+    def _model_messages(self) -> list[Message]:
+        window = self.model.context_window
+        budget = window - min(1024, window // 4)
+        history = fit_history(
+            [self._system_prompt(), *self.messages], self.model.count_tokens, budget
+        )
+        return orphan_results_to_user(history) if self.model.supports_tools else history
+
+    def _model_step(self) -> Iterator[Event]:
+        """One model call. Returns the stored assistant message, or None if it failed."""
+        parser = FenceParser()
+        text = ""
+        calls: list[ToolCall] = []
+        usage = Usage()
+        stopped = False
+        chunks: Iterator[ModelChunk] | None = None
+        try:
+            chunks = self.model.stream(self._model_messages(), cancel=self._cancel)
+            for chunk in chunks:
+                if isinstance(chunk, TextChunk):
+                    text += chunk.text
+                    yield TextDelta(chunk.text)
+                    if not self.model.supports_tools and self._runnable(parser.feed(chunk.text)):
+                        break  # run the first block before the model invents its output
+                elif isinstance(chunk, ToolCallChunk):
+                    calls.append(chunk.call)
+                elif isinstance(chunk, UsageChunk):
+                    usage = chunk.usage
+        except ModelError as exc:
+            yield Notice("error", exc.message)
+            stopped = True
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # stops generation and closes the network stream
+        stopped = stopped or self._cancel.is_set()
+        if usage.total_tokens == 0:
+            usage = Usage(0, self.model.count_tokens(text))
+        self.usage = self.usage + usage
+        self.store.add_usage(self.conversation_id, usage)
+        if not calls and not self._cancel.is_set():
+            calls = self._fenced_calls(parser)
+        if calls:
+            text = _cut_after_last_fence(text) if not self.model.supports_tools else text
+        reply = Message("assistant", text, tuple(calls) if self.model.supports_tools else ())
+        if text or calls:
+            self._add(reply)
+        yield ModelDone(text, usage, stopped=stopped)
+        if stopped:
+            return None
+        return Message("assistant", text, tuple(calls))
+
+    def _runnable(self, blocks: list[object]) -> bool:
+        return any(normalize_language(getattr(b, "language", "")) for b in blocks)
+
+    def _fenced_calls(self, parser: FenceParser) -> list[ToolCall]:
+        parser.finish()
+        calls = []
+        for block in parser.blocks:
+            language = normalize_language(block.language)
+            if language and block.code.strip():
+                calls.append(ToolCall(f"call_{next(self._ids)}", language, block.code))
+                break  # one block per step: its output may change what comes next
+        return calls
+
+    def _run_calls(self, calls: tuple[ToolCall, ...]) -> Iterator[Event]:
+        """Approve and run each call; feed results back. Returns a status to stop with."""
+        for call in calls:
+            result = yield from self._run_call(call)
+            self._add(Message("tool", result, tool_call_id=call.id))
+            if self._cancel.is_set():
+                return "interrupted"
+        return None
+
+    def _decide(self, block: CodeBlock) -> Decision:
+        if self.auto_run:
+            return auto_approve(block)
+        approver = self._approver or deny_all
+        decision = approver(block)
+        if decision.always:
+            self.auto_run = True
+        return decision
+
+    def _run_call(self, call: ToolCall) -> Iterator[Event]:
+        language = normalize_language(call.language) or call.language
+        block = CodeBlock(call.id, language, call.code, code_hash(call.code))
+        yield block
+        decision = self._decide(block)
+        code = decision.code or block.code
+        yield Approval(block.id, decision.approved, decision.by, code, decision.reason)
+        if not decision.approved:
+            reason = decision.reason or "the user said no"
+            return f"[not run: {reason}]"
+        if normalize_language(language) is None:
+            return f"[not run: {language!r} is not a language loci can run; use python or shell]"
+        outputs: list[Output] = []
+        done = yield from self._execute(block.id, language, code, decision.by, outputs)
+        missing = (
+            _MISSING.search(done.error_value) if done.error_name == "ModuleNotFoundError" else None
+        )
+        if missing and not self._cancel.is_set():
+            installed = yield from self._offer_install(missing.group(1))
+            if installed:
+                outputs = []
+                done = yield from self._execute(block.id, language, code, decision.by, outputs)
+        return format_result(outputs, done)
+
+    def _execute(
+        self, block_id: str, language: str, code: str, by: str, outputs: list[Output]
+    ) -> Iterator[Event]:
+        kernel = self.kernels.get(language)
+        done: ExecutionDone | None = None
+        for ev in run_block(
+            kernel,
+            self.store,
+            conversation_id=self.conversation_id,
+            block_id=block_id,
+            language=language,
+            code=code,
+            approved_by=by,
+            timeout=self.settings.timeout,
+            cancel=self._cancel,
+            outputs=outputs,
+        ):
+            if isinstance(ev, ExecutionDone):
+                done = ev
+            yield ev
+        assert done is not None
+        return done
+
+    def _offer_install(self, module: str) -> Iterator[Event]:
+        """Propose ``pip install`` into the kernel's environment, approved like any code."""
+        package = PIP_NAMES.get(module, module)
+        python = self.settings.python or sys.executable
+        code = f"{_shell_quote(python)} -m pip install {_shell_quote(package)}"
+        yield Notice("info", f"{module} is not installed; proposing to install {package}")
+        block = CodeBlock(f"pip_{next(self._ids)}", "shell", code, code_hash(code))
+        yield block
+        decision = self._decide(block)
+        yield Approval(
+            block.id, decision.approved, decision.by, decision.code or code, decision.reason
+        )
+        if not decision.approved:
+            return False
+        outputs: list[Output] = []
+        done = yield from self._execute(
+            block.id, "shell", decision.code or code, decision.by, outputs
+        )
+        return done.status == "ok"
+
+
+def _cut_after_last_fence(text: str) -> str:
+    """Keep the reply up to the end of the code block that will run (drop invented output)."""
+    lines = text.split("\n")
+    parser = FenceParser()
+    kept: list[str] = []
+    for line in lines:
+        kept.append(line)
+        if any(normalize_language(b.language) for b in parser.feed(line + "\n")):
+            break
+    return "\n".join(kept).rstrip()
+
+
+def _shell_quote(s: str) -> str:
+    import shlex
+
+    return shlex.quote(s)
+
+
+__all__ = ["Session"]

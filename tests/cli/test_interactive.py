@@ -1,0 +1,184 @@
+"""The interactive chat through a real pseudo-terminal (pexpect): approval, edit, Ctrl-C, exit."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+LOCI = [sys.executable, "-m", "loci.cli.main"]
+# prompt_toolkit turns on bracketed paste each time it is ready for input
+PROMPT = r"\x1b\[\?2004h"
+
+
+@pytest.fixture
+def spawn(cli_env: dict[str, str], workdir: Path) -> Iterator[Callable[..., pexpect.spawn]]:
+    children: list[pexpect.spawn] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
+        child = pexpect.spawn(
+            LOCI[0],
+            [*LOCI[1:], "--workdir", str(workdir), *args],
+            env=env or cli_env,
+            encoding="utf-8",
+            timeout=60,
+            dimensions=(40, 100),
+        )
+        children.append(child)
+        return child
+
+    yield start
+    for child in children:
+        if child.isalive():
+            child.terminate(force=True)
+
+
+def wait_prompt(child: pexpect.spawn) -> None:
+    """Wait until the prompt reads keys: a Ctrl-D typed while the terminal is still in
+    cooked mode would be eaten by the tty driver instead of reaching the prompt."""
+    child.expect(PROMPT)
+    time.sleep(0.3)
+
+
+def kernel_pids(workdir: Path) -> set[int]:
+    """ipykernel processes running in this test's workdir."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if "ipykernel_launcher" in cmd and cwd == str(workdir):
+            pids.add(int(entry.name))
+    return pids
+
+
+def test_chat_approve_run_answer_and_exit_cleanly(
+    spawn: Callable[..., pexpect.spawn], script: Callable[..., str], cli_env: dict[str, str]
+) -> None:
+    spec = script("```python\nprint(6 * 7)\n```", "The answer is 42.")
+    child = spawn("-m", spec)
+    child.expect(PROMPT)
+    child.sendline("what is 6*7?")
+    child.expect(r"Run\? \[y\]es")
+    child.sendline("y")
+    child.expect("42")
+    child.expect("The answer is 42")
+    child.expect(PROMPT)
+    child.sendline("%help")
+    child.expect("%undo")
+    wait_prompt(child)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_edit_runs_exactly_the_edited_code(
+    spawn: Callable[..., pexpect.spawn],
+    script: Callable[..., str],
+    cli_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/111/222/' \"$1\"\n")
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    env = dict(cli_env, EDITOR=str(editor))
+    spec = script("```python\nprint(111)\n```", "ok")
+    child = spawn("-m", spec, env=env)
+    child.expect(PROMPT)
+    child.sendline("print something")
+    child.expect(r"Run\? ")
+    child.sendline("e")
+    child.expect("edited code")
+    child.expect(r"Run\? ")
+    child.sendline("y")
+    child.expect("222")
+    child.expect(PROMPT)
+    assert "111\r\n──" not in child.before
+    child.sendline("%exit")
+    child.expect(pexpect.EOF)
+
+
+def test_refusal_then_conversation_goes_on(
+    spawn: Callable[..., pexpect.spawn], script: Callable[..., str]
+) -> None:
+    spec = script("```shell\nrm -rf ./data\n```", "Understood, nothing deleted.")
+    child = spawn("-m", spec)
+    child.expect(PROMPT)
+    child.sendline("clean up")
+    child.expect(r"Run\? ")
+    child.sendline("n")
+    child.expect("why")
+    child.sendline("I need that data")
+    child.expect("not run")
+    child.expect("nothing deleted")
+    child.expect(PROMPT)
+    child.sendline("%exit")
+    child.expect(pexpect.EOF)
+
+
+def test_ctrl_c_interrupts_running_code_and_returns_to_prompt(
+    spawn: Callable[..., pexpect.spawn], script: Callable[..., str], workdir: Path
+) -> None:
+    spec = script(
+        "```python\nimport time\nprint('sta' + 'rted', flush=True)\nwhile True: time.sleep(0.1)\n```",
+        "```python\nprint('still', 'alive')\n```",
+        "yes",
+    )
+    child = spawn("-m", spec, "-y")
+    child.expect(PROMPT)
+    child.sendline("spin")
+    child.expect("started")
+    child.sendintr()
+    child.expect("interrupted")
+    child.expect(PROMPT)
+    child.sendline("are you there?")
+    child.expect("still alive")
+    wait_prompt(child)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert not kernel_pids(workdir)
+
+
+def test_ctrl_c_stops_a_streaming_reply(
+    spawn: Callable[..., pexpect.spawn], script: Callable[..., str], tmp_path: Path
+) -> None:
+    # A long reply streams slowly enough (3 characters per chunk) to be stopped mid-way.
+    long = " ".join(f"word{i}" for i in range(40_000))
+    spec = script(long, "second answer")
+    child = spawn("-m", spec)
+    child.expect(PROMPT)
+    child.sendline("talk a lot")
+    child.expect("word1")
+    child.sendintr()
+    child.expect("reply stopped")
+    child.expect(PROMPT)
+    child.sendline("again")
+    child.expect("second answer")
+    child.sendline("%exit")
+    child.expect(pexpect.EOF)
+
+
+def test_chinese_request_and_reply(
+    spawn: Callable[..., pexpect.spawn], script: Callable[..., str]
+) -> None:
+    spec = script("```python\nprint('你好' * 2)\n```", "结果是：你好你好。")
+    child = spawn("-m", spec, "-y")
+    child.expect(PROMPT)
+    child.sendline("打印两次你好")
+    child.expect("你好你好")
+    child.expect("结果是")
+    child.sendline("%exit")
+    child.expect(pexpect.EOF)

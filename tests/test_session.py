@@ -1,0 +1,317 @@
+"""The loop, with the scripted model: fake kernels for the logic, real ones where it matters."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loci.approval import Decision, auto_approve
+from loci.config import Settings, load_settings
+from loci.errors import ModelUnavailableError
+from loci.events import (
+    Approval,
+    CodeBlock,
+    Event,
+    ExecutionDone,
+    KernelResult,
+    ModelDone,
+    Notice,
+    Output,
+    TurnDone,
+)
+from loci.kernels.fake import FakeKernel
+from loci.kernels.pool import KernelPool
+from loci.messages import ToolCall
+from loci.models.scripted import ScriptedModel
+from loci.session import RESUMED_NOTE, Session
+from loci.store import Store
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    work = tmp_path / "work"
+    work.mkdir()
+    return load_settings({"workdir": work, "timeout": 20})
+
+
+@pytest.fixture
+def fakes() -> dict[str, FakeKernel]:
+    return {}
+
+
+@pytest.fixture
+def fake_pool(settings: Settings, fakes: dict[str, FakeKernel]) -> KernelPool:
+    def factory(language: str) -> FakeKernel:
+        kernel = FakeKernel(language, workdir=settings.workdir)
+        fakes[language] = kernel
+        return kernel
+
+    return KernelPool(settings.workdir, factory=factory)
+
+
+def events_of(session: Session, text: str) -> list[Event]:
+    return list(session.run(text))
+
+
+def last(events: list[Event]) -> TurnDone:
+    done = events[-1]
+    assert isinstance(done, TurnDone)
+    return done
+
+
+def test_text_mode_runs_first_block_and_stops_the_model_early(
+    settings: Settings, fake_pool: KernelPool, fakes: dict[str, FakeKernel]
+) -> None:
+    model = ScriptedModel()
+    # A small model often writes its own (made-up) output after the block: it must not run.
+    model.enqueue("Sure.\n```python\nprint(6*7)\n```\nOutput: 41\n```python\nprint('no')\n```")
+    model.enqueue("The answer is 42.")
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        fake = s.kernels.get("python")
+        assert isinstance(fake, FakeKernel)
+        fake.enqueue(Output("stdout", "42\n"), KernelResult("ok"))
+        evs = events_of(s, "what is 6*7?")
+    assert fakes["python"].executed == ["print(6*7)"]
+    assert last(evs).status == "done" and last(evs).steps == 2
+    # What went back to the model: the block as the reply, then the real output.
+    second_call = model.calls[1]
+    assert second_call[-2].content.endswith("```python\nprint(6*7)\n```")
+    assert "Output: 41" not in second_call[-2].content
+    assert second_call[-1].role == "tool" and second_call[-1].content == "42"
+
+
+def test_native_tool_calls_and_order_of_events(settings: Settings, fake_pool: KernelPool) -> None:
+    model = ScriptedModel(tools=True)
+    model.enqueue("Computing.", [ToolCall("c1", "python", "2**100")])
+    model.enqueue("It is 1267650600228229401496703205376.")
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        evs = events_of(s, "2**100?")
+    types = [e.type for e in evs]
+    assert types[0] == "turn_start" and types[-1] == "turn_done"
+    i = types.index("code")
+    assert types[i : i + 3] == ["code", "approval", "execution_start"]
+    assert "execution_done" in types
+    assert model.calls[1][-1].tool_call_id == "c1"
+
+
+def test_refusal_is_told_to_the_model(settings: Settings, fake_pool: KernelPool) -> None:
+    model = ScriptedModel()
+    model.enqueue("```shell\nrm -rf build\n```")
+    model.enqueue("OK, I will not delete it.")
+
+    def no(block: CodeBlock) -> Decision:
+        return Decision(False, "user", reason="keep my build dir")
+
+    with Session(settings, model=model, kernels=fake_pool, approver=no) as s:
+        evs = events_of(s, "clean up")
+    approvals = [e for e in evs if isinstance(e, Approval)]
+    assert approvals and not approvals[0].approved
+    assert not any(isinstance(e, ExecutionDone) for e in evs)
+    assert "keep my build dir" in model.calls[1][-1].content
+
+
+def test_edited_code_is_what_runs(
+    settings: Settings, fake_pool: KernelPool, fakes: dict[str, FakeKernel]
+) -> None:
+    model = ScriptedModel(["```python\nprint(1)\n```", "done"])
+
+    def edit(block: CodeBlock) -> Decision:
+        return Decision(True, "user", code="print(2)")
+
+    with Session(settings, model=model, kernels=fake_pool, approver=edit) as s:
+        evs = events_of(s, "go")
+    assert fakes["python"].executed == ["print(2)"]
+    approval = next(e for e in evs if isinstance(e, Approval))
+    assert approval.code == "print(2)"
+    record = s.store.get_conversation(s.conversation_id) if False else None
+    assert record is None
+
+
+def test_always_turns_on_auto_run(settings: Settings, fake_pool: KernelPool) -> None:
+    asked: list[str] = []
+
+    def always(block: CodeBlock) -> Decision:
+        asked.append(block.code)
+        return Decision(True, "user", always=True)
+
+    model = ScriptedModel(["```python\nprint(1)\n```", "```python\nprint(2)\n```", "done"])
+    with Session(settings, model=model, kernels=fake_pool, approver=always) as s:
+        events_of(s, "go")
+        assert s.auto_run
+    assert asked == ["print(1)"]
+
+
+def test_no_approver_means_nothing_runs(
+    settings: Settings, fake_pool: KernelPool, fakes: dict[str, FakeKernel]
+) -> None:
+    model = ScriptedModel(["```python\nprint(1)\n```", "done"])
+    with Session(settings, model=model, kernels=fake_pool) as s:
+        evs = events_of(s, "go")
+    assert "python" not in fakes or fakes["python"].executed == []
+    approval = next(e for e in evs if isinstance(e, Approval))
+    assert not approval.approved and approval.by == "policy"
+
+
+def test_step_cap_and_repeated_block(settings: Settings, fake_pool: KernelPool) -> None:
+    model = ScriptedModel([f"```python\nprint({i})\n```" for i in range(10)])
+    s2 = settings.replace(max_steps=2)
+    with Session(s2, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        evs = events_of(s, "loop")
+    assert last(evs).status == "max_steps"
+    assert sum(isinstance(e, ExecutionDone) for e in evs) == 2
+    model = ScriptedModel(["```python\nprint(1)\n```"] * 5)
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        evs = events_of(s, "loop")
+    assert last(evs).status == "repeated"
+    assert sum(isinstance(e, ExecutionDone) for e in evs) == 1
+
+
+def test_model_error_keeps_what_arrived(settings: Settings, fake_pool: KernelPool) -> None:
+    model = ScriptedModel()
+    model.enqueue("The answer is", error=ModelUnavailableError("connection dropped mid-reply"))
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        evs = events_of(s, "q")
+        assert last(evs).status == "error"
+        assert any(isinstance(e, Notice) and "dropped" in e.message for e in evs)
+        assert s.store.messages(s.conversation_id)[-1].content == "The answer is"
+        # The conversation goes on.
+        model.enqueue("42.")
+        assert last(events_of(s, "again")).status == "done"
+
+
+def test_interrupt_while_model_streams(settings: Settings, fake_pool: KernelPool) -> None:
+    model = ScriptedModel(["word " * 200])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        evs: list[Event] = []
+        for ev in s.run("talk"):
+            evs.append(ev)
+            if len(evs) == 5:
+                s.interrupt()
+        done = next(e for e in evs if isinstance(e, ModelDone))
+        assert done.stopped and 0 < len(done.text) < len("word " * 200)
+        assert last(evs).status == "interrupted"
+        assert s.store.messages(s.conversation_id)[-1].content == done.text
+
+
+def test_everything_is_stored_and_resume_tells_the_model(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    model = ScriptedModel(["```python\nprint('hi')\n```", "It printed hi."])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        s.kernels.get("python")
+        fake = s.kernels.get("python")
+        assert isinstance(fake, FakeKernel)
+        fake.enqueue(Output("stdout", "hi\n"), KernelResult("ok"))
+        events_of(s, "say hi")
+        conv = s.conversation_id
+    with Store(settings.db_path) as store:
+        record = store.get_conversation(conv)
+        assert record.to_dict()["id"] == conv
+    model2 = ScriptedModel(["Welcome back."])
+    with Session(settings, model=model2, kernels=fake_pool, conversation_id=conv) as s:
+        events_of(s, "where were we?")
+    sent = model2.calls[0]
+    assert any(RESUMED_NOTE in m.content for m in sent)
+    assert any("say hi" in m.content for m in sent)
+
+
+def test_undo_forgets_last_request(settings: Settings, fake_pool: KernelPool) -> None:
+    model = ScriptedModel(["one", "two"])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        events_of(s, "first")
+        events_of(s, "second")
+        assert s.undo() > 0
+        assert [m.content for m in s.messages] == ["first", "one"]
+
+
+# -- real kernels -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def real(settings: Settings) -> Iterator[tuple[Session, ScriptedModel]]:
+    model = ScriptedModel()
+    with Session(settings, model=model, approver=auto_approve) as s:
+        yield s, model
+
+
+def test_real_python_state_persists_and_plots_are_saved(
+    real: tuple[Session, ScriptedModel],
+) -> None:
+    s, model = real
+    model.enqueue("```python\nx = 2**100\n```")
+    model.enqueue("```python\nx\n```")
+    model.enqueue(
+        "```python\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\n```"
+    )
+    model.enqueue("Done: 1267650600228229401496703205376 and a plot.")
+    evs = events_of(s, "compute and plot")
+    results = [e for e in evs if isinstance(e, Output) and e.stream == "result"]
+    assert results and "1267650600228229401496703205376" in results[0].data
+    images = [e for e in evs if isinstance(e, Output) and e.mime == "image/png"]
+    assert images and Path(images[0].path).is_file()
+    assert images[0].path.startswith(str(s.settings.workdir))
+    done = [e for e in evs if isinstance(e, ExecutionDone)]
+    assert images[0].path in done[-1].files
+    record = s.store.get_conversation(s.conversation_id).to_dict()
+    assert "1267650600228229401496703205376" in str(record)
+
+
+def test_real_shell_and_timeout(real: tuple[Session, ScriptedModel]) -> None:
+    s, model = real
+    s.settings = s.settings.replace(timeout=1.5)
+    model.enqueue("```shell\ncd /tmp && export LOCI_X=7 && sleep 30\n```")
+    model.enqueue("```shell\necho $LOCI_X; pwd\n```")
+    model.enqueue("It timed out.")
+    evs = events_of(s, "go")
+    done = [e for e in evs if isinstance(e, ExecutionDone)]
+    assert done[0].status in ("timeout", "interrupted")
+    assert done[1].status == "ok"
+
+
+def test_real_interrupt_from_another_thread(real: tuple[Session, ScriptedModel]) -> None:
+    s, model = real
+    model.enqueue("```python\nimport time\nwhile True: time.sleep(0.1)\n```")
+    timer = threading.Timer(2.0, s.interrupt)
+    timer.start()
+    evs = events_of(s, "spin")
+    timer.join()
+    done = [e for e in evs if isinstance(e, ExecutionDone)]
+    assert done and done[0].status == "interrupted"
+    assert last(evs).status == "interrupted"
+    model.enqueue(
+        "```python\nprint('alive')\n```",
+    )
+    model.enqueue("alive")
+    evs = events_of(s, "still there?")
+    assert any(isinstance(e, Output) and e.data == "alive\n" for e in evs)
+
+
+def test_missing_module_proposes_pip_install(
+    settings: Settings, fake_pool: KernelPool, fakes: dict[str, FakeKernel]
+) -> None:
+    model = ScriptedModel(["```python\nimport nosuchpkg_loci\n```", "done"])
+    asked: list[CodeBlock] = []
+
+    def approve(block: CodeBlock) -> Decision:
+        asked.append(block)
+        return Decision(True, "user")
+
+    with Session(settings, model=model, kernels=fake_pool, approver=approve) as s:
+        py = s.kernels.get("python")
+        sh = s.kernels.get("shell")
+        assert isinstance(py, FakeKernel) and isinstance(sh, FakeKernel)
+        py.enqueue(
+            KernelResult(
+                "error",
+                error_name="ModuleNotFoundError",
+                error_value="No module named 'nosuchpkg_loci'",
+            )
+        )
+        py.enqueue(Output("stdout", "ok\n"), KernelResult("ok"))
+        events_of(s, "use it")
+    assert len(asked) == 2 and "pip install nosuchpkg_loci" in asked[1].code
+    assert sh.executed == [asked[1].code]
+    assert py.executed == ["import nosuchpkg_loci", "import nosuchpkg_loci"]
