@@ -201,8 +201,9 @@ def time_first_answer(argv: list[str], repeat: int, cwd: Path) -> tuple[Samples,
     total: Samples = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         assert proc.stdout is not None
         seen: float | None = None
         for line in proc.stdout:
@@ -228,7 +229,8 @@ def cli_startup(repeat: int, workdir: Path) -> dict[str, Samples]:
         "python -c pass": time_command([py, "-c", "pass"], repeat, workdir),
         "python -c 'import loci'": time_command([py, "-c", "import loci"], repeat, workdir),
         "python -c 'import loci.cli.main'": time_command(
-            [py, "-c", "import loci.cli.main"], repeat, workdir),
+            [py, "-c", "import loci.cli.main"], repeat, workdir
+        ),
         "loci --version": time_command([*loci, "--version"], repeat, workdir),
         "loci --json scripted: first answer": first,
         "loci --json scripted: exit": total,
@@ -253,20 +255,39 @@ def comparisons(repeat: int) -> tuple[list[Row], dict[str, Samples]]:
         raw.update(cli_startup(repeat, workdir))
     rows: list[Row] = [
         ("session turn", raw["session turn"], "bare round trip", raw["bare round trip"]),
-        ("session execution", raw["session execution"], "bare round trip",
-         raw["bare round trip"]),
-        ("loci kernel start", raw["loci kernel start"], "bare kernel start",
-         raw["bare kernel start"]),
+        ("session execution", raw["session execution"], "bare round trip", raw["bare round trip"]),
+        (
+            "loci kernel start",
+            raw["loci kernel start"],
+            "bare kernel start",
+            raw["bare kernel start"],
+        ),
         ("loci --version", raw["loci --version"], "python -c pass", raw["python -c pass"]),
-        ("loci --version", raw["loci --version"], "python -c 'import loci'",
-         raw["python -c 'import loci'"]),
+        (
+            "loci --version",
+            raw["loci --version"],
+            "python -c 'import loci'",
+            raw["python -c 'import loci'"],
+        ),
         ("loci --version", raw["loci --version"], CLI_IMPORT, raw[CLI_IMPORT]),
-        ("loci --json scripted: first answer", raw["loci --json scripted: first answer"],
-         "python -c 'import loci'", raw["python -c 'import loci'"]),
-        ("loci --json scripted: first answer", raw["loci --json scripted: first answer"],
-         CLI_IMPORT, raw[CLI_IMPORT]),
-        ("loci --json scripted: exit", raw["loci --json scripted: exit"],
-         "python -c 'import loci'", raw["python -c 'import loci'"]),
+        (
+            "loci --json scripted: first answer",
+            raw["loci --json scripted: first answer"],
+            "python -c 'import loci'",
+            raw["python -c 'import loci'"],
+        ),
+        (
+            "loci --json scripted: first answer",
+            raw["loci --json scripted: first answer"],
+            CLI_IMPORT,
+            raw[CLI_IMPORT],
+        ),
+        (
+            "loci --json scripted: exit",
+            raw["loci --json scripted: exit"],
+            "python -c 'import loci'",
+            raw["python -c 'import loci'"],
+        ),
     ]
     return rows, raw
 
@@ -291,8 +312,13 @@ def report(rows: list[Row], raw: dict[str, Samples], repeat: int) -> dict[str, A
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "comparisons": [
-            {"measured": n, "median_s": median(xs), "baseline": b, "baseline_median_s": median(bs),
-             "ratio": median(xs) / median(bs) if median(bs) else None}
+            {
+                "measured": n,
+                "median_s": median(xs),
+                "baseline": b,
+                "baseline_median_s": median(bs),
+                "ratio": median(xs) / median(bs) if median(bs) else None,
+            }
             for n, xs, b, bs in rows
         ],
         "samples_s": raw,
@@ -301,8 +327,9 @@ def report(rows: list[Row], raw: dict[str, Samples], repeat: int) -> dict[str, A
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, measure, print the table and write the JSON file."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=10, help="samples per measurement")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file to write")
     args = parser.parse_args(argv)
@@ -311,12 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     rows, raw = comparisons(args.repeat)
     print(format_table(rows))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report(rows, raw, args.repeat), indent=1) + "\n",
-                        encoding="utf-8")
+    args.out.write_text(
+        json.dumps(report(rows, raw, args.repeat), indent=1) + "\n", encoding="utf-8"
+    )
     print(f"\nwrote {args.out}")
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
-

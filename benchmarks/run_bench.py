@@ -84,7 +84,9 @@ def load_prompts(bench: Path, name: str) -> dict[int, Task]:
     """Every prompt of the set, from the bench folder's own ``score.py``."""
     done = subprocess.run(
         [sys.executable, str(bench / "score.py"), name, "prompts"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise SystemExit(f"score.py {name} prompts failed: {done.stderr.strip()}")
@@ -167,9 +169,20 @@ class Runner:
         """The loci command line for one task."""
         a = self.args
         return [
-            *loci_command(), "--json", "-y", "-m", a.model, "--workdir", str(workdir),
-            "--max-steps", str(a.max_steps), "--timeout", str(a.exec_timeout),
-            *a.extra_arg, "--", task.prompt,
+            *loci_command(),
+            "--json",
+            "-y",
+            "-m",
+            a.model,
+            "--workdir",
+            str(workdir),
+            "--max-steps",
+            str(a.max_steps),
+            "--timeout",
+            str(a.exec_timeout),
+            *a.extra_arg,
+            "--",
+            task.prompt,
         ]
 
     def run(self, task: Task) -> Record:
@@ -177,8 +190,13 @@ class Runner:
         with tempfile.TemporaryDirectory(prefix=f"loci-{self.args.set}-{task.id}-") as wd:
             t0 = time.perf_counter()
             proc = subprocess.Popen(
-                self.command(task, Path(wd)), cwd=wd, env=self.env, text=True,
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                self.command(task, Path(wd)),
+                cwd=wd,
+                env=self.env,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 start_new_session=True,
             )
             with self.lock:
@@ -235,12 +253,17 @@ def make_record(
         status, usage = ("timeout" if timed_out else "crash"), {}
     error = str(done.get("message") or "") if done else stderr.strip()[-2000:]
     return Record(
-        id=task_id, status=status,
+        id=task_id,
+        status=status,
         steps=int(done.get("steps") or 0) if done else len(replies),
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),
-        executions=started, exec_statuses=execs, wall_s=round(wall, 3), exit_code=code,
-        response="\n\n".join(t for t in replies if t), error=error,
+        executions=started,
+        exec_statuses=execs,
+        wall_s=round(wall, 3),
+        exit_code=code,
+        response="\n\n".join(t for t in replies if t),
+        error=error,
     )
 
 
@@ -264,8 +287,11 @@ def save(out: Path, rec: Record, lock: threading.Lock) -> None:
 
 def progress(n: int, total: int, rec: Record) -> None:
     """One line per finished task."""
-    print(f"[{n}/{total}] id={rec.id} {rec.status} steps={rec.steps} execs={rec.executions} "
-          f"tok={rec.prompt_tokens}/{rec.completion_tokens} {rec.wall_s:.1f}s", flush=True)
+    print(
+        f"[{n}/{total}] id={rec.id} {rec.status} steps={rec.steps} execs={rec.executions} "
+        f"tok={rec.prompt_tokens}/{rec.completion_tokens} {rec.wall_s:.1f}s",
+        flush=True,
+    )
 
 
 def run_tasks(runner: Runner, tasks: list[Task], jobs: int) -> None:
@@ -292,8 +318,16 @@ def run_tasks(runner: Runner, tasks: list[Task], jobs: int) -> None:
 def score(bench: Path, name: str, out: Path, ids: list[int]) -> dict[str, Any]:
     """Run the bench folder's scorer on responses.jsonl for ``ids``; save score.json."""
     (out / "ids.txt").write_text(",".join(map(str, ids)) + "\n", encoding="utf-8")
-    cmd = [sys.executable, str(bench / "score.py"), name, "score", str(out / "responses.jsonl"),
-           "--ids", str(out / "ids.txt"), "--json"]
+    cmd = [
+        sys.executable,
+        str(bench / "score.py"),
+        name,
+        "score",
+        str(out / "responses.jsonl"),
+        "--ids",
+        str(out / "ids.txt"),
+        "--json",
+    ]
     if name == "dabench":
         cmd += ["--details", str(out / "details.jsonl")]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -315,8 +349,10 @@ def solved_count(name: str, result: dict[str, Any]) -> float:
 def score_lines(name: str, result: dict[str, Any]) -> list[str]:
     """The scorer's figures, as text."""
     if name == "gsmhard":
-        return [f"gsmhard accuracy={result['accuracy']:.2%} questions={result['questions']} "
-                f"answered={result['answered']}"]
+        return [
+            f"gsmhard accuracy={result['accuracy']:.2%} questions={result['questions']} "
+            f"answered={result['answered']}"
+        ]
     s, a = result["strict"], result["answered"]
     lines = [f"dabench questions={s['questions']} answered={a['questions']}"]
     for label, m in (("strict", s), ("answered", a)):
@@ -357,8 +393,9 @@ def summary(name: str, result: dict[str, Any], records: list[dict[str, Any]]) ->
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("set", choices=SETS)
     p.add_argument("--model", required=True, help="loci model spec, e.g. local, openai:NAME")
     p.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH)
@@ -371,8 +408,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=6, help="code rounds per task")
     p.add_argument("--jobs", type=int, default=1, help="tasks run in parallel")
     p.add_argument("--out", type=Path, help="results folder (default benchmarks/results/SET-MODEL)")
-    p.add_argument("--extra-arg", action="append", default=[], metavar="ARG",
-                   help="extra argument for loci (repeat it: --extra-arg=--tools --extra-arg=off)")
+    p.add_argument(
+        "--extra-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for loci (repeat it: --extra-arg=--tools --extra-arg=off)",
+    )
     return p
 
 
@@ -398,8 +440,11 @@ def main(argv: list[str] | None = None) -> int:
     write_run_info(out, args, ids)
     done_ids = {int(r["id"]) for r in read_jsonl(out / "records.jsonl")}
     todo = [prompts[i] for i in ids if i not in done_ids]
-    print(f"{args.set}: {len(ids)} ids, {len(ids) - len(todo)} already done, "
-          f"{len(todo)} to run -> {out}", flush=True)
+    print(
+        f"{args.set}: {len(ids)} ids, {len(ids) - len(todo)} already done, "
+        f"{len(todo)} to run -> {out}",
+        flush=True,
+    )
     try:
         run_tasks(Runner(args, out), todo, max(1, args.jobs))
     except KeyboardInterrupt:

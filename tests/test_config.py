@@ -22,7 +22,10 @@ def test_precedence_file_then_env_then_flags(loci_home: Path) -> None:
     env = {"LOCI_HOME": str(loci_home), "LOCI_MODEL": "openai:from-env"}
     s = load_settings(env=env)
     assert (s.model, s.timeout, s.auto_run, s.api_base) == (
-        "openai:from-env", 30.0, True, "http://file"
+        "openai:from-env",
+        30.0,
+        True,
+        "http://file",
     )
     s = load_settings({"model": "scripted:x.json", "timeout": None}, env=env)
     assert s.model == "scripted:x.json" and s.timeout == 30.0

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from loci.parsing import FenceParser, Fenced, extract_blocks
+from loci.parsing import Fenced, FenceParser, extract_blocks
 
 REPLY = """Let me compute it.
 

@@ -1,9 +1,11 @@
 """loci: an open, local code interpreter.
 
-    >>> from loci import Session, ScriptedModel
-    >>> with Session(model=ScriptedModel(["```python\\nprint(2**100)\\n```", "It is 2**100."])) as s:
-    ...     for event in s.run("What is 2**100?"):
-    ...         print(event.type)
+    from loci import Session, ScriptedModel, auto_approve
+
+    model = ScriptedModel(["```python\\nprint(2**100)\\n```", "It is 2**100."])
+    with Session(model=model, approver=auto_approve) as session:
+        for event in session.run("What is 2**100?"):
+            print(event.type)
 
 Importing loci does nothing else: no argv parsing, no environment changes, no kernels.
 """

@@ -63,9 +63,7 @@ class MissingExtraError(ModelError):
     """An optional part is not installed; the message names the install command."""
 
     def __init__(self, what: str, extra: str, package: str) -> None:
-        super().__init__(
-            f"{what} needs the '{package}' package: pip install 'loci[{extra}]'"
-        )
+        super().__init__(f"{what} needs the '{package}' package: pip install 'loci[{extra}]'")
         self.extra = extra
         self.package = package
 

@@ -26,11 +26,17 @@ _IMAGE_EXT = {"image/png": ".png", "image/jpeg": ".jpg", "image/svg+xml": ".svg"
 _SCAN_LIMIT = 5000  # directory entries looked at when listing files made by a block
 
 
-def snapshot(root: Path) -> dict[str, float]:
-    """Modification times of the files under ``root`` (bounded, skipping hidden dirs)."""
+def snapshot(root: Path, skip: Path | None = None) -> dict[str, float]:
+    """Modification times of the files under ``root`` (bounded, skipping hidden dirs and
+    ``skip``, loci's own state when it lies inside the workspace)."""
     seen: dict[str, float] = {}
+    skipped = str(skip) if skip else None
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__"]
+        dirnames[:] = [
+            d
+            for d in dirnames
+            if not d.startswith(".") and d != "__pycache__" and os.path.join(dirpath, d) != skipped
+        ]
         for name in filenames:
             path = os.path.join(dirpath, name)
             try:
@@ -44,8 +50,10 @@ def snapshot(root: Path) -> dict[str, float]:
     return seen
 
 
-def changed_files(before: dict[str, float], root: Path) -> tuple[str, ...]:
-    after = snapshot(root)
+def changed_files(
+    before: dict[str, float], root: Path, skip: Path | None = None
+) -> tuple[str, ...]:
+    after = snapshot(root, skip)
     return tuple(sorted(p for p, t in after.items() if before.get(p) != t))
 
 
@@ -84,6 +92,7 @@ def run_block(
     timeout: float | None,
     cancel: threading.Event,
     outputs: list[Output],
+    skip: Path | None = None,
 ) -> Iterator[Event]:
     """Run ``code``; yield ExecutionStart, Output*, ExecutionDone (all stored first).
     ``outputs`` receives the Output events, for the caller to feed back to the model."""
@@ -92,7 +101,7 @@ def run_block(
     )
     yield ExecutionStart(exec_id, block_id, language, code)
     workdir = kernel.cwd
-    before = snapshot(workdir)
+    before = snapshot(workdir, skip)
     started = time.monotonic()
     result = KernelResult("crashed", message="the kernel ended without a result")
     images = 0
@@ -115,7 +124,7 @@ def run_block(
         error_name=result.error_name,
         error_value=result.error_value,
         message=result.message,
-        files=changed_files(before, workdir),
+        files=changed_files(before, workdir, skip),
     )
     store.finish_execution(exec_id, done)
     yield done

@@ -16,7 +16,7 @@ import platform
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from types import TracebackType
 
 from . import prompts
@@ -43,7 +43,7 @@ from .kernels.pool import KernelPool, normalize_language
 from .messages import Message, ToolCall
 from .models.base import Model, ModelChunk, TextChunk, ToolCallChunk, UsageChunk
 from .models.convert import orphan_results_to_user
-from .parsing import FenceParser
+from .parsing import Fenced, FenceParser
 from .store import Store
 
 RESUMED_NOTE = (
@@ -203,7 +203,7 @@ class Session:
         )
         return orphan_results_to_user(history) if self.model.supports_tools else history
 
-    def _model_step(self) -> Iterator[Event]:
+    def _model_step(self) -> Generator[Event, None, Message | None]:
         """One model call. Returns the stored assistant message, or None if it failed."""
         parser = FenceParser()
         text = ""
@@ -247,8 +247,8 @@ class Session:
             return None
         return Message("assistant", text, tuple(calls))
 
-    def _runnable(self, blocks: list[object]) -> bool:
-        return any(normalize_language(getattr(b, "language", "")) for b in blocks)
+    def _runnable(self, blocks: Sequence[Fenced]) -> bool:
+        return any(normalize_language(b.language) for b in blocks)
 
     def _fenced_calls(self, parser: FenceParser) -> list[ToolCall]:
         parser.finish()
@@ -260,7 +260,7 @@ class Session:
                 break  # one block per step: its output may change what comes next
         return calls
 
-    def _run_calls(self, calls: tuple[ToolCall, ...]) -> Iterator[Event]:
+    def _run_calls(self, calls: tuple[ToolCall, ...]) -> Generator[Event, None, TurnStatus | None]:
         """Approve and run each call; feed results back. Returns a status to stop with."""
         for call in calls:
             result = yield from self._run_call(call)
@@ -278,7 +278,7 @@ class Session:
             self.auto_run = True
         return decision
 
-    def _run_call(self, call: ToolCall) -> Iterator[Event]:
+    def _run_call(self, call: ToolCall) -> Generator[Event, None, str]:
         language = normalize_language(call.language) or call.language
         block = CodeBlock(call.id, language, call.code, code_hash(call.code))
         yield block
@@ -304,7 +304,7 @@ class Session:
 
     def _execute(
         self, block_id: str, language: str, code: str, by: str, outputs: list[Output]
-    ) -> Iterator[Event]:
+    ) -> Generator[Event, None, ExecutionDone]:
         kernel = self.kernels.get(language)
         done: ExecutionDone | None = None
         for ev in run_block(
@@ -318,6 +318,7 @@ class Session:
             timeout=self.settings.timeout,
             cancel=self._cancel,
             outputs=outputs,
+            skip=self.settings.home,
         ):
             if isinstance(ev, ExecutionDone):
                 done = ev
@@ -325,7 +326,7 @@ class Session:
         assert done is not None
         return done
 
-    def _offer_install(self, module: str) -> Iterator[Event]:
+    def _offer_install(self, module: str) -> Generator[Event, None, bool]:
         """Propose ``pip install`` into the kernel's environment, approved like any code."""
         package = PIP_NAMES.get(module, module)
         python = self.settings.python or sys.executable

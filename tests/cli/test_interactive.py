@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -131,7 +131,8 @@ def test_ctrl_c_interrupts_running_code_and_returns_to_prompt(
     spawn: Callable[..., pexpect.spawn], script: Callable[..., str], workdir: Path
 ) -> None:
     spec = script(
-        "```python\nimport time\nprint('sta' + 'rted', flush=True)\nwhile True: time.sleep(0.1)\n```",
+        "```python\nimport time\nprint('sta' + 'rted', flush=True)\n"
+        "while True: time.sleep(0.1)\n```",
         "```python\nprint('still', 'alive')\n```",
         "yes",
     )

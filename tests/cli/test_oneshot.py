@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 LOCI = [sys.executable, "-m", "loci.cli.main"]
 
 
@@ -94,3 +96,26 @@ def test_bad_model_spec_is_one_line(cli_env: dict[str, str]) -> None:
     out = run(["-m", "nosuch:thing", "hi"], cli_env)
     assert out.returncode == 3 and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow  # creates a venv and pip-installs ipykernel into it (PyPI or pip cache)
+def test_python_flag_uses_another_environment_and_installs_ipykernel(
+    cli_env: dict[str, str], script: Callable[..., str], workdir: Path, tmp_path: Path
+) -> None:
+    import venv
+
+    env_dir = tmp_path / "other-venv"
+    venv.create(env_dir, with_pip=True)
+    python = str(env_dir / "bin" / "python")
+    spec = script("```python\nimport sys\nprint(sys.prefix)\n```", "Done.")
+    refused = run(["--python", python, "-m", spec, "--workdir", str(workdir), "where?"], cli_env)
+    assert refused.returncode == 4
+    assert "pip install ipykernel" in refused.stderr and "Traceback" not in refused.stderr
+    out = run(
+        ["--json", "-y", "--python", python, "-m", spec, "--workdir", str(workdir), "where?"],
+        cli_env,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    printed = [json.loads(line) for line in out.stdout.splitlines()]
+    stdout = "".join(e["data"] for e in printed if e["type"] == "output")
+    assert stdout.strip() == str(env_dir)

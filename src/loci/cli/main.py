@@ -99,6 +99,8 @@ def chat(
     if not text and not sys.stdin.isatty():
         text = sys.stdin.read().strip()
     conv_id = _resume_id(settings, resume)
+    if settings.python:
+        _ensure_ipykernel(settings.python, settings.auto_run, interactive=sys.stdin.isatty())
     if as_json:
         if not text:
             raise click.UsageError("--json needs a request (as an argument or on stdin)")
@@ -106,6 +108,31 @@ def chat(
     if text:
         sys.exit(_run_once(settings, text, conv_id))
     _run_chat(settings, conv_id)
+
+
+def _ensure_ipykernel(python: str, auto: bool, *, interactive: bool) -> None:
+    """``--python PATH``: that environment needs ipykernel; offer to install it."""
+    import shlex
+    import shutil
+    import subprocess
+
+    from ..errors import KernelError
+    from ..kernels import has_ipykernel, ipykernel_install_command
+
+    if not (Path(python).exists() or shutil.which(python)):
+        raise KernelError(f"no Python interpreter at {python}")
+    if has_ipykernel(python):
+        return
+    command = ipykernel_install_command(python)
+    shown = shlex.join(command)
+    if not auto:
+        if not interactive:
+            raise KernelError(f"{python} has no ipykernel; install it with: {shown} (or pass -y)")
+        if not click.confirm(f"{python} has no ipykernel. Run `{shown}` now?", default=True):
+            raise KernelError(f"loci needs ipykernel in {python}: {shown}")
+    click.echo(f"installing ipykernel: {shown}", err=True)
+    if subprocess.run(command, stdout=sys.stderr, check=False).returncode != 0:
+        raise KernelError(f"installing ipykernel into {python} failed; try: {shown}")
 
 
 def _resume_id(settings: Settings, resume: str | None) -> int | None:

@@ -46,8 +46,7 @@ class Model(Protocol):
         messages: Sequence[Message],
         *,
         cancel: threading.Event | None = None,
-    ) -> Iterator[ModelChunk]:
-        ...
+    ) -> Iterator[ModelChunk]: ...
 
     def count_tokens(self, text: str) -> int:
         """An estimate is fine for remote models; the local model counts exactly."""
