@@ -72,3 +72,15 @@ def test_crlf_line_endings() -> None:
 
 def test_empty_unclosed_fence_is_dropped() -> None:
     assert extract_blocks("text\n```python\n") == []
+
+
+def test_looping_tail_detects_a_stuck_model_but_not_normal_text() -> None:
+    from loci.parsing import looping_tail
+
+    assert looping_tail("The answer: " + "@mean_close_price[12.00], " * 12)
+    assert looping_tail("x" + "ha" * 200)
+    assert not looping_tail("The mean is 3.5 and the median is 3.\n" * 3)
+    assert not looping_tail("| a | b | c |\n|---|---|---|\n| 1 | 2 | 3 |\n")
+    assert not looping_tail("\n" * 500)
+    prose = "Loading the file, then computing the mean of each column in turn. " * 2
+    assert not looping_tail(prose)

@@ -315,3 +315,12 @@ def test_missing_module_proposes_pip_install(
     assert len(asked) == 2 and "pip install nosuchpkg_loci" in asked[1].code
     assert sh.executed == [asked[1].code]
     assert py.executed == ["import nosuchpkg_loci", "import nosuchpkg_loci"]
+
+
+def test_a_model_stuck_in_a_loop_is_stopped(settings: Settings, fake_pool: KernelPool) -> None:
+    model = ScriptedModel(["Answer: " + "@x[1], " * 2000])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        evs = events_of(s, "q")
+    assert any(isinstance(e, Notice) and "repeating" in e.message for e in evs)
+    done = next(e for e in evs if isinstance(e, ModelDone))
+    assert len(done.text) < 1000

@@ -40,3 +40,24 @@ def deny_all(block: CodeBlock) -> Decision:
     return Decision(
         False, "policy", block.code, reason="nobody is there to approve it (use auto-run)"
     )
+
+
+class ApprovalPolicy:
+    """The session's one place for deciding whether a block runs.
+
+    ``auto_run`` approves without asking; otherwise the ``approver`` (a person, through a
+    front end) decides, and answering "always" turns ``auto_run`` on for the rest of the
+    conversation. With no approver nothing runs.
+    """
+
+    def __init__(self, approver: Approver | None, *, auto_run: bool) -> None:
+        self.approver = approver
+        self.auto_run = auto_run
+
+    def decide(self, block: CodeBlock) -> Decision:
+        if self.auto_run:
+            return auto_approve(block)
+        decision = (self.approver or deny_all)(block)
+        if decision.always:
+            self.auto_run = True
+        return decision

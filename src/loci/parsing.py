@@ -93,3 +93,21 @@ def extract_blocks(text: str) -> list[Fenced]:
     parser.feed(text)
     parser.finish()
     return list(parser.blocks)
+
+
+def looping_tail(text: str, *, min_span: int = 240, min_repeats: int = 8) -> bool:
+    """Whether ``text`` ends in the same piece repeated over and over (a small model stuck in
+    a loop): some unit of 1-120 characters repeated at least ``min_repeats`` times, covering
+    at least ``min_span`` characters."""
+    if len(text) < min_span:
+        return False
+    for size in range(1, 121):
+        unit = text[-size:]
+        if not unit.strip():
+            continue
+        needed = max(min_repeats, -(-min_span // size))
+        if len(text) < size * needed:
+            break
+        if text.endswith(unit * needed):
+            return True
+    return False

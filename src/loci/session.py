@@ -20,7 +20,7 @@ from collections.abc import Generator, Iterator, Sequence
 from types import TracebackType
 
 from . import prompts
-from .approval import Approver, Decision, auto_approve, code_hash, deny_all
+from .approval import ApprovalPolicy, Approver, code_hash
 from .config import Settings, load_settings
 from .context import fit_history, format_result
 from .errors import LociError, ModelError
@@ -39,11 +39,12 @@ from .events import (
     Usage,
 )
 from .execution import run_block
+from .grounding import ground
 from .kernels.pool import KernelPool, normalize_language
 from .messages import Message, ToolCall
 from .models.base import Model, ModelChunk, TextChunk, ToolCallChunk, UsageChunk
 from .models.convert import orphan_results_to_user
-from .parsing import Fenced, FenceParser
+from .parsing import Fenced, FenceParser, looping_tail
 from .store import Store
 
 RESUMED_NOTE = (
@@ -85,11 +86,11 @@ class Session:
         self.model = model
         self.store = store or Store(self.settings.db_path)
         self.kernels = kernels or KernelPool(self.settings.workdir, python=self.settings.python)
-        self.auto_run = self.settings.auto_run
-        self._approver = approver
+        self.policy = ApprovalPolicy(approver, auto_run=self.settings.auto_run)
         self._cancel = threading.Event()
         self._ids = itertools.count(1)
         self.usage = Usage()
+        self._evidence: list[str] = []  # what this turn's executions printed
         self.messages: list[Message] = []
         if conversation_id is None:
             self.conversation_id = self._new_conversation()
@@ -149,6 +150,7 @@ class Session:
         message = ""
         steps = 0
         run_codes: set[str] = set()
+        self._evidence = []
         try:
             while True:
                 steps += 1
@@ -161,6 +163,9 @@ class Session:
                     break
                 blocks = reply.tool_calls
                 if not blocks:
+                    grounding = ground(reply.content, self._evidence, text)
+                    if grounding.supported or grounding.unsupported:
+                        yield grounding
                     break
                 if final:
                     status = "max_steps"
@@ -219,6 +224,11 @@ class Session:
                     yield TextDelta(chunk.text)
                     if not self.model.supports_tools and self._runnable(parser.feed(chunk.text)):
                         break  # run the first block before the model invents its output
+                    if len(text) // 64 != (len(text) - len(chunk.text)) // 64 and looping_tail(
+                        text
+                    ):
+                        yield Notice("warning", "the model kept repeating itself; stopped it")
+                        break
                 elif isinstance(chunk, ToolCallChunk):
                     calls.append(chunk.call)
                 elif isinstance(chunk, UsageChunk):
@@ -269,20 +279,19 @@ class Session:
                 return "interrupted"
         return None
 
-    def _decide(self, block: CodeBlock) -> Decision:
-        if self.auto_run:
-            return auto_approve(block)
-        approver = self._approver or deny_all
-        decision = approver(block)
-        if decision.always:
-            self.auto_run = True
-        return decision
+    @property
+    def auto_run(self) -> bool:
+        return self.policy.auto_run
+
+    @auto_run.setter
+    def auto_run(self, value: bool) -> None:
+        self.policy.auto_run = value
 
     def _run_call(self, call: ToolCall) -> Generator[Event, None, str]:
         language = normalize_language(call.language) or call.language
         block = CodeBlock(call.id, language, call.code, code_hash(call.code))
         yield block
-        decision = self._decide(block)
+        decision = self.policy.decide(block)
         code = decision.code or block.code
         yield Approval(block.id, decision.approved, decision.by, code, decision.reason)
         if not decision.approved:
@@ -300,6 +309,7 @@ class Session:
             if installed:
                 outputs = []
                 done = yield from self._execute(block.id, language, code, decision.by, outputs)
+        self._evidence.extend(o.text or o.data for o in outputs if not o.mime.startswith("image/"))
         return format_result(outputs, done)
 
     def _execute(
@@ -334,7 +344,7 @@ class Session:
         yield Notice("info", f"{module} is not installed; proposing to install {package}")
         block = CodeBlock(f"pip_{next(self._ids)}", "shell", code, code_hash(code))
         yield block
-        decision = self._decide(block)
+        decision = self.policy.decide(block)
         yield Approval(
             block.id, decision.approved, decision.by, decision.code or code, decision.reason
         )
