@@ -324,3 +324,32 @@ def test_a_model_stuck_in_a_loop_is_stopped(settings: Settings, fake_pool: Kerne
     assert any(isinstance(e, Notice) and "repeating" in e.message for e in evs)
     done = next(e for e in evs if isinstance(e, ModelDone))
     assert len(done.text) < 1000
+
+
+def test_answer_from_memory_is_sent_back_for_code_once(
+    settings: Settings, fake_pool: KernelPool, fakes: dict[str, FakeKernel]
+) -> None:
+    model = ScriptedModel(["It is 1,000,000.", "```python\nprint(2**20)\n```", "It is 1048576."])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        py = s.kernels.get("python")
+        assert isinstance(py, FakeKernel)
+        py.enqueue(Output("stdout", "1048576\n"), KernelResult("ok"))
+        evs = events_of(s, "What is 2**20?")
+        grounding = [e for e in evs if e.type == "grounding"]
+        assert grounding and grounding[-1].supported == ("1048576",)  # type: ignore[union-attr]
+        assert any(isinstance(e, Notice) and "no output" in e.message for e in evs)
+        # %undo removes the whole request, including the note loci added to it.
+        s.undo()
+        assert s.messages == []
+
+
+def test_mentioned_files_are_previewed_for_the_model(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    (settings.workdir / "sales.csv").write_text("month,total\njan,10\nfeb,12\n")
+    model = ScriptedModel(["Fine."])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        events_of(s, "sum the totals in sales.csv")
+    sent = model.calls[0][-1].content
+    assert sent.startswith("sum the totals in sales.csv")
+    assert "month (text), total (int)" in sent

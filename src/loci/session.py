@@ -39,6 +39,7 @@ from .events import (
     Usage,
 )
 from .execution import run_block
+from .files import describe_mentioned
 from .grounding import ground
 from .kernels.pool import KernelPool, normalize_language
 from .messages import Message, ToolCall
@@ -51,6 +52,11 @@ RESUMED_NOTE = (
     "(This conversation was resumed: the code session was restarted, so variables, imports "
     "and open files from before are gone. Re-run what you need.)"
 )
+VERIFY_NOTE = (
+    "No code has run yet, so those numbers are not backed by any output. "
+    "Write a code block that computes them."
+)
+PREVIEW_NOTE = "(loci: a look at the files mentioned above)"
 FINAL_NOTE = "Step limit reached. Answer now from the outputs above, without code."
 # import name -> PyPI name, for the ModuleNotFoundError install proposal
 PIP_NAMES = {
@@ -128,7 +134,12 @@ class Session:
 
     def undo(self) -> int:
         """Forget the last request and everything after it."""
-        removed = self.store.truncate_from_last_user_message(self.conversation_id)
+        removed = 0
+        notes = (RESUMED_NOTE, FINAL_NOTE, VERIFY_NOTE)
+        while users := [m for m in self.store.messages(self.conversation_id) if m.role == "user"]:
+            removed += self.store.truncate_from_last_user_message(self.conversation_id)
+            if users[-1].content not in notes:
+                break  # that was the request itself, not a note loci added to its turn
         self.messages = self.store.messages(self.conversation_id)
         return removed
 
@@ -144,13 +155,15 @@ class Session:
         if not self.messages:
             self.store.set_title(self.conversation_id, text.strip().splitlines()[0][:80])
         yield TurnStart(self.conversation_id, text)
-        self._add(Message("user", text))
+        preview = describe_mentioned(text, self.settings.workdir)
+        self._add(Message("user", f"{text}\n\n{PREVIEW_NOTE}\n{preview}" if preview else text))
         usage_before = self.usage
         status: TurnStatus = "done"
         message = ""
         steps = 0
         run_codes: set[str] = set()
         self._evidence = []
+        nudged = False
         try:
             while True:
                 steps += 1
@@ -164,6 +177,15 @@ class Session:
                 blocks = reply.tool_calls
                 if not blocks:
                     grounding = ground(reply.content, self._evidence, text)
+                    if grounding.unsupported and not self._evidence and not nudged and not final:
+                        nudged = True  # numbers from memory, no code run: ask once for code
+                        yield Notice(
+                            "info",
+                            "the answer's numbers come from no output; asking "
+                            "the model to compute them with code",
+                        )
+                        self._add(Message("user", VERIFY_NOTE))
+                        continue
                     if grounding.supported or grounding.unsupported:
                         yield grounding
                     break

@@ -1,0 +1,126 @@
+"""Files the user mentions, shown to the model up front.
+
+A small model given "analyse sales.csv" guesses column names and gets them wrong; one that
+sees the header, a few rows and the size does not. ``describe_mentioned(text, workdir)``
+finds paths in a request that name existing files (absolute, or relative to the workspace)
+and returns a compact preview of each: tabular files (CSV, TSV) as columns with a guessed
+type and the first rows, other text files as their first lines, anything else as its size.
+Reads at most a few kilobytes of each file.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+MAX_FILES = 3
+_HEAD_BYTES = 16_384
+_EXT_END = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}(?=$|[\s\"'`),;:]|\.(?:\s|$))")
+_STARTS = " \"'`("
+_TABULAR = {".csv": ",", ".tsv": "\t"}
+_TEXT = {".txt", ".json", ".jsonl", ".md", ".log", ".xml", ".yaml", ".yml", ".py", ".sql"}
+
+
+def mentioned_files(text: str, workdir: Path) -> list[Path]:
+    """Existing files named in ``text``, in order of mention, at most MAX_FILES. Names may
+    contain spaces: for each place an extension ends, every possible start is tried."""
+    found: list[Path] = []
+    for line in text.splitlines():
+        if len(line) > 2000:
+            continue
+        for m in _EXT_END.finditer(line):
+            path = _existing(line, m.end(), workdir)
+            if path is not None and path not in found:
+                found.append(path)
+    return found[:MAX_FILES]
+
+
+def _existing(line: str, end: int, workdir: Path) -> Path | None:
+    starts = [0] + [i + 1 for i, ch in enumerate(line[:end]) if ch in _STARTS]
+    for start in starts:
+        raw = line[start:end].strip(_STARTS)
+        if not raw:
+            continue
+        path = Path(raw).expanduser()
+        path = path if path.is_absolute() else workdir / path
+        try:
+            if path.is_file():
+                return path
+        except OSError:
+            continue
+    return None
+
+
+def _guess(values: list[str]) -> str:
+    filled = [v for v in values if v.strip()]
+    if not filled:
+        return "empty"
+    try:
+        for v in filled:
+            int(v)
+        return "int"
+    except ValueError:
+        pass
+    try:
+        for v in filled:
+            float(v)
+        return "float"
+    except ValueError:
+        return "text"
+
+
+def _count_lines(path: Path) -> int:
+    newlines = returns = 0
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            newlines += chunk.count(b"\n")
+            returns += chunk.count(b"\r")
+    return newlines or returns  # old Mac files end lines with \r alone
+
+
+def _tabular(path: Path, head: str, delimiter: str) -> str:
+    rows = list(csv.reader(head.splitlines(), delimiter=delimiter))
+    if len(rows) > 1 and head and not head.endswith(("\n", "\r")):
+        rows = rows[:-1]  # the last row may be cut
+    if not rows:
+        return f"{path}: empty"
+    header, body = rows[0], rows[1:]
+    columns = []
+    for i, name in enumerate(header):
+        kind = _guess([r[i] for r in body if i < len(r)])
+        columns.append(f"{name} ({kind})")
+    n = max(_count_lines(path) - 1, 0)
+    shown = "\n".join(delimiter.join(r) for r in [header, *body[:3]])
+    listing = ", ".join(columns)
+    if len(listing) > 1500:
+        listing = listing[:1500] + f", … ({len(header)} columns)"
+    return f"{path}: about {n} rows, {len(header)} columns: {listing}\nFirst rows:\n{shown}"
+
+
+def describe(path: Path) -> str:
+    """A few lines that tell a model what ``path`` holds."""
+    size = path.stat().st_size
+    suffix = path.suffix.lower()
+    if suffix not in _TABULAR and suffix not in _TEXT:
+        return f"{path}: {size} bytes"
+    with path.open("rb") as f:
+        head = f.read(_HEAD_BYTES).decode("utf-8-sig", errors="replace")
+    if suffix in _TABULAR:
+        try:
+            return _tabular(path, head, _TABULAR[suffix])
+        except csv.Error:
+            pass
+    lines = head.splitlines()[:5]
+    return f"{path}: {size} bytes; first lines:\n" + "\n".join(line[:200] for line in lines)
+
+
+def describe_mentioned(text: str, workdir: Path) -> str:
+    """Previews of the files ``text`` mentions, or "" when it mentions none."""
+    parts = []
+    for path in mentioned_files(text, workdir):
+        try:
+            parts.append(describe(path))
+        except OSError:
+            continue
+    return "\n\n".join(parts)
