@@ -17,6 +17,7 @@ import re
 import sys
 import threading
 from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 
 from . import prompts
@@ -55,6 +56,10 @@ RESUMED_NOTE = (
 VERIFY_NOTE = (
     "No code has run yet, so those numbers are not backed by any output. "
     "Write a code block that computes them."
+)
+REPEAT_NOTE = (
+    "[not run: this exact code already ran in this request; its output is above. "
+    "Change the code, or give the final answer.]"
 )
 PREVIEW_NOTE = "(loci: a look at the files mentioned above)"
 FINAL_NOTE = "Step limit reached. Answer now from the outputs above, without code."
@@ -158,50 +163,13 @@ class Session:
         preview = describe_mentioned(text, self.settings.workdir)
         self._add(Message("user", f"{text}\n\n{PREVIEW_NOTE}\n{preview}" if preview else text))
         usage_before = self.usage
-        status: TurnStatus = "done"
+        turn = _Turn(text)
+        self._evidence = turn.evidence
+        status: TurnStatus | None = None
         message = ""
-        steps = 0
-        run_codes: set[str] = set()
-        self._evidence = []
-        nudged = False
         try:
-            while True:
-                steps += 1
-                final = steps > self.settings.max_steps
-                if final:
-                    self._add(Message("user", FINAL_NOTE))
-                reply = yield from self._model_step()
-                if reply is None:
-                    status = "interrupted" if self._cancel.is_set() else "error"
-                    break
-                blocks = reply.tool_calls
-                if not blocks:
-                    grounding = ground(reply.content, self._evidence, text)
-                    if grounding.unsupported and not self._evidence and not nudged and not final:
-                        nudged = True  # numbers from memory, no code run: ask once for code
-                        yield Notice(
-                            "info",
-                            "the answer's numbers come from no output; asking "
-                            "the model to compute them with code",
-                        )
-                        self._add(Message("user", VERIFY_NOTE))
-                        continue
-                    if grounding.supported or grounding.unsupported:
-                        yield grounding
-                    break
-                if final:
-                    status = "max_steps"
-                    yield Notice("warning", f"stopped after {self.settings.max_steps} code rounds")
-                    break
-                if all(code_hash(c.code) in run_codes for c in blocks):
-                    status = "repeated"
-                    yield Notice("warning", "the model repeated code it already ran; stopping")
-                    break
-                run_codes.update(code_hash(c.code) for c in blocks)
-                stop = yield from self._run_calls(blocks)
-                if stop is not None:
-                    status = stop
-                    break
+            while status is None:
+                status = yield from self._step(turn)
         except LociError as exc:
             status, message = "error", exc.message
             yield Notice("error", exc.message)
@@ -209,7 +177,45 @@ class Session:
             self.usage.prompt_tokens - usage_before.prompt_tokens,
             self.usage.completion_tokens - usage_before.completion_tokens,
         )
-        yield TurnDone(status, turn_usage, steps, self.conversation_id, message)
+        yield TurnDone(status, turn_usage, turn.steps, self.conversation_id, message)
+
+    def _step(self, turn: _Turn) -> Generator[Event, None, TurnStatus | None]:
+        """One model call and what follows from it; returns a status when the turn ends."""
+        turn.steps += 1
+        final = turn.steps > self.settings.max_steps
+        if final:
+            self._add(Message("user", FINAL_NOTE))
+        reply = yield from self._model_step()
+        if reply is None:
+            return "interrupted" if self._cancel.is_set() else "error"
+        blocks = reply.tool_calls
+        if not blocks:
+            grounding = ground(reply.content, turn.evidence, turn.text)
+            if grounding.unsupported and not turn.evidence and not turn.nudged and not final:
+                turn.nudged = True  # numbers from memory, no code run: ask once for code
+                yield Notice(
+                    "info",
+                    "the answer's numbers come from no output; asking the "
+                    "model to compute them with code",
+                )
+                self._add(Message("user", VERIFY_NOTE))
+                return None
+            if grounding.supported or grounding.unsupported:
+                yield grounding
+            return "done"
+        if final:
+            yield Notice("warning", f"stopped after {self.settings.max_steps} code rounds")
+            return "max_steps"
+        if all(code_hash(c.code) in turn.run_codes for c in blocks):
+            turn.repeats += 1
+            if turn.repeats > 1:
+                yield Notice("warning", "the model repeated code it already ran; stopping")
+                return "repeated"
+            for call in blocks:  # the first time: say so instead of running it again
+                self._add(Message("tool", REPEAT_NOTE, tool_call_id=call.id))
+            return None
+        turn.run_codes.update(code_hash(c.code) for c in blocks)
+        return (yield from self._run_calls(blocks))
 
     def _add(self, message: Message) -> None:
         self.messages.append(message)
@@ -377,6 +383,18 @@ class Session:
             block.id, "shell", decision.code or code, decision.by, outputs
         )
         return done.status == "ok"
+
+
+@dataclass
+class _Turn:
+    """What one request has done so far."""
+
+    text: str
+    steps: int = 0
+    run_codes: set[str] = field(default_factory=set)
+    evidence: list[str] = field(default_factory=list)  # what its executions printed
+    nudged: bool = False
+    repeats: int = 0
 
 
 def _cut_after_last_fence(text: str) -> str:
