@@ -353,3 +353,13 @@ def test_mentioned_files_are_previewed_for_the_model(
     sent = model.calls[0][-1].content
     assert sent.startswith("sum the totals in sales.csv")
     assert "month (text), total (int)" in sent
+
+
+def test_untagged_fence_runs_only_if_it_is_python(
+    settings: Settings, fake_pool: KernelPool, fakes: dict[str, FakeKernel]
+) -> None:
+    model = ScriptedModel(["```\nprint(1)\n```", "```\nThe total is 200.\n```"])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        evs = events_of(s, "go")
+    assert fakes["python"].executed == ["print(1)"]
+    assert last(evs).status == "done"

@@ -11,6 +11,7 @@ status ``interrupted``; the conversation goes on.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import platform
 import re
@@ -286,13 +287,13 @@ class Session:
         return Message("assistant", text, tuple(calls))
 
     def _runnable(self, blocks: Sequence[Fenced]) -> bool:
-        return any(normalize_language(b.language) for b in blocks)
+        return any(_block_language(b) for b in blocks)
 
     def _fenced_calls(self, parser: FenceParser) -> list[ToolCall]:
         parser.finish()
         calls = []
         for block in parser.blocks:
-            language = normalize_language(block.language)
+            language = _block_language(block)
             if language and block.code.strip():
                 calls.append(ToolCall(f"call_{next(self._ids)}", language, block.code))
                 break  # one block per step: its output may change what comes next
@@ -397,6 +398,19 @@ class _Turn:
     repeats: int = 0
 
 
+def _block_language(block: Fenced) -> str | None:
+    """The kernel a fenced block runs in, or None for a block that is not code to run.
+    Small models often fence plain text (their answer, an echoed output) without a tag, so an
+    untagged block counts as Python only when it parses as Python."""
+    if block.language:
+        return normalize_language(block.language)
+    try:
+        ast.parse(block.code)
+    except (SyntaxError, ValueError):
+        return None
+    return "python"
+
+
 def _cut_after_last_fence(text: str) -> str:
     """Keep the reply up to the end of the code block that will run (drop invented output)."""
     lines = text.split("\n")
@@ -404,7 +418,7 @@ def _cut_after_last_fence(text: str) -> str:
     kept: list[str] = []
     for line in lines:
         kept.append(line)
-        if any(normalize_language(b.language) for b in parser.feed(line + "\n")):
+        if any(_block_language(b) for b in parser.feed(line + "\n")):
             break
     return "\n".join(kept).rstrip()
 
