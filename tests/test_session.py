@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from loci.events import (
 from loci.kernels.fake import FakeKernel
 from loci.kernels.pool import KernelPool
 from loci.messages import ToolCall
+from loci.models.base import TextChunk
 from loci.models.scripted import ScriptedModel
 from loci.session import RESUMED_NOTE, Session
 from loci.store import Store
@@ -362,4 +364,33 @@ def test_untagged_fence_runs_only_if_it_is_python(
     with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
         evs = events_of(s, "go")
     assert fakes["python"].executed == ["print(1)"]
+    assert last(evs).status == "done"
+
+
+class _PrefillScripted(ScriptedModel):
+    """A scripted model that honours prefill, as the embedded model does."""
+
+    supports_prefill = True
+    prefills: list[str]
+
+    def stream(  # type: ignore[override]
+        self, messages: Any, *, cancel: Any = None, prefill: str = ""
+    ) -> Iterator[Any]:
+        self.prefills = [*getattr(self, "prefills", []), prefill]
+        if prefill:
+            yield TextChunk(prefill)
+        yield from super().stream(messages, cancel=cancel)
+
+
+def test_after_the_nudge_a_prefill_model_starts_its_reply_with_code(
+    settings: Settings, fake_pool: KernelPool, fakes: dict[str, FakeKernel]
+) -> None:
+    model = _PrefillScripted(["@answer[1234]", "print(617 * 2)\n```", "@answer[1234]"])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        py = s.kernels.get("python")
+        assert isinstance(py, FakeKernel)
+        py.enqueue(Output("stdout", "1234\n"), KernelResult("ok"))
+        evs = events_of(s, "twice 617?")
+    assert model.prefills == ["", "```python\n", ""]
+    assert fakes["python"].executed == ["print(617 * 2)"]
     assert last(evs).status == "done"

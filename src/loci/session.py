@@ -20,6 +20,7 @@ import threading
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import cast
 
 from . import prompts
 from .approval import ApprovalPolicy, Approver, code_hash
@@ -45,7 +46,7 @@ from .files import describe_mentioned
 from .grounding import ground
 from .kernels.pool import KernelPool, normalize_language
 from .messages import Message, ToolCall
-from .models.base import Model, ModelChunk, TextChunk, ToolCallChunk, UsageChunk
+from .models.base import Model, ModelChunk, PrefillModel, TextChunk, ToolCallChunk, UsageChunk
 from .models.convert import orphan_results_to_user
 from .parsing import Fenced, FenceParser, looping_tail
 from .store import Store
@@ -186,7 +187,8 @@ class Session:
         final = turn.steps > self.settings.max_steps
         if final:
             self._add(Message("user", FINAL_NOTE))
-        reply = yield from self._model_step()
+        reply = yield from self._model_step(turn.prefill)
+        turn.prefill = ""
         if reply is None:
             return "interrupted" if self._cancel.is_set() else "error"
         blocks = reply.tool_calls
@@ -200,6 +202,7 @@ class Session:
                     "model to compute them with code",
                 )
                 self._add(Message("user", VERIFY_NOTE))
+                turn.prefill = "```python\n"  # where the model allows, start its reply with code
                 return None
             if grounding.supported or grounding.unsupported:
                 yield grounding
@@ -237,7 +240,14 @@ class Session:
         )
         return orphan_results_to_user(history) if self.model.supports_tools else history
 
-    def _model_step(self) -> Generator[Event, None, Message | None]:
+    def _open_stream(self, prefill: str) -> Iterator[ModelChunk]:
+        messages = self._model_messages()
+        if prefill and getattr(self.model, "supports_prefill", False):
+            model = cast(PrefillModel, self.model)
+            return model.stream(messages, cancel=self._cancel, prefill=prefill)
+        return self.model.stream(messages, cancel=self._cancel)
+
+    def _model_step(self, prefill: str = "") -> Generator[Event, None, Message | None]:
         """One model call. Returns the stored assistant message, or None if it failed."""
         parser = FenceParser()
         text = ""
@@ -246,7 +256,7 @@ class Session:
         stopped = False
         chunks: Iterator[ModelChunk] | None = None
         try:
-            chunks = self.model.stream(self._model_messages(), cancel=self._cancel)
+            chunks = self._open_stream(prefill)
             for chunk in chunks:
                 if isinstance(chunk, TextChunk):
                     text += chunk.text
@@ -396,6 +406,7 @@ class _Turn:
     evidence: list[str] = field(default_factory=list)  # what its executions printed
     nudged: bool = False
     repeats: int = 0
+    prefill: str = ""  # how the next reply must begin
 
 
 def _block_language(block: Fenced) -> str | None:

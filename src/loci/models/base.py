@@ -57,3 +57,19 @@ def estimate_tokens(text: str) -> int:
     """A cheap token estimate: ~4 characters per token, CJK characters one each."""
     wide = sum(1 for ch in text if ord(ch) > 0x2E80)
     return (len(text) - wide) // 4 + wide + 1
+
+
+@runtime_checkable
+class PrefillModel(Model, Protocol):
+    """A model that can be made to begin its reply with given text (``supports_prefill``):
+    used to steer a small model into writing a code block."""
+
+    supports_prefill: bool
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        cancel: threading.Event | None = None,
+        prefill: str = "",
+    ) -> Iterator[ModelChunk]: ...

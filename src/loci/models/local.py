@@ -121,12 +121,17 @@ class LocalModel:
         )
         return len(tokens)
 
+    supports_prefill = True
+
     def stream(
         self,
         messages: Sequence[Message],
         *,
         cancel: threading.Event | None = None,
+        prefill: str = "",
     ) -> Iterator[ModelChunk]:
+        """Stream a reply. ``prefill`` starts the reply with given text (e.g. a code fence)
+        that the model then continues; it is part of the streamed text."""
         wire = [{"role": m.role, "content": m.content} for m in flatten_tool_messages(messages)]
         prompt_tokens = self.count_prompt_tokens(wire)
         if prompt_tokens >= self.context_window:
@@ -135,8 +140,14 @@ class LocalModel:
                 f"{self.context_window}"
             )
         text: list[str] = []
+        if prefill and self._formatter is not None:
+            text.append(prefill)
+            yield TextChunk(prefill)
+            pieces = self._continue(wire, prefill, cancel)
+        else:
+            pieces = self._generate(wire, cancel)
         with self._lock:
-            for piece in self._generate(wire, cancel):
+            for piece in pieces:
                 text.append(piece)
                 yield TextChunk(piece)
         completion = self.count_tokens("".join(text))
@@ -161,6 +172,30 @@ class LocalModel:
                     if piece:
                         yield piece
         except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self.name}: generation failed: {exc}") from exc
+
+    def _continue(
+        self, wire: list[dict[str, str]], prefill: str, cancel: threading.Event | None
+    ) -> Iterator[str]:
+        """Like ``_generate``, but the assistant's reply already begins with ``prefill``."""
+        try:
+            result = self._formatter(messages=wire)
+            chunks = self._llm.create_completion(
+                prompt=result.prompt + prefill,
+                stream=True,
+                temperature=TEMPERATURE,
+                repeat_penalty=REPEAT_PENALTY,
+                max_tokens=self.max_tokens,
+                stop=result.stop,
+            )
+            with closing(chunks):
+                for chunk in chunks:
+                    if cancel is not None and cancel.is_set():
+                        return
+                    piece = chunk["choices"][0].get("text")
+                    if piece:
+                        yield piece
+        except (ValueError, RuntimeError, TypeError) as exc:
             raise ModelError(f"{self.name}: generation failed: {exc}") from exc
 
 
