@@ -355,6 +355,8 @@ def test_mentioned_files_are_previewed_for_the_model(
     sent = model.calls[0][-1].content
     assert sent.startswith("sum the totals in sales.csv")
     assert "month (text), total (int)" in sent
+    # An answer about a file that no code has read is sent back once.
+    assert len(model.calls) == 2 and "No code has run yet" in model.calls[1][-1].content
 
 
 def test_untagged_fence_runs_only_if_it_is_python(

@@ -56,8 +56,8 @@ RESUMED_NOTE = (
     "and open files from before are gone. Re-run what you need.)"
 )
 VERIFY_NOTE = (
-    "No code has run yet, so those numbers are not backed by any output. "
-    "Write a code block that computes them."
+    "No code has run yet, so that answer is not backed by any output. "
+    "Write a code block that computes it."
 )
 REPEAT_NOTE = (
     "[not run: this exact code already ran in this request; its output is above. "
@@ -165,7 +165,7 @@ class Session:
         preview = describe_mentioned(text, self.settings.workdir)
         self._add(Message("user", f"{text}\n\n{PREVIEW_NOTE}\n{preview}" if preview else text))
         usage_before = self.usage
-        turn = _Turn(text)
+        turn = _Turn(text, about_files=bool(preview))
         self._evidence = turn.evidence
         status: TurnStatus | None = None
         message = ""
@@ -194,12 +194,12 @@ class Session:
         blocks = reply.tool_calls
         if not blocks:
             grounding = ground(reply.content, turn.evidence, turn.text)
-            if grounding.unsupported and not turn.evidence and not turn.nudged and not final:
+            unbacked = grounding.unsupported or turn.about_files  # a file answered unread
+            if unbacked and not turn.evidence and not turn.nudged and not final:
                 turn.nudged = True  # numbers from memory, no code run: ask once for code
                 yield Notice(
                     "info",
-                    "the answer's numbers come from no output; asking the "
-                    "model to compute them with code",
+                    "the answer is backed by no output; asking the model to compute it with code",
                 )
                 self._add(Message("user", VERIFY_NOTE))
                 turn.prefill = "```python\n"  # where the model allows, start its reply with code
@@ -407,6 +407,7 @@ class _Turn:
     nudged: bool = False
     repeats: int = 0
     prefill: str = ""  # how the next reply must begin
+    about_files: bool = False  # the request names files in the workspace
 
 
 def _block_language(block: Fenced) -> str | None:
