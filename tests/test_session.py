@@ -396,3 +396,20 @@ def test_after_the_nudge_a_prefill_model_starts_its_reply_with_code(
     assert model.prefills == ["", "```python\n", ""]
     assert fakes["python"].executed == ["print(617 * 2)"]
     assert last(evs).status == "done"
+
+
+def test_an_answer_after_failed_code_is_sent_back_to_fix_it(
+    settings: Settings, fake_pool: KernelPool, fakes: dict[str, FakeKernel]
+) -> None:
+    model = ScriptedModel(
+        ["```python\nprint(df.x.mean())\n```", "The mean is 4.25.", "```python\nprint(4.25)\n```",
+         "The mean is 4.25."]
+    )  # fmt: skip
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        py = s.kernels.get("python")
+        assert isinstance(py, FakeKernel)
+        py.enqueue(KernelResult("error", error_name="NameError", error_value="df"))
+        py.enqueue(Output("stdout", "4.25\n"), KernelResult("ok"))
+        evs = events_of(s, "mean of x?")
+    assert "The last code failed" in model.calls[2][-1].content
+    assert [e for e in evs if e.type == "grounding"][-1].supported == ("4.25",)  # type: ignore[union-attr]

@@ -32,6 +32,7 @@ from .events import (
     CodeBlock,
     Event,
     ExecutionDone,
+    Grounding,
     ModelDone,
     Notice,
     Output,
@@ -62,6 +63,10 @@ VERIFY_NOTE = (
 REPEAT_NOTE = (
     "[not run: this exact code already ran in this request; its output is above. "
     "Change the code, or give the final answer.]"
+)
+FIX_NOTE = (
+    "The last code failed, so that answer is not backed by any output. "
+    "Fix the error and run the code again."
 )
 PREVIEW_NOTE = "(loci: a look at the files mentioned above)"
 FINAL_NOTE = "Step limit reached. Answer now from the outputs above, without code."
@@ -103,7 +108,7 @@ class Session:
         self._cancel = threading.Event()
         self._ids = itertools.count(1)
         self.usage = Usage()
-        self._evidence: list[str] = []  # what this turn's executions printed
+        self._turn = _Turn("")  # the request being handled
         self.messages: list[Message] = []
         if conversation_id is None:
             self.conversation_id = self._new_conversation()
@@ -142,7 +147,7 @@ class Session:
     def undo(self) -> int:
         """Forget the last request and everything after it."""
         removed = 0
-        notes = (RESUMED_NOTE, FINAL_NOTE, VERIFY_NOTE)
+        notes = (RESUMED_NOTE, FINAL_NOTE, VERIFY_NOTE, FIX_NOTE)
         while users := [m for m in self.store.messages(self.conversation_id) if m.role == "user"]:
             removed += self.store.truncate_from_last_user_message(self.conversation_id)
             if users[-1].content not in notes:
@@ -166,7 +171,7 @@ class Session:
         self._add(Message("user", f"{text}\n\n{PREVIEW_NOTE}\n{preview}" if preview else text))
         usage_before = self.usage
         turn = _Turn(text, about_files=bool(preview))
-        self._evidence = turn.evidence
+        self._turn = turn
         status: TurnStatus | None = None
         message = ""
         try:
@@ -194,14 +199,11 @@ class Session:
         blocks = reply.tool_calls
         if not blocks:
             grounding = ground(reply.content, turn.evidence, turn.text)
-            unbacked = grounding.unsupported or turn.about_files  # a file answered unread
-            if unbacked and not turn.evidence and not turn.nudged and not final:
-                turn.nudged = True  # numbers from memory, no code run: ask once for code
-                yield Notice(
-                    "info",
-                    "the answer is backed by no output; asking the model to compute it with code",
-                )
-                self._add(Message("user", VERIFY_NOTE))
+            note = None if final else _unbacked_note(turn, grounding)
+            if note is not None:
+                turn.nudges += 1
+                yield Notice("info", "the answer is backed by no output; asking for code")
+                self._add(Message("user", note))
                 turn.prefill = "```python\n"  # where the model allows, start its reply with code
                 return None
             if grounding.supported or grounding.unsupported:
@@ -348,7 +350,8 @@ class Session:
             if installed:
                 outputs = []
                 done = yield from self._execute(block.id, language, code, decision.by, outputs)
-        self._evidence.extend(o.text or o.data for o in outputs if not o.mime.startswith("image/"))
+        self._turn.evidence.extend(o.text or o.data for o in outputs if o.stream != "error")
+        self._turn.last_failed = done.status in ("error", "timeout", "crashed")
         return format_result(outputs, done)
 
     def _execute(
@@ -404,10 +407,22 @@ class _Turn:
     steps: int = 0
     run_codes: set[str] = field(default_factory=set)
     evidence: list[str] = field(default_factory=list)  # what its executions printed
-    nudged: bool = False
+    nudges: int = 0  # times the model was sent back to back its answer with code
+    last_failed: bool = False  # the last execution ended in an error, timeout or crash
     repeats: int = 0
     prefill: str = ""  # how the next reply must begin
     about_files: bool = False  # the request names files in the workspace
+
+
+def _unbacked_note(turn: _Turn, grounding: Grounding) -> str | None:
+    """What to tell a model whose final answer no output backs (at most twice a request)."""
+    if turn.nudges >= 2:
+        return None
+    if turn.last_failed and (grounding.unsupported or not turn.evidence):
+        return FIX_NOTE
+    if not turn.evidence and (grounding.unsupported or turn.about_files) and not turn.nudges:
+        return VERIFY_NOTE  # from memory, or about a file nothing has read
+    return None
 
 
 def _block_language(block: Fenced) -> str | None:
