@@ -14,6 +14,11 @@ config.toml keys (all optional)::
     tools = "auto"                  # native tool calls: auto | on | off
     context_window = 8192           # override the model's context size
     python = "/path/to/venv/bin/python"
+    sandbox = "workspace"           # off | workspace | readonly (env LOCI_SANDBOX)
+    network = true                  # false: code gets no network (needs the sandbox)
+    memory_mb = 4096                # per kernel process; default 3/4 of RAM; 0 = no limit
+    max_processes = 512             # processes + threads of one kernel; 0 = no limit
+    max_output_mb = 10              # output kept and shown per execution; 0 = no limit
 """
 
 from __future__ import annotations
@@ -55,6 +60,11 @@ class Settings:
     models_dir: Path | None = None  # where embedded models live; None = home/models
     tools: str = "auto"  # native tool calls: "auto" (on for OpenAI/Anthropic proper), "on", "off"
     context_window: int | None = None  # override the model's context size (tokens)
+    sandbox: str = "workspace"  # off | workspace | readonly (see loci.sandbox)
+    network: bool = True  # False: cut the code's network access (enforced by the sandbox)
+    memory_mb: int | None = None  # per kernel process; None = 3/4 of RAM, 0 = no limit
+    max_processes: int = 512  # processes and threads of one kernel; 0 = no limit
+    max_output_mb: float = 10.0  # output stored and shown per execution; 0 = no limit
 
     @property
     def db_path(self) -> Path:
@@ -85,7 +95,13 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "models_dir": str,
     "tools": str,
     "context_window": int,
+    "sandbox": str,
+    "network": bool,
+    "memory_mb": int,
+    "max_processes": int,
+    "max_output_mb": (int, float),
 }
+SANDBOX_MODES = ("off", "workspace", "readonly")
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -127,6 +143,8 @@ def _env_settings(env: Mapping[str, str]) -> dict[str, Any]:
         out["anthropic_api_key"] = env["ANTHROPIC_API_KEY"]
     if env.get("LOCI_MODELS_DIR"):
         out["models_dir"] = env["LOCI_MODELS_DIR"]
+    if env.get("LOCI_SANDBOX"):
+        out["sandbox"] = env["LOCI_SANDBOX"]
     return out
 
 
@@ -142,6 +160,13 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
         out["timeout"] = t or None
     if "max_steps" in out and int(out["max_steps"]) < 1:
         raise ConfigError(f"max_steps must be at least 1, got {out['max_steps']}")
+    if "sandbox" in out and out["sandbox"] not in SANDBOX_MODES:
+        raise ConfigError(
+            f"sandbox must be one of {', '.join(SANDBOX_MODES)}, got {out['sandbox']!r}"
+        )
+    for key in ("memory_mb", "max_processes", "max_output_mb"):
+        if key in out and out[key] is not None and out[key] < 0:
+            raise ConfigError(f"{key} must be >= 0, got {out[key]}")
     return out
 
 

@@ -4,6 +4,12 @@ Every output is written to the store *before* it is yielded, so what a user has 
 disk even if the process is killed the next moment. Images are saved as files in the
 workspace (``loci_outputs/``) and the event carries their path; files the code created or
 changed in the workspace are listed on ``ExecutionDone``.
+
+Limits: the output kept (stored, shown, given to the model) per execution is capped by the
+kernel's sandbox limits; past the cap the block is stopped, a last note says how much was
+cut, and the execution is marked ``truncated``. A block stopped by a limit (output, memory,
+processes, time) gets a warning ``Notice`` and ``limit_hit`` in the store; the conversation
+goes on. The audit columns (sandbox in force, risk reason) are written with the execution.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ import binascii
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from .events import Event, ExecutionDone, ExecutionStart, KernelResult, Output
+from .errors import LociError
+from .events import Event, ExecutionDone, ExecutionStart, KernelResult, Notice, Output
 from .kernels.base import Kernel
+from .risk import assess, summary
+from .sandbox import Sandbox
 from .store import Store
 
 OUTPUT_DIR = "loci_outputs"
@@ -80,6 +89,126 @@ def save_image(out: Output, workdir: Path, stem: str) -> Output:
     return replace(out, path=str(path))
 
 
+class _Either(threading.Event):
+    """Set when it is set itself or when ``parent`` (the session's Stop) is."""
+
+    def __init__(self, parent: threading.Event) -> None:
+        super().__init__()
+        self.parent = parent
+
+    def is_set(self) -> bool:
+        return super().is_set() or self.parent.is_set()
+
+
+class OutputCap:
+    """Keeps at most ``limit`` characters of a block's output (0: no limit)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen = 0
+        self.kept = 0
+        self.cut = False
+
+    def admit(self, ev: Output) -> Output | None:
+        """The event as kept (perhaps shortened), or None once the cap is reached."""
+        size = len(ev.data) + len(ev.text)
+        self.seen += size
+        if self.cut:
+            return None
+        if not self.limit or self.kept + size <= self.limit:
+            self.kept += size
+            return ev
+        self.cut = True
+        room = self.limit - self.kept
+        self.kept = self.limit
+        if room > 0 and ev.mime == "text/plain":
+            return replace(ev, data=ev.data[:room], text=ev.text[:room])
+        return None
+
+    def note(self, execution_id: int) -> Output:
+        shown = _size(self.limit)
+        return Output(
+            stream="stderr",
+            data=f"\n[output cut at {shown}: the block wrote {_size(self.seen)} or more"
+            " and was stopped]\n",
+            execution_id=execution_id,
+        )
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{n} bytes"
+
+
+_MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+_PROCESS_SIGNS = ("BlockingIOError", "Resource temporarily unavailable", "fork: retry")
+
+
+def limit_breach(
+    result: KernelResult, outputs: list[Output], sandbox: Sandbox | None, cut: bool
+) -> tuple[str, str]:
+    """Which limit stopped the block (``""`` if none) and a sentence saying so."""
+    if cut and sandbox is not None:
+        return "output", f"output limit reached ({_size(sandbox.limits.output_bytes)} per block)"
+    if result.status == "timeout":
+        return "time", result.message or "timed out"
+    if result.status not in ("error", "crashed") or sandbox is None:
+        return "", ""
+    errors = [o.data for o in outputs if o.stream in ("stderr", "error")]
+    text = " ".join([result.error_name, result.error_value, *errors[-3:]])
+    memory = sandbox.limits.memory_bytes
+    if memory and any(sign in text for sign in _MEMORY_SIGNS):
+        return "memory", f"memory limit reached ({_size(memory)} per process)"
+    if sandbox.process_limit and any(sign in text for sign in _PROCESS_SIGNS):
+        return "processes", f"process limit reached ({sandbox.process_limit} processes)"
+    return "", ""
+
+
+def _restart(kernel: Kernel) -> str:
+    """A kernel full of processes cannot even start a thread: restart it to end them."""
+    try:
+        kernel.restart()
+    except LociError as exc:
+        return f"the kernel could not be restarted: {exc.message}"
+    return "the kernel was restarted to end its processes: variables are gone"
+
+
+def _stream(
+    kernel: Kernel,
+    store: Store,
+    code: str,
+    timeout: float | None,
+    cancel: threading.Event,
+    cap: OutputCap,
+    outputs: list[Output],
+    stem: str,
+) -> Generator[Event, None, KernelResult]:
+    """Run the code; store and yield what it prints (within ``cap``); return how it ended."""
+    exec_id = int(stem.rsplit("-", 1)[1])
+    result = KernelResult("crashed", message="the kernel ended without a result")
+    stop = _Either(cancel)
+    images = 0
+    for ev in kernel.execute(code, timeout=timeout, cancel=stop):
+        if isinstance(ev, KernelResult):
+            result = ev
+            continue
+        kept = cap.admit(replace(ev, execution_id=exec_id))
+        if kept is None:
+            stop.set()  # over the output limit: stop the block, drop the rest
+            continue
+        if kept.mime.startswith("image/"):
+            images += 1
+            kept = save_image(kept, kernel.cwd, f"{stem}-{images}")
+        store.add_output(exec_id, kept)
+        outputs.append(kept)
+        yield kept
+    if cap.cut:
+        note = cap.note(exec_id)
+        store.add_output(exec_id, note)
+        outputs.append(note)
+        yield note
+    return result
+
+
 def run_block(
     kernel: Kernel,
     store: Store,
@@ -94,28 +223,37 @@ def run_block(
     outputs: list[Output],
     skip: Path | None = None,
 ) -> Iterator[Event]:
-    """Run ``code``; yield ExecutionStart, Output*, ExecutionDone (all stored first).
+    """Run ``code``; yield ExecutionStart, Output*, [Notice], ExecutionDone (all stored first).
     ``outputs`` receives the Output events, for the caller to feed back to the model."""
+    sandbox: Sandbox | None = getattr(kernel, "sandbox", None)
+    risk = summary(assess(language, code, workspace=kernel.cwd))
     exec_id = store.start_execution(
-        conversation_id, block_id=block_id, language=language, code=code, approved_by=approved_by
+        conversation_id,
+        block_id=block_id,
+        language=language,
+        code=code,
+        approved_by=approved_by,
+        sandbox=sandbox.label if sandbox is not None else "off",
+        risk=risk,
     )
     yield ExecutionStart(exec_id, block_id, language, code)
     workdir = kernel.cwd
     before = snapshot(workdir, skip)
     started = time.monotonic()
-    result = KernelResult("crashed", message="the kernel ended without a result")
-    images = 0
-    for ev in kernel.execute(code, timeout=timeout, cancel=cancel):
-        if isinstance(ev, KernelResult):
-            result = ev
-            continue
-        ev = replace(ev, execution_id=exec_id)
-        if ev.mime.startswith("image/"):
-            images += 1
-            ev = save_image(ev, workdir, f"{conversation_id}-{exec_id}-{images}")
-        store.add_output(exec_id, ev)
-        outputs.append(ev)
-        yield ev
+    cap = OutputCap(sandbox.limits.output_bytes if sandbox is not None else 0)
+    result = yield from _stream(
+        kernel, store, code, timeout, cancel, cap, outputs, f"{conversation_id}-{exec_id}"
+    )
+    limit, why = limit_breach(result, outputs, sandbox, cap.cut)
+    if limit == "processes":
+        why += "; " + _restart(kernel)
+    if limit and limit != "time":
+        yield Notice("warning", f"{why}; the conversation goes on")
+    message = result.message
+    if limit == "output":
+        message = f"stopped: {why}" + (f"; {message}" if message != "interrupted" else "")
+    elif limit:
+        message = f"{why}" + (f"; {message}" if message and limit != "time" else "")
     done = ExecutionDone(
         execution_id=exec_id,
         status=result.status,
@@ -123,8 +261,8 @@ def run_block(
         exit_code=result.exit_code,
         error_name=result.error_name,
         error_value=result.error_value,
-        message=result.message,
+        message=message,
         files=changed_files(before, workdir, skip),
     )
-    store.finish_execution(exec_id, done)
+    store.finish_execution(exec_id, done, output_bytes=cap.seen, truncated=cap.cut, limit_hit=limit)
     yield done

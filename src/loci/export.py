@@ -78,6 +78,10 @@ def _code_cell(ex: ExecutionRecord, count: int | None) -> Json:
             "language": ex.language,
             "status": ex.status,
             "approved_by": ex.approved_by,
+            "sandbox": ex.sandbox,
+            "risk": ex.risk,
+            "limit_hit": ex.limit_hit,
+            "truncated": ex.truncated,
             "duration": ex.duration,
             "files": list(ex.files),
         }
@@ -162,6 +166,7 @@ def _md_execution(ex: ExecutionRecord) -> str:
         heading = f"### Ran {ex.language} ({status}, approved by {ex.approved_by})"
     lines = [
         heading,
+        _audit(ex),
         _fence(ex.code, lang),
     ]
     text: list[str] = []  # consecutive text outputs form one block
@@ -181,6 +186,19 @@ def _md_execution(ex: ExecutionRecord) -> str:
     if ex.files:
         lines.append("Files: " + ", ".join(f"`{f}`" for f in ex.files))
     return "\n\n".join(lines)
+
+
+def _audit(ex: ExecutionRecord) -> str:
+    """The audit line: when, by whom, in which sandbox, risk and limits."""
+    when = datetime.fromtimestamp(ex.started).astimezone().isoformat(timespec="seconds")
+    parts = [f"at {when}", f"by {ex.approved_by}", f"sandbox {ex.sandbox}"]
+    if ex.risk:
+        parts.append(f"risk: {ex.risk}")
+    if ex.limit_hit:
+        parts.append(f"limit hit: {ex.limit_hit}")
+    if ex.truncated:
+        parts.append(f"output cut ({ex.output_bytes} characters produced)")
+    return "Audit: " + " · ".join(parts)
 
 
 def _md_text(out: Output) -> str:

@@ -50,6 +50,7 @@ from .messages import Message, ToolCall
 from .models.base import Model, ModelChunk, PrefillModel, TextChunk, ToolCallChunk, UsageChunk
 from .models.convert import orphan_results_to_user
 from .parsing import Fenced, FenceParser, looping_tail
+from .sandbox import Sandbox
 from .store import Store
 
 RESUMED_NOTE = (
@@ -103,8 +104,14 @@ class Session:
             model = get_model(self.settings)
         self.model = model
         self.store = store or Store(self.settings.db_path)
-        self.kernels = kernels or KernelPool(self.settings.workdir, python=self.settings.python)
-        self.policy = ApprovalPolicy(approver, auto_run=self.settings.auto_run)
+        self.kernels = kernels or KernelPool(
+            self.settings.workdir,
+            python=self.settings.python,
+            sandbox=Sandbox.from_settings(self.settings),
+        )
+        self.policy = ApprovalPolicy(
+            approver, auto_run=self.settings.auto_run, workspace=self.settings.workdir
+        )
         self._cancel = threading.Event()
         self._ids = itertools.count(1)
         self.usage = Usage()
@@ -337,6 +344,16 @@ class Session:
         yield Approval(block.id, decision.approved, decision.by, code, decision.reason)
         if not decision.approved:
             reason = decision.reason or "the user said no"
+            self.store.record_refusal(
+                self.conversation_id,
+                block_id=block.id,
+                language=language,
+                code=code,
+                approved_by=decision.by,
+                reason=reason,
+                risk=decision.risk,
+                sandbox=self.kernels.sandbox.label if self.kernels.sandbox else "off",
+            )
             return f"[not run: {reason}]"
         if normalize_language(language) is None:
             return f"[not run: {language!r} is not a language loci can run; use python or shell]"
@@ -381,7 +398,7 @@ class Session:
     def _offer_install(self, module: str) -> Generator[Event, None, bool]:
         """Propose ``pip install`` into the kernel's environment, approved like any code."""
         package = PIP_NAMES.get(module, module)
-        python = self.settings.python or sys.executable
+        python = self.kernels.python or sys.executable  # the kernel's venv when sandboxed
         code = f"{_shell_quote(python)} -m pip install {_shell_quote(package)}"
         yield Notice("info", f"{module} is not installed; proposing to install {package}")
         block = CodeBlock(f"pip_{next(self._ids)}", "shell", code, code_hash(code))

@@ -3,6 +3,10 @@
 ``loci [OPTIONS] [REQUEST]...`` chats (one request and exit when REQUEST is given or piped on
 stdin; an interactive chat otherwise). The other commands (``history``, ``show``, ``resume``,
 ``export``, ``models``) are subcommands; a first word that is not one of them is a request.
+
+At start-up the sandbox in force is checked; when what was asked for (``--sandbox``,
+``--no-network``) cannot be enforced on this machine, a warning says so on stderr (and as a
+``notice`` event with ``--json``) — loci then relies on approvals only.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from typing import Any
 import click
 from rich.console import Console
 
-from ..approval import Approver, auto_approve, deny_all
-from ..config import Settings, load_settings
+from ..approval import Approver, Decision, auto_approve, deny_all
+from ..config import SANDBOX_MODES, Settings, load_settings
 from ..errors import LociError, NotFoundError
-from ..events import TurnDone, to_dict
+from ..events import CodeBlock, Notice, TurnDone, to_dict
+from ..sandbox import Sandbox
 from ..session import Session
 from ..store import Store
 from .interactive import TerminalApprover, repl, run_turn
@@ -55,6 +60,17 @@ def _flags(**given: Any) -> dict[str, Any]:
 )
 @click.option("--python", "python", help="Python interpreter for the kernel (e.g. a venv's)")
 @click.option("--tools", type=click.Choice(["auto", "on", "off"]), help="Native tool calls")
+@click.option(
+    "--sandbox",
+    type=click.Choice(SANDBOX_MODES),
+    help="Confine the code: writes only to the workspace (default), only to temp, or off",
+)
+@click.option("--no-network", is_flag=True, default=None, help="Cut the code's network access")
+@click.option("--memory-mb", type=click.IntRange(min=0), help="Memory per kernel process (0: none)")
+@click.option("--max-processes", type=click.IntRange(min=0), help="Processes per kernel (0: none)")
+@click.option(
+    "--max-output-mb", type=click.FloatRange(min=0), help="Output kept per execution (0: none)"
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON event per line on stdout")
 @click.option(
     "--resume",
@@ -77,6 +93,11 @@ def chat(
     workdir: Path | None,
     python: str | None,
     tools: str | None,
+    sandbox: str | None,
+    no_network: bool | None,
+    memory_mb: int | None,
+    max_processes: int | None,
+    max_output_mb: float | None,
     as_json: bool,
     resume: str | None,
 ) -> None:
@@ -92,9 +113,15 @@ def chat(
             python=python,
             tools=tools,
             workdir=workdir.resolve() if workdir else None,
+            sandbox=sandbox,
+            network=False if no_network else None,
+            memory_mb=memory_mb,
+            max_processes=max_processes,
+            max_output_mb=max_output_mb,
         )
     )
     settings.workdir.mkdir(parents=True, exist_ok=True)
+    _announce_sandbox(settings, as_json=as_json)
     text = " ".join(request).strip()
     if not text and not sys.stdin.isatty():
         text = sys.stdin.read().strip()
@@ -133,6 +160,36 @@ def _ensure_ipykernel(python: str, auto: bool, *, interactive: bool) -> None:
     click.echo(f"installing ipykernel: {shown}", err=True)
     if subprocess.run(command, stdout=sys.stderr, check=False).returncode != 0:
         raise KernelError(f"installing ipykernel into {python} failed; try: {shown}")
+
+
+def _announce_sandbox(settings: Settings, *, as_json: bool) -> None:
+    """Say at start-up when the confinement asked for cannot be enforced here."""
+    warning = Sandbox.from_settings(settings).warning()
+    if warning is None:
+        return
+    click.echo(f"loci: warning: {warning}", err=True)
+    if as_json:
+        sys.stdout.write(json.dumps(to_dict(Notice("warning", warning))) + "\n")
+
+
+class ConfirmingApprover:
+    """The terminal approver, able to confirm risky code: it shows the reason, then asks."""
+
+    can_confirm = True
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.inner = TerminalApprover(console)
+
+    def __call__(self, block: CodeBlock) -> Decision:
+        return self.inner(block)
+
+    def confirm_risk(self, block: CodeBlock, reason: str) -> Decision:
+        from rich.text import Text
+
+        style = "bold yellow" if self.console.is_terminal else ""
+        self.console.print(Text(f"⚠ this code {reason}. Check it before you say yes.", style=style))
+        return self.inner(block)
 
 
 def _resume_id(settings: Settings, resume: str | None) -> int | None:
@@ -174,7 +231,7 @@ def _exit_status(done: TurnDone | None) -> int:
 def _run_once(settings: Settings, text: str, conv_id: int | None) -> int:
     console = Console(highlight=False)
     interactive = sys.stdin.isatty() and console.is_terminal
-    approver: Approver = TerminalApprover(console) if interactive else deny_all
+    approver: Approver = ConfirmingApprover(console) if interactive else deny_all
     with Session(settings, approver=approver, conversation_id=conv_id) as session:
         done = run_turn(session, text, Renderer(console))
     return _exit_status(done)
@@ -182,7 +239,8 @@ def _run_once(settings: Settings, text: str, conv_id: int | None) -> int:
 
 def _run_chat(settings: Settings, conv_id: int | None) -> None:
     console = Console(highlight=False)
-    with Session(settings, approver=TerminalApprover(console), conversation_id=conv_id) as session:
+    approver = ConfirmingApprover(console)
+    with Session(settings, approver=approver, conversation_id=conv_id) as session:
         repl(session, console, Renderer(console, show_usage=False))
 
 
@@ -268,8 +326,10 @@ def export(conversation_id: int, fmt: str, output: Path | None) -> None:
 
 def _attach_optional_commands() -> None:
     from .models_cmd import models
+    from .serve_cmd import serve
 
     commands.add_command(models)
+    commands.add_command(serve)
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

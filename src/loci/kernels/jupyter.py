@@ -18,6 +18,9 @@ What can go wrong, and what the caller sees:
 
 ``shutdown`` kills the kernel's whole process group and removes the connection file; so does a
 finalizer when the kernel object is dropped without it, or at interpreter exit.
+
+With a ``sandbox`` (``loci.sandbox.Sandbox``) the kernel command is wrapped by it: limits, and
+bubblewrap when the OS can confine; the private socket folder is bound writable inside.
 """
 
 from __future__ import annotations
@@ -40,11 +43,21 @@ from typing import IO, Any, TypeVar
 
 from ..errors import KernelError
 from ..events import ExecStatus, KernelEvent, KernelResult, Output
+from ..sandbox import Sandbox
 from .iopub import message_to_events
 
 __all__ = ["JupyterKernel", "has_ipykernel", "ipykernel_install_command"]
 
 T = TypeVar("T")
+# loci's own housekeeping, sent as silent executions: keep the kernel's output streams at
+# start, and put them back before every block (code that replaced sys.stdout would otherwise
+# make every later block silent).
+_STASH = "import sys as _loci_sys\n_loci_sys._loci_streams = (_loci_sys.stdout, _loci_sys.stderr)"
+_RESTORE = (
+    "import sys as _loci_sys\n"
+    "if hasattr(_loci_sys, '_loci_streams'):\n"
+    "    _loci_sys.stdout, _loci_sys.stderr = _loci_sys._loci_streams"
+)
 _POLL = 0.1  # seconds between checks of timeout, cancel and liveness
 _GONE = "variables are gone"
 
@@ -181,7 +194,8 @@ async def _ashutdown(km: Any, kc: Any) -> None:
 class JupyterKernel:
     """Persistent Python (ipykernel) for one conversation; see the module docstring.
 
-    ``env`` holds variables added to this process's environment for the kernel.
+    ``env`` holds variables added to this process's environment for the kernel; ``sandbox``
+    confines it (``None``: run it as is).
     """
 
     language = "python"
@@ -194,7 +208,9 @@ class JupyterKernel:
         grace: float = 3.0,
         *,
         start_timeout: float = 60.0,
+        sandbox: Sandbox | None = None,
     ) -> None:
+        self.sandbox = sandbox
         self._workdir = Path(workdir)
         self.python = python or sys.executable
         self.env = dict(env or {})
@@ -252,6 +268,8 @@ class JupyterKernel:
         env = dict(os.environ)
         env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
         env["PYTHONUNBUFFERED"] = "1"
+        if self.sandbox is not None:
+            env.update(self.sandbox.env())
         env.update(self.env)
         return env
 
@@ -261,6 +279,8 @@ class JupyterKernel:
         assert self._r.tmpdir is not None
         python = shutil.which(self.python) or self.python
         argv = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        if self.sandbox is not None:
+            argv = self.sandbox.command(argv, private=[self._r.tmpdir])
         self._r.km = AsyncKernelManager(
             kernel_spec_manager=_spec_manager(argv),
             connection_file=str(self.connection_file),
@@ -285,6 +305,7 @@ class JupyterKernel:
         except BaseException:
             kc.stop_channels()
             raise
+        kc.execute(_STASH, silent=True, store_history=False, allow_stdin=False)
         self._r.kc = kc
 
     def restart(self) -> None:
@@ -354,6 +375,7 @@ class JupyterKernel:
         with contextlib.suppress(queue.Empty):
             while True:  # drop replies of earlier blocks
                 await kc.get_shell_msg(timeout=0)
+        kc.execute(_RESTORE, silent=True, store_history=False, allow_stdin=False)
         msg_id: str = kc.execute(code, allow_stdin=False, store_history=True)
         return msg_id
 
@@ -438,6 +460,8 @@ class JupyterKernel:
     def _exit_code(self) -> int | None:
         process = getattr(getattr(self._r.km, "provisioner", None), "process", None)
         code = None if process is None else process.poll()
+        if code is not None and code > 128 and self.sandbox is not None and self.sandbox.active:
+            return 128 - int(code)  # bwrap reports a kernel killed by signal N as 128 + N
         return None if code is None else int(code)
 
     def _crashed(self) -> KernelResult:

@@ -8,16 +8,23 @@
 
 ``normalize_language`` maps a code fence's tag to a kernel language, or ``None`` when loci
 cannot run it. ``factory(language)`` builds a kernel; tests pass one returning FakeKernels.
+
+``sandbox`` (``loci.sandbox.Sandbox``) confines every kernel the pool makes. When it really
+confines and no ``python`` was chosen, the Python kernel runs in loci's kernel venv in
+``LOCI_HOME`` (writable inside the sandbox, so package installs work) and both kernels find
+that venv first on ``PATH``; a chosen ``python`` that is a venv has its folder made writable.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import KernelError, LociError
+from ..sandbox import Sandbox, ensure_venv, venv_dir
 from .base import Kernel
 from .jupyter import JupyterKernel
 from .shell import ShellKernel
@@ -57,18 +64,47 @@ class KernelPool:
         python: str | None = None,
         env: dict[str, str] | None = None,
         factory: KernelFactory | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.python = python
         self.env = dict(env) if env else None
+        self.sandbox = sandbox
         self._factory = factory or self._default_factory
         self._kernels: dict[str, Kernel] = {}
         self._lock = threading.Lock()
+        self._prepared = False
+
+    def _prepare(self) -> None:
+        """Once: the kernel venv and the writable folders, when the sandbox confines."""
+        if self._prepared or self.sandbox is None or not self.sandbox.active:
+            self._prepared = True
+            return
+        self._prepared = True
+        if self.python is None:
+            try:
+                self.python = str(ensure_venv(self.sandbox.home))
+            except OSError as exc:
+                raise KernelError(
+                    f"cannot create the kernel venv in {self.sandbox.home}: {exc}"
+                ) from exc
+            root = venv_dir(self.sandbox.home)
+        else:
+            root = Path(self.python).absolute().parent.parent
+            if not (root / "pyvenv.cfg").exists():
+                return
+        self.sandbox = self.sandbox.with_writable(root)
+        path = os.environ.get("PATH", "")
+        self.env = {**(self.env or {}), "PATH": f"{root / 'bin'}{os.pathsep}{path}"}
+        self.env["VIRTUAL_ENV"] = str(root)
 
     def _default_factory(self, language: str) -> Kernel:
+        self._prepare()
         if language == "python":
-            return JupyterKernel(self.workdir, python=self.python, env=self.env)
-        return ShellKernel(self.workdir, env=self.env)
+            return JupyterKernel(
+                self.workdir, python=self.python, env=self.env, sandbox=self.sandbox
+            )
+        return ShellKernel(self.workdir, env=self.env, sandbox=self.sandbox)
 
     def __enter__(self) -> KernelPool:
         return self

@@ -16,6 +16,7 @@ makes bash leave the sourced block (bash itself survives). If the block does not
 ``grace`` seconds, the whole group is killed and bash restarted (cwd and variables are reset);
 ``exit N`` in a block ends bash, which is reported and restarted too. ``shutdown`` kills the
 process group; so does a finalizer when the kernel object is dropped without it, or at exit.
+With a ``sandbox`` (``loci.sandbox.Sandbox``) bash runs confined by it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 
 from ..errors import KernelError
 from ..events import ExecStatus, KernelEvent, KernelResult, Output, OutputStream
+from ..sandbox import Sandbox
 
 __all__ = ["ShellKernel"]
 
@@ -128,8 +130,14 @@ class ShellKernel:
     language = "shell"
 
     def __init__(
-        self, workdir: Path, env: dict[str, str] | None = None, grace: float = 3.0
+        self,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        grace: float = 3.0,
+        *,
+        sandbox: Sandbox | None = None,
     ) -> None:
+        self.sandbox = sandbox
         self._workdir = Path(workdir)
         self.env = dict(env or {})
         self.grace = grace
@@ -167,14 +175,19 @@ class ShellKernel:
         if bash is None:
             raise KernelError("cannot start the shell: bash was not found on PATH")
         self._r.tmpdir = Path(tempfile.mkdtemp(prefix="loci-shell-"))
+        argv = [bash, "--noprofile", "--norc"]
+        env = {**os.environ}
+        if self.sandbox is not None:
+            argv = self.sandbox.command(argv, private=[self._r.tmpdir])
+            env.update(self.sandbox.env())
         try:
             self._r.proc = subprocess.Popen(
-                [bash, "--noprofile", "--norc"],
+                argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=self._workdir,
-                env={**os.environ, **self.env},
+                env={**env, **self.env},
                 start_new_session=True,
             )
         except OSError as exc:
@@ -286,6 +299,8 @@ class ShellKernel:
     def _exited(self) -> KernelResult:
         assert self._r.proc is not None
         code = self._r.proc.wait()
+        if code > 128 and self.sandbox is not None and self.sandbox.active:
+            code = 128 - code  # bwrap reports a shell killed by signal N as 128 + N
         self.restart()
         message = f"the shell exited ({_describe_exit(code)}) and was restarted: {_RESET}"
         status: ExecStatus = "ok" if code == 0 else ("crashed" if code < 0 else "error")

@@ -24,10 +24,17 @@ What the tables are for:
     finishes, so a process killed mid-run leaves a visible trace). ``files`` is a JSON list of
     paths the block produced. Shares ``seq`` numbering with ``messages``.
 
+    The audit columns (m003): ``risk`` is why the approval policy thought the code risky ("" if
+    it did not); ``output_bytes`` how much output the code produced, ``truncated`` whether the
+    stored copy was cut at the output limit, ``limit_hit`` which limit stopped it ("output",
+    "memory", "processes", "time" or ""). ``sandbox`` names the confinement really in force
+    ("off", "workspace", "readonly", with ",no-network").
+
 ``outputs``
     Everything an execution produced, in full and in order (``idx``): stdout/stderr text,
     results, rich displays (base64 for binary MIME types) and tracebacks. What the model sees
-    is a trimmed view built from these rows; this table is never trimmed.
+    is a trimmed view built from these rows; this table is only ever cut at the output limit,
+    and then ``executions.truncated`` says so and a last row tells how much was dropped.
 
 Deleting a conversation or an execution cascades to what hangs off it (foreign keys are on).
 """
@@ -170,3 +177,12 @@ def m001_initial(db: sqlite3.Connection) -> None:
 def m002_activity_index(db: sqlite3.Connection) -> None:
     # ``loci history`` lists conversations by last activity.
     db.execute("CREATE INDEX conversations_updated ON conversations (updated DESC, id DESC)")
+
+
+@migration
+def m003_audit(db: sqlite3.Connection) -> None:
+    # The audit log: risk reason, output accounting and which limit (if any) stopped a block.
+    db.execute("ALTER TABLE executions ADD COLUMN risk TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE executions ADD COLUMN output_bytes INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE executions ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE executions ADD COLUMN limit_hit TEXT NOT NULL DEFAULT ''")

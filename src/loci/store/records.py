@@ -70,7 +70,9 @@ class ExecutionRecord:
     """A code block that ran (or was refused), with every output it produced, in order.
 
     ``status`` is ``"running"`` until the execution finished; one that stays so was cut short
-    (the process died). ``duration`` is ``None`` until then.
+    (the process died). ``duration`` is ``None`` until then. The audit fields: ``sandbox`` (the
+    confinement in force), ``risk`` (why the policy stopped it for a person), ``output_bytes``,
+    ``truncated`` (the stored output was cut) and ``limit_hit`` (which limit stopped it).
     """
 
     id: int
@@ -89,6 +91,10 @@ class ExecutionRecord:
     message: str
     files: tuple[str, ...]
     outputs: tuple[Output, ...]
+    risk: str = ""
+    output_bytes: int = 0
+    truncated: bool = False
+    limit_hit: str = ""
     kind: Literal["execution"] = "execution"
 
     def to_dict(self) -> dict[str, Any]:

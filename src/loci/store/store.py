@@ -47,7 +47,8 @@ _SUMMARY_SQL = """
 
 _EXECUTION_COLUMNS = (
     "id, seq, block_id, language, code, approved_by, sandbox, status, started, duration,"
-    " exit_code, error_name, error_value, message, files"
+    " exit_code, error_name, error_value, message, files, risk, output_bytes, truncated,"
+    " limit_hit"
 )
 
 
@@ -217,14 +218,39 @@ class Store:
         code: str,
         approved_by: str,
         sandbox: str = "off",
+        risk: str = "",
     ) -> int:
         with self._write("record an execution in") as db:
             seq = self._touch(db, conv_id, seq=True)
             cur = db.execute(
                 "INSERT INTO executions (conversation_id, seq, block_id, language, code,"
-                " approved_by, sandbox, started) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (conv_id, seq, block_id, language, code, approved_by, sandbox, self._clock()),
+                " approved_by, sandbox, risk, started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (conv_id, seq, block_id, language, code, approved_by, sandbox, risk, self._clock()),
             )
+            return _rowid(cur)
+
+    def record_refusal(
+        self,
+        conv_id: int,
+        *,
+        block_id: str,
+        language: str,
+        code: str,
+        approved_by: str,
+        reason: str,
+        risk: str = "",
+        sandbox: str = "off",
+    ) -> int:
+        """A block that was not run (refused by a person or the policy), for the audit log."""
+        with self._write("record a refusal in") as db:
+            seq = self._touch(db, conv_id, seq=True)
+            cur = db.execute(
+                "INSERT INTO executions (conversation_id, seq, block_id, language, code,"
+                " approved_by, sandbox, risk, status, message, started, duration)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'denied', ?, ?, 0)",
+                (conv_id, seq, block_id, language, code, approved_by, sandbox, risk, reason,
+                 self._clock()),
+            )  # fmt: skip
             return _rowid(cur)
 
     def add_output(self, execution_id: int, output: Output) -> None:
@@ -252,11 +278,20 @@ class Store:
                 ),
             )
 
-    def finish_execution(self, execution_id: int, done: ExecutionDone) -> None:
+    def finish_execution(
+        self,
+        execution_id: int,
+        done: ExecutionDone,
+        *,
+        output_bytes: int = 0,
+        truncated: bool = False,
+        limit_hit: str = "",
+    ) -> None:
         with self._write("finish an execution in") as db:
             cur = db.execute(
                 "UPDATE executions SET status = ?, duration = ?, exit_code = ?, error_name = ?,"
-                " error_value = ?, message = ?, files = ? WHERE id = ?",
+                " error_value = ?, message = ?, files = ?, output_bytes = ?, truncated = ?,"
+                " limit_hit = ? WHERE id = ?",
                 (
                     done.status,
                     done.duration,
@@ -265,6 +300,9 @@ class Store:
                     done.error_value,
                     done.message,
                     json.dumps(list(done.files)),
+                    output_bytes,
+                    int(truncated),
+                    limit_hit,
                     execution_id,
                 ),
             )
@@ -437,4 +475,8 @@ def _execution(row: sqlite3.Row, outputs: list[Output]) -> ExecutionRecord:
         message=str(row["message"]),
         files=tuple(str(f) for f in json.loads(row["files"])),
         outputs=tuple(outputs),
+        risk=str(row["risk"]),
+        output_bytes=int(row["output_bytes"]),
+        truncated=bool(row["truncated"]),
+        limit_hit=str(row["limit_hit"]),
     )

@@ -1,0 +1,270 @@
+"""How a kernel process is confined, and the command line that does it.
+
+    sandbox = Sandbox("workspace", workspace=Path("~/proj"), home=Path("~/.loci"), network=False)
+    argv = sandbox.command(["python", "-m", "ipykernel_launcher", "-f", conn], private=[tmpdir])
+
+Modes (``--sandbox``):
+
+``workspace``  bubblewrap: the whole file system read-only (``--ro-bind / /``), writable binds
+               for the workspace, the kernel's venv in ``LOCI_HOME`` and the kernel's private
+               socket folder; ``LOCI_HOME`` itself (the history database) stays read-only even
+               when it lies inside the workspace; private ``/tmp`` and ``/var/tmp`` (tmpfs).
+``readonly``   the same, but the workspace and the venv are read-only too: writes go to temp only.
+``off``        no confinement: today's behaviour (limits still apply).
+
+Always, when confined: new pid and user namespaces (``--unshare-pid``: a daemon the code leaves
+behind dies with the kernel; ``kill -9 $PPID`` hits the namespace's init, which is immune),
+``--die-with-parent`` (the sandbox dies with loci), capabilities dropped, no new privileges.
+``network=False`` adds ``--unshare-net`` (only a loopback device inside).
+
+Limits (``Limits``) are applied by ``_launch.py`` just before the kernel starts: memory as
+RLIMIT_AS per process; processes as RLIMIT_NPROC inside the user namespace (non-root) or the
+pid namespace's ``pid_max`` (root, which RLIMIT_NPROC exempts; Linux >= 6.14); output size and
+wall time are enforced per execution by ``loci.execution`` and the kernels. This mirrors what
+Codex CLI's Linux sandbox and Flatpak do with bubblewrap (read-only root, writable roots bound
+back in, private /tmp, namespaces), without seccomp.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal, cast
+
+from .probe import Support, probe
+
+__all__ = ["MODES", "Limits", "Sandbox", "SandboxMode", "default_memory_mb", "process_cap"]
+
+SandboxMode = Literal["off", "workspace", "readonly"]
+MODES: tuple[SandboxMode, ...] = ("off", "workspace", "readonly")
+_LAUNCH = str(Path(__file__).with_name("_launch.py"))
+_MB = 1024 * 1024
+
+
+def default_memory_mb() -> int:
+    """Three quarters of the machine's memory (at least 2 GB): a runaway allocation fails
+    with MemoryError in the kernel before the OS's OOM killer picks a victim."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 8192
+    return max(2048, total * 3 // 4 // _MB)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits. ``0`` (or ``None`` for memory: the default) means none."""
+
+    memory_mb: int | None = None  # per process (RLIMIT_AS); None = default_memory_mb()
+    processes: int = 512  # processes and threads of one kernel (needs the sandbox)
+    output_bytes: int = 10 * _MB  # output stored and shown per execution
+    tmp_mb: int = 1024  # size of the private /tmp
+
+    @property
+    def memory_bytes(self) -> int:
+        mb = default_memory_mb() if self.memory_mb is None else self.memory_mb
+        return mb * _MB
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The confinement asked for; ``active`` / ``describe`` say what is really enforced."""
+
+    mode: SandboxMode = "workspace"
+    workspace: Path = field(default_factory=Path.cwd)
+    home: Path = field(default_factory=lambda: Path.home() / ".loci")
+    network: bool = True
+    limits: Limits = field(default_factory=Limits)
+    writable: tuple[Path, ...] = ()  # more writable folders (the kernel's venv)
+    support: Support | None = None  # None: probe this machine
+
+    @classmethod
+    def from_settings(cls, settings: object) -> Sandbox:
+        """From ``loci.config.Settings`` (duck-typed so this package does not import it)."""
+        s = cast("_SettingsLike", settings)
+        limits = Limits(
+            memory_mb=s.memory_mb,
+            processes=s.max_processes,
+            output_bytes=int(s.max_output_mb * _MB),
+        )
+        mode = cast(SandboxMode, s.sandbox)
+        return cls(mode, Path(s.workdir), Path(s.home), network=s.network, limits=limits)
+
+    def with_writable(self, *paths: Path) -> Sandbox:
+        return replace(self, writable=(*self.writable, *paths))
+
+    @property
+    def supported(self) -> Support:
+        return self.support if self.support is not None else probe()
+
+    @property
+    def active(self) -> bool:
+        """Whether a kernel really runs confined (asked for, and the OS can do it)."""
+        return self.mode != "off" and self.supported.available
+
+    @property
+    def label(self) -> str:
+        """What the store records for each execution: the confinement really in force."""
+        if not self.active:
+            return "off"
+        return self.mode if self.network else f"{self.mode},no-network"
+
+    @property
+    def process_limit(self) -> int:
+        """The process cap really in force (0: none)."""
+        return process_cap(self.limits, self.supported) if self.active else 0
+
+    def describe(self) -> str:
+        """One line for start-up: what is enforced, and what is not and why."""
+        mem = self.limits.memory_bytes // _MB
+        limits = f"memory {mem} MB per process" if mem else "no memory limit"
+        cap = self.process_limit
+        if cap:
+            limits += f", at most {cap} processes"
+        elif self.limits.processes:
+            limits += ", no process limit (needs a sandbox and user namespaces)"
+        if self.mode == "off":
+            return f"sandbox off: code runs with your full rights ({limits})"
+        if not self.active:
+            why = self.supported.reason
+            return (
+                f"sandbox {self.mode} requested but NOT enforced: {why}. Code runs with your "
+                f"full rights; only approvals protect you ({limits})"
+            )
+        net = "network on" if self.network else "network cut"
+        where = "workspace, kernel venv and temp" if self.mode == "workspace" else "temp only"
+        return f"sandbox {self.mode}: writes to {where}; {net}; {limits}"
+
+    def warning(self) -> str | None:
+        """The start-up warning when what was asked for cannot be enforced here."""
+        if self.mode != "off" and not self.active:
+            return self.describe()
+        if not self.network and not self.active:
+            return "--no-network is NOT enforced: there is no sandbox here"
+        return None
+
+    # -- the command line ---------------------------------------------------------------------
+
+    def command(self, argv: Sequence[str], *, private: Sequence[Path] = ()) -> list[str]:
+        """``argv`` wrapped in the launcher (limits) and, when active, bubblewrap.
+        ``private`` folders (the kernel's sockets, scripts) are bound writable inside."""
+        inner = [sys.executable, "-I", "-S", _LAUNCH, "inner", *self._limit_args(), "--", *argv]
+        if not self.active:
+            return inner
+        bwrap = self.supported.bwrap
+        assert bwrap is not None
+        outer = [sys.executable, "-I", "-S", _LAUNCH, "outer", "--", bwrap]
+        return [*outer, *self.bwrap_args(private), "--", *inner]
+
+    def _limit_args(self) -> list[str]:
+        args: list[str] = []
+        if self.limits.memory_bytes:
+            args += ["--memory", str(self.limits.memory_bytes)]
+        if self.active:
+            if self.limits.processes:
+                args += ["--processes", str(self.limits.processes)]
+                args += ["--host-ns", _host_ns()]
+            args.append("--drop-caps")
+        return args
+
+    def bwrap_args(self, private: Sequence[Path] = ()) -> list[str]:
+        args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        args += ["--unshare-pid", "--die-with-parent"]
+        if self.supported.user_namespace:
+            args.append("--unshare-user")
+        if not self.network:
+            args.append("--unshare-net")
+        temps = _temp_dirs()
+        for tmp in temps:
+            args += ["--size", str(self.limits.tmp_mb * _MB), "--tmpfs", tmp]
+        for path in _python_dirs():  # loci's own Python, should it live under a temp dir
+            if any(_inside(path, Path(t)) for t in temps):
+                args += _bind("--ro-bind", path)
+        rw = "--bind" if self.mode == "workspace" else "--ro-bind"
+        for path in (self.workspace, *self.writable):
+            args += _bind(rw, path)
+        args += _bind("--ro-bind", self.home)  # the history database, even inside the workspace
+        args += [a for p in self.writable if _inside(p, self.home) for a in _bind(rw, p)]
+        for path in private:
+            args += _bind("--bind", path)
+        args += ["--chdir", str(self.workspace)]
+        return args
+
+    def env(self) -> dict[str, str]:
+        """Variables for a confined kernel: caches and config dirs that would live in the
+        read-only home go to the private /tmp instead."""
+        if not self.active:
+            return {}
+        return {
+            "IPYTHONDIR": "/tmp/.loci-ipython",
+            "MPLCONFIGDIR": "/tmp/.loci-matplotlib",
+            "XDG_CACHE_HOME": "/tmp/.loci-cache",
+        }
+
+
+class _SettingsLike:  # the fields of Settings that from_settings reads
+    sandbox: str
+    workdir: Path
+    home: Path
+    network: bool
+    memory_mb: int | None
+    max_processes: int
+    max_output_mb: float
+
+
+def _bind(flag: str, path: Path) -> list[str]:
+    return [flag, str(path), str(path)] if path.exists() else []
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _temp_dirs() -> list[str]:
+    found: list[str] = []
+    for tmp in ("/tmp", "/var/tmp", tempfile.gettempdir()):
+        if os.path.isdir(tmp) and tmp not in found:
+            found.append(tmp)
+    return found
+
+
+def _python_dirs() -> list[Path]:
+    import site
+
+    dirs = {sys.prefix, sys.base_prefix, *site.getsitepackages(), str(Path(_LAUNCH).parent)}
+    return [Path(p) for p in sorted(dirs)]
+
+
+def _host_ns() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid") + "," + os.readlink("/proc/self/ns/user")
+    except OSError:
+        return ""
+
+
+def process_cap(limits: Limits, support: Support) -> int:
+    """The process limit really in force in a sandbox (0: none). Root is exempt from
+    RLIMIT_NPROC; for root loci caps the pid namespace's pid_max (at least 301, Linux 6.14+)."""
+    if not limits.processes:
+        return 0
+    if os.geteuid() != 0:
+        return limits.processes  # unprivileged bwrap always makes a user namespace
+    if support.user_namespace and _per_ns_pid_max():
+        return max(limits.processes, 300)
+    return 0
+
+
+def _per_ns_pid_max() -> bool:
+    try:
+        major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (6, 14)
