@@ -120,3 +120,17 @@ def test_workspace_mode_package_installs_go_to_the_kernel_venv(tmp_path: Path) -
 @pytest.mark.skipif(CONFINES, reason="this machine can confine")
 def test_no_sandbox_here_means_off(tmp_path: Path) -> None:
     assert Sandbox("workspace", tmp_path, tmp_path).label == "off"
+
+
+@needs_sandbox
+def test_a_workspace_inside_loci_home_stays_writable(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    workspace = home / "workspaces" / "7"
+    workspace.mkdir(parents=True)
+    (home / "history.db").write_text("db")
+    sandbox = Sandbox("workspace", workspace, home)
+    argv = sandbox.command(["sh", "-c", "echo ok > made.txt; echo x > ../../history.db"])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert (workspace / "made.txt").read_text() == "ok\n"
+    assert (home / "history.db").read_text() == "db"  # the rest of LOCI_HOME stays read-only
+    assert done.returncode != 0

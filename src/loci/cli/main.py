@@ -326,8 +326,10 @@ def export(conversation_id: int, fmt: str, output: Path | None) -> None:
 
 def _attach_optional_commands() -> None:
     from .models_cmd import models
+    from .serve_cmd import serve
 
     commands.add_command(models)
+    commands.add_command(serve)
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

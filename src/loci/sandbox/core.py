@@ -188,7 +188,10 @@ class Sandbox:
         for path in (self.workspace, *self.writable):
             args += _bind(rw, path)
         args += _bind("--ro-bind", self.home)  # the history database, even inside the workspace
-        args += [a for p in self.writable if _inside(p, self.home) for a in _bind(rw, p)]
+        # Folders of LOCI_HOME that the code may write (a web conversation's workspace, the
+        # kernel venv) are bound again over the read-only home.
+        again = [p for p in (self.workspace, *self.writable) if _inside(p, self.home)]
+        args += [a for p in again for a in _bind(rw, p)]
         for path in private:
             args += _bind("--bind", path)
         args += ["--chdir", str(self.workspace)]

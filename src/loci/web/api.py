@@ -1,0 +1,305 @@
+"""The HTTP API's endpoints. Each one is small: it checks its input and calls the Hub.
+
+Errors are ``ApiError`` (or a ``LociError`` the app maps to a status) and become
+``{"error": "..."}`` JSON. JSON endpoints refuse any other Content-Type (a simple cross-site
+form can only send form encodings or text/plain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+
+from ..approval import code_hash
+from ..config import Settings
+from ..errors import LociError
+from ..store import Store
+from .files import INLINE_TYPES, PathRefused, list_files, new_workspace, resolve_inside, save_upload
+from .live import Action, EventLog, Hub, LiveConversation
+
+KEEPALIVE_S = 15.0
+DOWNLOAD_CSP = "sandbox; default-src 'none'"
+
+
+class ApiError(LociError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class WebState:
+    """What the endpoints share: settings, the store, the live conversations."""
+
+    settings: Settings
+    store: Store
+    hub: Hub
+    shared_workdir: bool
+    workspace_root: Path
+    workspaces: dict[int, Path] = field(default_factory=dict)
+
+    def log(self, conv_id: int) -> EventLog:
+        return self.hub.log(conv_id)
+
+
+def _state(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
+
+
+def _conv_id(request: Request) -> int:
+    conv_id: int = request.path_params["conv_id"]
+    return conv_id
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise ApiError(415, "send a JSON body with Content-Type: application/json")
+    try:
+        data = await request.json()
+    except ValueError as exc:
+        raise ApiError(400, f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    return data
+
+
+def _field(data: dict[str, Any], name: str, kind: type, *, required: bool = False) -> Any:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise ApiError(400, f"{name!r} is required")
+        return None
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ApiError(400, f"{name!r} must be a {kind.__name__}")
+    return value
+
+
+def workspace_of(state: WebState, conv_id: int) -> Path:
+    """Where conversation ``conv_id`` keeps its files (NotFoundError if it does not exist)."""
+    known = state.workspaces.get(conv_id)
+    if known is None:
+        record = state.store.get_conversation(conv_id)
+        known = state.workspaces[conv_id] = Path(record.summary.workdir)
+    return known
+
+
+def _live(state: WebState, conv_id: int) -> LiveConversation:
+    live = state.hub.get(conv_id)
+    if live is None:
+        state.store.get_conversation(conv_id)  # 404 for an unknown id
+        raise ApiError(409, "nothing is running in this conversation")
+    return live
+
+
+async def _open(state: WebState, conv_id: int) -> LiveConversation:
+    workspace = workspace_of(state, conv_id)
+    return await run_in_threadpool(state.hub.open, conv_id, workspace)
+
+
+# -- conversations ------------------------------------------------------------------------
+
+
+async def list_conversations(request: Request) -> JSONResponse:
+    state = _state(request)
+    limit = min(max(int(request.query_params.get("limit", "50") or 50), 1), 500)
+    rows = await run_in_threadpool(state.store.list_conversations, limit)
+    out = []
+    for row in rows:
+        live = state.hub.get(row.id)
+        out.append({**row.to_dict(), "running": bool(live and live.running)})
+    return JSONResponse(out)
+
+
+async def create_conversation(request: Request) -> JSONResponse:
+    state = _state(request)
+    data = await read_json(request)
+    model = _field(data, "model", str)
+    auto_run = _field(data, "auto_run", bool)
+    if state.shared_workdir:
+        workspace = state.settings.workdir
+    else:
+        workspace = new_workspace(state.workspace_root)
+    live = await run_in_threadpool(state.hub.create, workspace, model=model, auto_run=auto_run)
+    state.workspaces[live.id] = workspace
+    return JSONResponse(_live_info(live, state), status_code=201)
+
+
+def _live_info(live: LiveConversation | None, state: WebState, conv_id: int = 0) -> dict[str, Any]:
+    if live is None:
+        return {
+            "id": conv_id,
+            "running": False,
+            "after": state.log(conv_id).last_seq,
+            "auto_run": state.settings.auto_run,
+            "waiting": [],
+            "model": None,
+        }
+    running = live.running
+    return {
+        "id": live.id,
+        "running": running,
+        "after": live.turn_after if running else live.log.last_seq,
+        "auto_run": live.session.auto_run,
+        "waiting": live.approver.waiting(),
+        "model": live.session.model.name,
+    }
+
+
+async def get_conversation(request: Request) -> JSONResponse:
+    state = _state(request)
+    conv_id = _conv_id(request)
+    record = (await run_in_threadpool(state.store.get_conversation, conv_id)).to_dict()
+    live = state.hub.get(conv_id)
+    info = _live_info(live, state, conv_id)
+    if live is not None and info["running"]:
+        # the running turn is replayed from the event log (``after``), not from the store
+        cut = live.turn_started
+        record["items"] = [
+            i for i in record["items"] if float(i.get("created", i.get("started", 0))) < cut
+        ]
+    record["live"] = info
+    return JSONResponse(record)
+
+
+async def send_message(request: Request) -> JSONResponse:
+    state = _state(request)
+    data = await read_json(request)
+    text = _field(data, "text", str, required=True).strip()
+    if not text:
+        raise ApiError(400, "'text' is empty")
+    live = await _open(state, _conv_id(request))
+    after = live.start_turn(text)
+    return JSONResponse({"id": live.id, "after": after}, status_code=202)
+
+
+async def update_settings(request: Request) -> JSONResponse:
+    state = _state(request)
+    data = await read_json(request)
+    auto_run = _field(data, "auto_run", bool)
+    model = _field(data, "model", str)
+    live = await _open(state, _conv_id(request))
+    if model:
+        await run_in_threadpool(state.hub.set_model, live, model.strip())
+    if auto_run is not None:
+        live.session.auto_run = auto_run
+    return JSONResponse(_live_info(live, state))
+
+
+async def approve(request: Request) -> JSONResponse:
+    state = _state(request)
+    data = await read_json(request)
+    block_id = _field(data, "block_id", str, required=True)
+    sha256 = _field(data, "sha256", str, required=True)
+    action = _field(data, "action", str) or "run"
+    code = _field(data, "code", str)
+    actions: dict[str, Action] = {"run": "run", "skip": "skip", "always": "always"}
+    if action not in actions:
+        raise ApiError(400, "'action' must be run, skip or always")
+    live = _live(state, _conv_id(request))
+    decision = live.approver.answer(block_id, sha256, actions[action], code)
+    return JSONResponse(
+        {
+            "block_id": block_id,
+            "approved": decision.approved,
+            "code": decision.code,
+            "sha256": code_hash(decision.code),
+        }
+    )
+
+
+async def interrupt(request: Request) -> JSONResponse:
+    state = _state(request)
+    await read_json(request)
+    conv_id = _conv_id(request)
+    live = state.hub.get(conv_id)
+    if live is None:
+        state.store.get_conversation(conv_id)
+        return JSONResponse({"id": conv_id, "running": False})
+    live.interrupt()
+    return JSONResponse({"id": conv_id, "running": live.running})
+
+
+# -- the event stream ---------------------------------------------------------------------
+
+
+async def events(request: Request) -> StreamingResponse:
+    """SSE: every event after ``after`` (or Last-Event-ID), then live ones."""
+    state = _state(request)
+    conv_id = _conv_id(request)
+    await run_in_threadpool(state.store.get_conversation, conv_id)  # 404 for an unknown id
+    # a reconnecting EventSource sends Last-Event-ID with its first URL: that one wins
+    raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+    if not raw.isdigit():
+        raise ApiError(400, "'after' must be an event number")
+    until_idle = request.query_params.get("until") == "idle"
+    log = state.log(conv_id)
+
+    def running() -> bool:
+        live = state.hub.get(conv_id)
+        return bool(live and live.running)
+
+    return StreamingResponse(
+        _sse(log, int(raw), running if until_idle else None),
+        media_type="text/event-stream",
+        headers={"X-Accel-Buffering": "no"},
+    )
+
+
+async def _sse(log: EventLog, after: int, running: Callable[[], bool] | None) -> AsyncIterator[str]:
+    yield "retry: 1000\n\n"
+    while True:
+        idle = running is not None and not running()
+        for seq, data in log.since(after):
+            yield f"id: {seq}\ndata: {data}\n\n"
+            after = seq
+        if idle:
+            return
+        before = log.last_seq
+        await log.wait(after, KEEPALIVE_S)
+        if log.last_seq == before and (running is None or running()):
+            yield ": keep-alive\n\n"
+
+
+# -- files --------------------------------------------------------------------------------
+
+
+async def files_list(request: Request) -> JSONResponse:
+    state = _state(request)
+    workspace = workspace_of(state, _conv_id(request))
+    files = await run_in_threadpool(list_files, workspace)
+    return JSONResponse({"workspace": str(workspace), "files": files})
+
+
+async def file_upload(request: Request) -> JSONResponse:
+    state = _state(request)
+    workspace = workspace_of(state, _conv_id(request))
+    entry = await save_upload(workspace, request.path_params["path"], request.stream())
+    return JSONResponse(entry, status_code=201)
+
+
+async def file_download(request: Request) -> Response:
+    state = _state(request)
+    workspace = workspace_of(state, _conv_id(request))
+    path = resolve_inside(workspace, request.path_params["path"])
+    if not path.is_file():
+        raise ApiError(404, "no such file in the workspace")
+    mime = INLINE_TYPES.get(path.suffix.lower())
+    inline = mime is not None and request.query_params.get("inline") == "1"
+    return FileResponse(
+        path,
+        media_type=mime if inline else "application/octet-stream",
+        filename=path.name,
+        content_disposition_type="inline" if inline else "attachment",
+        headers={"Content-Security-Policy": DOWNLOAD_CSP},
+    )
+
+
+__all__ = ["ApiError", "PathRefused", "WebState", "read_json"]

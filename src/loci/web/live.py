@@ -1,0 +1,343 @@
+"""Live conversations: a Session per open conversation, one worker thread per running turn.
+
+Each live conversation keeps an append-only log of the JSON events of every turn run since the
+server started, numbered from 1 (``seq``). Clients read the log from any point (the SSE
+``Last-Event-ID`` / ``?after=N``), so a closed browser loses nothing and a reconnecting one
+replays what happened meanwhile; the turn itself goes on in its thread whoever is watching.
+The events are the ``to_dict`` forms ``loci --json`` prints, and the Session stores them in
+SQLite as usual.
+
+Approval: ``WebApprover`` is the Session's Approver. It blocks the worker thread on the
+CodeBlock until ``answer`` is called with that block's id AND its sha256 (what the browser was
+shown), optionally with edited code; the Decision carries exactly the approved code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ..approval import Decision, code_hash
+from ..config import Settings
+from ..errors import LociError
+from ..events import Approval, CodeBlock, Notice, TurnDone, to_dict
+from ..kernels.pool import KernelPool
+from ..models.base import Model
+from ..session import Session
+from ..store import Store
+
+ModelFactory = Callable[[Settings], Model]
+PoolFactory = Callable[[Settings, Path], KernelPool]
+Action = Literal["run", "skip", "always"]
+
+
+class ApprovalError(LociError):
+    """An approval that does not match a waiting block (unknown id, or a stale hash)."""
+
+
+class EventLog:
+    """Append-only, numbered JSON events; threads append, asyncio streams wait for more."""
+
+    def __init__(self) -> None:
+        self._items: list[str] = []
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    @property
+    def last_seq(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def append(self, event: dict[str, object]) -> int:
+        data = json.dumps(event, ensure_ascii=False)
+        with self._lock:
+            self._items.append(data)
+            seq = len(self._items)
+            waiters, self._waiters = self._waiters, []
+        for loop, flag in waiters:
+            try:
+                loop.call_soon_threadsafe(flag.set)
+            except RuntimeError:  # that loop has closed: nobody waits there any more
+                continue
+        return seq
+
+    def since(self, after: int) -> list[tuple[int, str]]:
+        """Events with seq > ``after``, as (seq, json)."""
+        with self._lock:
+            start = max(after, 0)
+            return [(start + i + 1, d) for i, d in enumerate(self._items[start:])]
+
+    async def wait(self, after: int, timeout: float) -> None:
+        """Return when an event with seq > ``after`` exists, or after ``timeout`` seconds."""
+        flag = asyncio.Event()
+        with self._lock:
+            if len(self._items) > after:
+                return
+            self._waiters.append((asyncio.get_running_loop(), flag))
+        try:
+            await asyncio.wait_for(flag.wait(), timeout)
+        except asyncio.TimeoutError:
+            return
+
+
+@dataclass
+class _Pending:
+    block: CodeBlock
+    answered: threading.Event = field(default_factory=threading.Event)
+    decision: Decision | None = None
+
+
+class WebApprover:
+    """Blocks the turn's thread until the browser answers for that exact block.
+
+    ``expect`` registers a block as soon as its CodeBlock event is published (before the
+    session asks), so an answer that arrives first is kept, not lost.
+    """
+
+    can_confirm = True  # a person answers: risky code may be confirmed here
+
+    def __init__(self, on_risk: Callable[[CodeBlock, str], None] | None = None) -> None:
+        self._pending: dict[str, _Pending] = {}
+        self._lock = threading.Lock()
+        self._on_risk = on_risk
+
+    def expect(self, block: CodeBlock) -> None:
+        with self._lock:
+            self._pending[block.id] = _Pending(block)
+
+    def forget(self, block_id: str) -> None:
+        with self._lock:
+            self._pending.pop(block_id, None)
+
+    def __call__(self, block: CodeBlock) -> Decision:
+        with self._lock:
+            pending = self._pending.get(block.id)
+            if pending is None or pending.block.sha256 != block.sha256:
+                pending = self._pending[block.id] = _Pending(block)
+        pending.answered.wait()
+        self.forget(block.id)
+        assert pending.decision is not None
+        return pending.decision
+
+    def confirm_risk(self, block: CodeBlock, reason: str) -> Decision:
+        """Risky code: say why, then wait for the person like any block (even on auto-run)."""
+        if self._on_risk is not None:
+            self._on_risk(block, reason)
+        return self(block)
+
+    def waiting(self) -> list[str]:
+        with self._lock:
+            return list(self._pending)
+
+    def answer(self, block_id: str, sha256: str, action: Action, code: str | None) -> Decision:
+        """Decide a waiting block. ``sha256`` must be the hash of the code that was shown."""
+        with self._lock:
+            pending = self._pending.get(block_id)
+            if pending is None or pending.decision is not None:
+                raise ApprovalError(f"no code block {block_id!r} is waiting for approval")
+            block = pending.block
+            if sha256 != block.sha256:
+                raise ApprovalError(
+                    f"block {block_id!r} is not the code you approved (hash mismatch)"
+                )
+            run = block.code if code is None else code
+            if not run.strip():
+                raise ApprovalError("the edited code is empty; skip the block instead")
+            if action == "skip":
+                decision = Decision(False, "user", block.code, reason="the user said no")
+            else:
+                decision = Decision(True, "user", run, always=action == "always")
+            pending.decision = decision
+        pending.answered.set()
+        return decision
+
+    def cancel_all(self, reason: str) -> None:
+        """Refuse every waiting block (the Stop button, shutdown)."""
+        with self._lock:
+            pending = [p for p in self._pending.values() if p.decision is None]
+            for p in pending:
+                p.decision = Decision(False, "user", p.block.code, reason=reason)
+        for p in pending:
+            p.answered.set()
+
+
+class LiveConversation:
+    """An open conversation: its Session, its event log, the thread of its running turn."""
+
+    def __init__(
+        self, session: Session, approver: WebApprover, workspace: Path, log: EventLog
+    ) -> None:
+        self.session = session
+        self.approver = approver
+        self.workspace = workspace
+        self.log = log
+        self.turn_started = 0.0  # store time when the running (or last) turn began
+        self.turn_after = 0  # the log's seq before the running (or last) turn
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def id(self) -> int:
+        return self.session.conversation_id
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._thread is not None and self._thread.is_alive()
+
+    def start_turn(self, text: str) -> int:
+        """Run ``text`` in a new thread; returns the log's seq before the turn's first event."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise TurnRunningError("a request is already running in this conversation")
+            self.turn_after = self.log.last_seq
+            self.turn_started = time.time()
+            self._thread = threading.Thread(
+                target=self._work, args=(text,), name=f"loci-turn-{self.id}", daemon=True
+            )
+            self._thread.start()
+            return self.turn_after
+
+    def _work(self, text: str) -> None:
+        try:
+            for event in self.session.run(text):
+                if isinstance(event, CodeBlock):
+                    self.approver.expect(event)  # before anyone can see it and answer
+                elif isinstance(event, Approval):
+                    self.approver.forget(event.block_id)
+                self.log.append(to_dict(event))
+        except Exception as exc:  # a bug or an unexpected failure must still end the turn
+            message = exc.message if isinstance(exc, LociError) else f"internal error: {exc!r}"
+            self.log.append(to_dict(Notice("error", message)))
+            self.log.append(to_dict(TurnDone("error", conversation_id=self.id, message=message)))
+
+    def interrupt(self) -> None:
+        self.session.interrupt()
+        self.approver.cancel_all("the user stopped the request")
+
+    def join(self, timeout: float | None = None) -> None:
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def close(self) -> None:
+        self.interrupt()
+        self.join(30)
+        self.session.close()
+
+
+class TurnRunningError(LociError):
+    """A request was sent while the conversation's previous one is still running."""
+
+
+class Hub:
+    """Every live conversation of one app, created on first use and closed at shutdown."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        model_factory: ModelFactory,
+        pool_factory: PoolFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.model_factory = model_factory
+        self.pool_factory = pool_factory
+        self._live: dict[int, LiveConversation] = {}
+        self._logs: dict[int, EventLog] = {}
+        self._lock = threading.Lock()
+        self._opening = threading.Lock()
+
+    def log(self, conv_id: int) -> EventLog:
+        """The event log of ``conv_id`` (empty until a turn runs there)."""
+        with self._lock:
+            return self._logs.setdefault(conv_id, EventLog())
+
+    def get(self, conv_id: int) -> LiveConversation | None:
+        with self._lock:
+            return self._live.get(conv_id)
+
+    def all(self) -> list[LiveConversation]:
+        with self._lock:
+            return list(self._live.values())
+
+    def create(
+        self, workspace: Path, *, model: str | None, auto_run: bool | None
+    ) -> LiveConversation:
+        """A new conversation with its own kernels, working in ``workspace``."""
+        return self._open(workspace, None, model=model, auto_run=auto_run)
+
+    def open(self, conv_id: int, workspace: Path) -> LiveConversation:
+        """The live conversation ``conv_id``, resuming it from the store if needed."""
+        with self._opening:
+            live = self.get(conv_id)
+            if live is None:
+                live = self._open(workspace, conv_id, model=None, auto_run=None)
+            return live
+
+    def _open(
+        self, workspace: Path, conv_id: int | None, *, model: str | None, auto_run: bool | None
+    ) -> LiveConversation:
+        changes: dict[str, object] = {"workdir": workspace}
+        if model:
+            changes["model"] = model
+        if auto_run is not None:
+            changes["auto_run"] = auto_run
+        settings = self.settings.replace(**changes)
+        workspace.mkdir(parents=True, exist_ok=True)
+        log: list[EventLog] = []
+
+        def on_risk(block: CodeBlock, reason: str) -> None:
+            if log:
+                text = f"this code {reason}: it runs only if you confirm it"
+                log[0].append(to_dict(Notice("warning", text)))
+
+        approver = WebApprover(on_risk)
+        session = Session(
+            settings,
+            model=self.model_factory(settings),
+            store=Store(settings.db_path),
+            kernels=self.pool_factory(settings, workspace) if self.pool_factory else None,
+            approver=approver,
+            conversation_id=conv_id,
+        )
+        log.append(self.log(session.conversation_id))
+        live = LiveConversation(session, approver, workspace, log[0])
+        with self._lock:
+            self._live[live.id] = live
+        return live
+
+    def set_model(self, live: LiveConversation, spec: str) -> None:
+        if live.running:
+            raise TurnRunningError("wait for the running request to end before switching models")
+        settings = live.session.settings.replace(model=spec)
+        live.session.model = self.model_factory(settings)
+        live.session.settings = settings
+        live.session.store.set_model(live.id, live.session.model.name)
+
+    def close(self) -> None:
+        """Stop every running turn and shut every kernel down."""
+        with self._lock:
+            live, self._live = list(self._live.values()), {}
+        for conv in live:
+            conv.interrupt()
+        for conv in live:
+            conv.close()
+
+
+__all__ = [
+    "ApprovalError",
+    "EventLog",
+    "Hub",
+    "LiveConversation",
+    "TurnRunningError",
+    "WebApprover",
+    "code_hash",
+]

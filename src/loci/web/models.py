@@ -1,0 +1,62 @@
+"""Models for many conversations at once.
+
+API-backed models are cheap to create per conversation. An embedded model (``local...``) is a
+large file loaded into memory and is not safe to drive from two threads, so the default
+factory loads each one once and lets one conversation stream from it at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+
+from ..config import Settings
+from ..messages import Message
+from ..models.base import Model, ModelChunk
+
+
+class SerializedModel:
+    """A shared model whose ``stream`` holds a lock until the stream is closed or exhausted."""
+
+    def __init__(self, model: Model) -> None:
+        self.inner = model
+        self.name = model.name
+        self.context_window = model.context_window
+        self.supports_tools = model.supports_tools
+        self._lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def stream(
+        self, messages: Sequence[Message], *, cancel: threading.Event | None = None
+    ) -> Iterator[ModelChunk]:
+        with self._lock:
+            chunks = self.inner.stream(messages, cancel=cancel)
+            try:
+                yield from chunks
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+
+
+class DefaultModels:
+    """``get_model`` per conversation, with embedded models loaded once and shared."""
+
+    def __init__(self) -> None:
+        self._shared: dict[tuple[str, str], Model] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, settings: Settings) -> Model:
+        from ..models.registry import get_model
+
+        spec = settings.model.strip()
+        if not spec.startswith("local"):
+            return get_model(settings)
+        key = (spec, str(settings.model_dir))
+        with self._lock:
+            model = self._shared.get(key)
+            if model is None:
+                model = self._shared[key] = SerializedModel(get_model(settings))
+            return model

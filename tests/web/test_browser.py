@@ -1,0 +1,166 @@
+"""End to end in a real headless Chromium (Debian's chromium, driven by Playwright).
+
+Skipped only when /usr/bin/chromium is absent. ``LOCI_TEST_SCREENSHOT=FILE`` saves a picture
+of the UI after the plot was drawn.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web_helpers import TOKEN, ServerFactory
+
+from loci.messages import ToolCall
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+PLOT = (
+    "import matplotlib.pyplot as plt\n"
+    "plt.plot([1, 4, 2, 8])\n"
+    "plt.title('demo')\n"
+    "plt.show()\n"
+    "print('plotted')"
+)
+XSS_TEXT = 'Look: <script>window.__xss = 1</script> <img src=x onerror="window.__xss = 2">'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    # bypass_csp: the output escaping must hold on its own, without the CSP's help (and
+    # Playwright's wait_for_function needs eval)
+    context = browser.new_context(
+        accept_downloads=True, bypass_csp=True, viewport={"width": 1280, "height": 860}
+    )
+    p = context.new_page()
+    p.set_default_timeout(30_000)
+    errors: list[str] = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    # the sandbox refusing to run an output's script is the expected, logged outcome
+    p.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "frame is sandboxed" not in m.text
+            else None
+        ),
+    )
+    try:
+        yield p
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def _send(page: Any, text: str) -> None:
+    page.fill("#prompt", text)
+    page.press("#prompt", "Enter")
+
+
+def _turns_done(page: Any, n: int) -> None:
+    page.wait_for_function(f"document.querySelectorAll('.turn-end').length >= {n}")
+
+
+def test_chat_plot_upload_download_stop_reload(
+    start_server: ServerFactory, page: Any, tmp_path: Path
+) -> None:
+    srv = start_server()
+    model = srv.model
+    model.enqueue("Here is a **plot**.", [ToolCall("c1", "python", PLOT)])
+    model.enqueue("Plotted `demo`.")
+    page.goto(f"{srv.url}/?token={TOKEN}")
+    page.wait_for_function("!location.href.includes('token')")  # out of the address bar
+    _send(page, "plot something")
+    page.click(".card .actions .run")
+    page.wait_for_selector(".outputs img[src^='data:image/png;base64,']")
+    _turns_done(page, 1)
+    assert "plotted" in page.inner_text(".outputs")
+    assert page.inner_text(".assistant strong") == "plot"
+    shot = os.environ.get("LOCI_TEST_SCREENSHOT")
+    if shot:
+        page.screenshot(path=shot, full_page=True)
+
+    # upload a file, have the code use it and write another; download that one
+    data = tmp_path / "numbers.txt"
+    data.write_text("3 5 7\n")
+    code = (
+        "nums = [int(x) for x in open('numbers.txt').read().split()]\n"
+        "_ = open('total.txt', 'w').write(str(sum(nums)))\nprint('sum', sum(nums))"
+    )
+    model.enqueue("", [ToolCall("c2", "python", code)])
+    model.enqueue("The sum is 15.")
+    page.set_input_files("#upload", str(data))
+    page.wait_for_selector("#filelist a:text('numbers.txt')")
+    _send(page, "add them up")
+    page.click(".card:last-of-type .actions .run")
+    _turns_done(page, 2)
+    assert "sum 15" in page.inner_text("#log")
+    page.wait_for_selector("#filelist a:text('total.txt')")
+    with page.expect_download() as info:
+        page.click("#filelist a:text('total.txt')")
+    assert Path(info.value.path()).read_text() == "15"
+
+    # stop a long run
+    model.enqueue(
+        "", [ToolCall("c3", "python", "import time\nprint('tick', flush=True)\ntime.sleep(60)")]
+    )
+    _send(page, "wait a minute")
+    page.click(".card:last-of-type .actions .run")
+    page.wait_for_function("document.querySelector('#log').innerText.includes('tick')")
+    page.click("#stop")
+    _turns_done(page, 3)
+    assert "interrupted" in page.inner_text(".turn-end:last-of-type")
+
+    # reload: the conversation is listed and shown again, plot included
+    page.reload()
+    page.wait_for_selector("#conversations li.current:text('plot something')")
+    page.wait_for_selector(".outputs img[src^='data:image/png;base64,']")
+    assert "sum 15" in page.inner_text("#log")
+
+
+def test_model_and_program_output_are_shown_as_text(start_server: ServerFactory, page: Any) -> None:
+    srv = start_server()
+    html = "from IPython.display import HTML, display\n" + (
+        "display(HTML('<b>bold</b><img src=x onerror=\"parent.__xss = 3\">'))\n"
+        "display(HTML('<table><tr><th>a</th></tr><tr><td><script>1</script>7</td></tr></table>'))\n"
+        f"print({XSS_TEXT!r})"
+    )
+    srv.model.enqueue(XSS_TEXT, [ToolCall("c1", "python", html)])
+    srv.model.enqueue(XSS_TEXT + "\n\n```html\n<script>window.__xss = 4</script>\n```")
+    page.goto(f"{srv.url}/?token={TOKEN}")
+    page.check("#auto")
+    _send(page, '<img src=x onerror="window.__xss = 5">')
+    _turns_done(page, 1)
+    page.wait_for_timeout(300)  # give any injected handler a chance to fire
+    assert page.evaluate("window.__xss") is None
+    text = page.inner_text("#log")
+    assert "<script>window.__xss = 1</script>" in text
+    assert '<img src=x onerror="window.__xss = 5">' in text
+    assert page.locator("#log script").count() == 0
+    assert page.locator("#log img:not([src^='data:'])").count() == 0
+    frame = page.locator(".outputs iframe")
+    assert frame.get_attribute("sandbox") == ""
+    # an HTML table becomes a plain table of cell texts
+    assert page.locator("table.data th").all_inner_texts() == ["a"]
+    assert page.locator("table.data td").all_inner_texts() == ["17"]
