@@ -109,13 +109,14 @@ def test_chat_plot_upload_download_stop_reload(
         "_ = open('total.txt', 'w').write(str(sum(nums)))\nprint('sum', sum(nums))"
     )
     model.enqueue("", [ToolCall("c2", "python", code)])
-    model.enqueue("The sum is 15.")
+    model.enqueue("The sum is 15; the mean is 5.5.")  # 5.5 was never printed
     page.set_input_files("#upload", str(data))
     page.wait_for_selector("#filelist a:text('numbers.txt')")
     _send(page, "add them up")
     page.click(".card:last-of-type .actions .run")
     _turns_done(page, 2)
     assert "sum 15" in page.inner_text("#log")
+    assert "not found in any output of this turn: 5.5" in page.inner_text("#log")
     page.wait_for_selector("#filelist a:text('total.txt')")
     with page.expect_download() as info:
         page.click("#filelist a:text('total.txt')")
@@ -137,6 +138,7 @@ def test_chat_plot_upload_download_stop_reload(
     page.wait_for_selector("#conversations li.current:text('plot something')")
     page.wait_for_selector(".outputs img[src^='data:image/png;base64,']")
     assert "sum 15" in page.inner_text("#log")
+
 
 
 def test_model_and_program_output_are_shown_as_text(start_server: ServerFactory, page: Any) -> None:

@@ -158,7 +158,11 @@ function handle(ev) {
       break;
     }
     case "notice": notice(ev.level, ev.message); break;
-    case "grounding": break;
+    case "grounding":
+      if (ev.unsupported.length) {
+        notice("warning", "⚠ not found in any output of this turn: " + ev.unsupported.join(", "));
+      }
+      break;
     case "turn_done":
       $("log").append(el("div", "turn-end", `${ev.status}${ev.message ? ": " + ev.message : ""}` +
         ` · ${ev.usage.prompt_tokens + ev.usage.completion_tokens} tokens`));
