@@ -35,11 +35,11 @@ from ..messages import TOOL_DESCRIPTION, TOOL_NAME, TOOL_SCHEMA, Message
 from .base import ModelChunk, TextChunk, ToolCallChunk, UsageChunk, estimate_tokens
 from .convert import flatten_tool_messages
 from .openai_compat import (
+    RemoteModel,
     StreamDropped,
     error_detail,
     estimate_prompt_tokens,
     parse_tool_arguments,
-    retry_dropped,
     transport_errors,
 )
 
@@ -208,10 +208,8 @@ def _handle_event(event: Any, reply: _Reply) -> ModelChunk | None:
     return None
 
 
-class AnthropicModel:
+class AnthropicModel(RemoteModel):
     """A Claude model through the Messages API (streaming, native tool use)."""
-
-    retry_delay: float = 0.5  # first backoff (seconds) when a stream drops before any chunk
 
     def __init__(
         self,
@@ -244,23 +242,6 @@ class AnthropicModel:
 
     def __repr__(self) -> str:
         return f"AnthropicModel({self.model!r}, base_url={self.base_url!r})"
-
-    def count_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
-
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[ModelChunk]:
-        stop = cancel or threading.Event()
-        return retry_dropped(
-            lambda: self._attempt(messages, stop),
-            retries=self.max_retries,
-            delay=self.retry_delay,
-            where=self.base_url,
-        )
 
     def _request(self, messages: Sequence[Message]) -> dict[str, Any]:
         system, converted = to_anthropic_messages(messages, tools=self.supports_tools)

@@ -293,10 +293,39 @@ def estimate_prompt_tokens(messages: Sequence[Message]) -> int:
 # --- the model ----------------------------------------------------------------------------
 
 
-class OpenAIModel:
-    """A chat model reached through the OpenAI chat-completions API (streaming)."""
+class RemoteModel:
+    """What the SDK adapters share: estimated token counts, and a stream that is retried
+    (with backoff) when the connection drops before its first chunk."""
 
     retry_delay: float = 0.5  # first backoff (seconds) when a stream drops before any chunk
+    max_retries: int
+    base_url: str
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[ModelChunk]:
+        stop = cancel or threading.Event()
+        return retry_dropped(
+            lambda: self._attempt(messages, stop),
+            retries=self.max_retries,
+            delay=self.retry_delay,
+            where=self.base_url,
+        )
+
+    def _attempt(
+        self, messages: Sequence[Message], stop: threading.Event
+    ) -> Generator[ModelChunk, None, None]:
+        raise NotImplementedError
+
+
+class OpenAIModel(RemoteModel):
+    """A chat model reached through the OpenAI chat-completions API (streaming)."""
 
     def __init__(
         self,
@@ -331,23 +360,6 @@ class OpenAIModel:
     def __repr__(self) -> str:
         return (
             f"OpenAIModel({self.model!r}, base_url={self.base_url!r}, tools={self.supports_tools})"
-        )
-
-    def count_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
-
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[ModelChunk]:
-        stop = cancel or threading.Event()
-        return retry_dropped(
-            lambda: self._attempt(messages, stop),
-            retries=self.max_retries,
-            delay=self.retry_delay,
-            where=self.base_url,
         )
 
     def _request(self, messages: Sequence[Message]) -> dict[str, Any]:
