@@ -15,6 +15,7 @@ import ast
 import itertools
 import platform
 import re
+import shlex
 import sys
 import threading
 from collections.abc import Generator, Iterator, Sequence
@@ -399,7 +400,7 @@ class Session:
         """Propose ``pip install`` into the kernel's environment, approved like any code."""
         package = PIP_NAMES.get(module, module)
         python = self.kernels.python or sys.executable  # the kernel's venv when sandboxed
-        code = f"{_shell_quote(python)} -m pip install {_shell_quote(package)}"
+        code = f"{shlex.quote(python)} -m pip install {shlex.quote(package)}"
         yield Notice("info", f"{module} is not installed; proposing to install {package}")
         block = CodeBlock(f"pip_{next(self._ids)}", "shell", code, code_hash(code))
         yield block
@@ -465,12 +466,6 @@ def _cut_after_last_fence(text: str) -> str:
         if any(_block_language(b) for b in parser.feed(line + "\n")):
             break
     return "\n".join(kept).rstrip()
-
-
-def _shell_quote(s: str) -> str:
-    import shlex
-
-    return shlex.quote(s)
 
 
 __all__ = ["Session"]
