@@ -25,7 +25,7 @@ def test_short_text_untouched() -> None:
 def test_format_result_ok_error_and_empty() -> None:
     ok = ExecutionDone(1, "ok", 0.1)
     assert format_result([Output("stdout", "42\n")], ok) == "42"
-    assert format_result([], ok) == "(no output)"
+    assert format_result([], ok) == "(no output: nothing was printed)"
     img = Output("display", "AAAA", mime="image/png", path="/w/loci_outputs/1.png")
     assert "/w/loci_outputs/1.png" in format_result([img], ok)
     err = ExecutionDone(2, "error", 0.1, error_name="ZeroDivisionError", error_value="x")

@@ -28,7 +28,7 @@ from loci.kernels.pool import KernelPool
 from loci.messages import ToolCall
 from loci.models.base import TextChunk
 from loci.models.scripted import ScriptedModel
-from loci.session import RESUMED_NOTE, Session
+from loci.session import RESUMED_NOTE, SILENT_NOTE, VERIFY_NOTE, Session
 from loci.store import Store
 
 
@@ -343,6 +343,46 @@ def test_answer_from_memory_is_sent_back_for_code_once(
         # %undo removes the whole request, including the note loci added to it.
         s.undo()
         assert s.messages == []
+
+
+def test_small_answer_to_a_question_with_figures_is_sent_back_for_code(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    # "4" is 0-10, so grounding ignores it, but the question has figures: a guess from memory.
+    model = ScriptedModel(["The answer is 4.", "```python\nprint(12 // 3)\n```", "It is 4."])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        py = s.kernels.get("python")
+        assert isinstance(py, FakeKernel)
+        py.enqueue(Output("stdout", "4\n"), KernelResult("ok"))
+        evs = events_of(s, "Split 12 apples among 3 people. How many each?")
+        assert [e for e in evs if e.type == "execution_done"]
+        assert s.messages[2].content == VERIFY_NOTE
+
+
+def test_chat_without_figures_is_not_sent_back(settings: Settings, fake_pool: KernelPool) -> None:
+    model = ScriptedModel(["Python 3 has lists and dicts."])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        evs = events_of(s, "What containers does Python have?")
+        assert not [e for e in evs if isinstance(e, Notice)]
+        assert len(s.messages) == 2
+
+
+def test_code_that_printed_nothing_is_sent_back_to_print(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    model = ScriptedModel(
+        ["```python\nanswer = 6 * 7\n```", "The answer is 0.", "```python\nprint(6 * 7)\n```",
+         "It is 42."]
+    )
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        py = s.kernels.get("python")
+        assert isinstance(py, FakeKernel)
+        py.enqueue(KernelResult("ok"))
+        py.enqueue(Output("stdout", "42\n"), KernelResult("ok"))
+        evs = events_of(s, "What is 6 times 7?")
+        assert any(m.content == SILENT_NOTE for m in s.messages)
+        grounding = [e for e in evs if e.type == "grounding"]
+        assert grounding[-1].supported == ("42",)  # type: ignore[union-attr]
 
 
 def test_mentioned_files_are_previewed_for_the_model(

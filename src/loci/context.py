@@ -54,7 +54,7 @@ def format_result(
     text = trim_text(body, limit, where=f"execution #{done.execution_id}")
     status = _status_line(done)
     if not text.strip():
-        text = "(no output)\n"
+        text = "(no output: nothing was printed)\n"
     return text.rstrip("\n") + ("\n" + status if status else "")
 
 

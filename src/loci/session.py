@@ -45,7 +45,7 @@ from .events import (
 )
 from .execution import run_block
 from .files import describe_mentioned
-from .grounding import ground
+from .grounding import ground, numbers
 from .kernels.pool import KernelPool, normalize_language
 from .messages import Message, ToolCall
 from .models.base import Model, ModelChunk, PrefillModel, TextChunk, ToolCallChunk, UsageChunk
@@ -65,6 +65,10 @@ VERIFY_NOTE = (
 REPEAT_NOTE = (
     "[not run: this exact code already ran in this request; its output is above. "
     "Change the code, or give the final answer.]"
+)
+SILENT_NOTE = (
+    "The code printed nothing, so that answer is not backed by any output. "
+    "print() the result."
 )
 FIX_NOTE = (
     "The last code failed, so that answer is not backed by any output. "
@@ -155,7 +159,7 @@ class Session:
     def undo(self) -> int:
         """Forget the last request and everything after it."""
         removed = 0
-        notes = (RESUMED_NOTE, FINAL_NOTE, VERIFY_NOTE, FIX_NOTE)
+        notes = (RESUMED_NOTE, FINAL_NOTE, VERIFY_NOTE, FIX_NOTE, SILENT_NOTE)
         while users := [m for m in self.store.messages(self.conversation_id) if m.role == "user"]:
             removed += self.store.truncate_from_last_user_message(self.conversation_id)
             if users[-1].content not in notes:
@@ -207,7 +211,7 @@ class Session:
         blocks = reply.tool_calls
         if not blocks:
             grounding = ground(reply.content, turn.evidence, turn.text)
-            note = None if final else _unbacked_note(turn, grounding)
+            note = None if final else _unbacked_note(turn, reply.content, grounding)
             if note is not None:
                 turn.nudges += 1
                 yield Notice("info", "the answer is backed by no output; asking for code")
@@ -370,6 +374,7 @@ class Session:
                 done = yield from self._execute(block.id, language, code, decision.by, outputs)
         self._turn.evidence.extend(o.text or o.data for o in outputs if o.stream != "error")
         self._turn.last_failed = done.status in ("error", "timeout", "crashed")
+        self._turn.executions += 1
         return format_result(outputs, done)
 
     def _execute(
@@ -427,19 +432,27 @@ class _Turn:
     evidence: list[str] = field(default_factory=list)  # what its executions printed
     nudges: int = 0  # times the model was sent back to back its answer with code
     last_failed: bool = False  # the last execution ended in an error, timeout or crash
+    executions: int = 0
     repeats: int = 0
     prefill: str = ""  # how the next reply must begin
     about_files: bool = False  # the request names files in the workspace
 
 
-def _unbacked_note(turn: _Turn, grounding: Grounding) -> str | None:
-    """What to tell a model whose final answer no output backs (at most twice a request)."""
+def _unbacked_note(turn: _Turn, reply: str, grounding: Grounding) -> str | None:
+    """What to tell a model whose final answer no output backs (at most twice a request).
+    A question with figures answered with a figure counts as computed, even when the figure
+    is small or restates the question: small models answer those from memory."""
     if turn.nudges >= 2:
         return None
     if turn.last_failed and (grounding.unsupported or not turn.evidence):
         return FIX_NOTE
-    if not turn.evidence and (grounding.unsupported or turn.about_files) and not turn.nudges:
-        return VERIFY_NOTE  # from memory, or about a file nothing has read
+    if turn.evidence:
+        return None
+    figured = bool(grounding.unsupported) or bool(numbers(reply) and numbers(turn.text))
+    if turn.executions:
+        return SILENT_NOTE if figured else None  # code ran but printed nothing
+    if figured or turn.about_files:
+        return None if turn.nudges else VERIFY_NOTE  # from memory, or about an unread file
     return None
 
 
