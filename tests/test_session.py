@@ -371,8 +371,12 @@ def test_code_that_printed_nothing_is_sent_back_to_print(
     settings: Settings, fake_pool: KernelPool
 ) -> None:
     model = ScriptedModel(
-        ["```python\nanswer = 6 * 7\n```", "The answer is 0.", "```python\nprint(6 * 7)\n```",
-         "It is 42."]
+        [
+            "```python\nanswer = 6 * 7\n```",
+            "The answer is 0.",
+            "```python\nprint(6 * 7)\n```",
+            "It is 42.",
+        ]
     )
     with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
         py = s.kernels.get("python")

@@ -140,7 +140,6 @@ def test_chat_plot_upload_download_stop_reload(
     assert "sum 15" in page.inner_text("#log")
 
 
-
 def test_model_and_program_output_are_shown_as_text(start_server: ServerFactory, page: Any) -> None:
     srv = start_server()
     html = "from IPython.display import HTML, display\n" + (

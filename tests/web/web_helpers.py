@@ -22,6 +22,7 @@ from loci.kernels.fake import FakeKernel
 from loci.kernels.pool import KernelPool
 from loci.models.scripted import ScriptedModel
 from loci.web import create_app
+from loci.web.live import PoolFactory
 
 TOKEN = "test-token-0123456789"
 
@@ -84,14 +85,21 @@ def start_server(web_settings: Settings) -> Iterator[ServerFactory]:
     """``start_server(real_kernels=True)``: a running server; stopped after the test."""
     stack: list[Any] = []
 
-    def start(*, real_kernels: bool = True, settings: Settings | None = None) -> Server:
+    def start(
+        *,
+        real_kernels: bool = True,
+        settings: Settings | None = None,
+        pool_factory: PoolFactory | None = None,
+        **app_options: Any,
+    ) -> Server:
         model = ScriptedModel()
         app = create_app(
             settings or web_settings,
-            token=TOKEN,
+            token="" if app_options.get("users") else TOKEN,
             model_factory=lambda s: model,
-            pool_factory=None if real_kernels else fake_pool,
+            pool_factory=pool_factory or (None if real_kernels else fake_pool),
             workspace_root=(settings or web_settings).home.parent / "workspaces",
+            **app_options,
         )
         ctx = serve(app)
         url = ctx.__enter__()

@@ -36,6 +36,12 @@ What the tables are for:
     is a trimmed view built from these rows; this table is only ever cut at the output limit,
     and then ``executions.truncated`` says so and a last row tells how much was dropped.
 
+``users`` (m004)
+    The people ``loci serve --users`` lets in: a unique ``name``, the SHA-256 hex of their
+    access token (the token itself is shown once and never stored), an optional cap on their
+    running Python kernels. ``conversations.user_id`` names a conversation's owner (NULL for
+    conversations made outside multi-user mode).
+
 Deleting a conversation or an execution cascades to what hangs off it (foreign keys are on).
 """
 
@@ -186,3 +192,22 @@ def m003_audit(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE executions ADD COLUMN output_bytes INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE executions ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE executions ADD COLUMN limit_hit TEXT NOT NULL DEFAULT ''")
+
+
+@migration
+def m004_users(db: sqlite3.Connection) -> None:
+    # ``loci serve --users``: who may use the server (tokens stored as SHA-256 hashes only) and
+    # who owns each conversation (NULL: made outside multi-user mode, e.g. in the terminal).
+    db.execute(
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            token_hash TEXT NOT NULL UNIQUE,
+            max_kernels INTEGER,
+            created REAL NOT NULL
+        )
+        """
+    )
+    db.execute("ALTER TABLE conversations ADD COLUMN user_id INTEGER REFERENCES users(id)")
+    db.execute("CREATE INDEX conversations_user ON conversations (user_id, updated DESC)")

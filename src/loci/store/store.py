@@ -359,11 +359,16 @@ class Store:
             ).fetchall()
         return [_message(row) for row in rows]
 
-    def list_conversations(self, limit: int = 50) -> list[ConversationSummary]:
-        """Conversations by last activity, newest first."""
+    def list_conversations(
+        self, limit: int = 50, *, user_id: int | None = None
+    ) -> list[ConversationSummary]:
+        """Conversations by last activity, newest first (only ``user_id``'s, if given)."""
+        where, args = (
+            ("", (limit,)) if user_id is None else (" WHERE c.user_id = ?", (user_id, limit))
+        )
         with self._read("list") as db:
             rows = db.execute(
-                _SUMMARY_SQL + " ORDER BY c.updated DESC, c.id DESC LIMIT ?", (limit,)
+                _SUMMARY_SQL + where + " ORDER BY c.updated DESC, c.id DESC LIMIT ?", args
             ).fetchall()
         return [_summary(row) for row in rows]
 

@@ -18,8 +18,9 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 
 from ..approval import code_hash
 from ..config import Settings
-from ..errors import LociError
+from ..errors import LociError, NotFoundError
 from ..store import Store
+from ..store.users import User, Users
 from .files import INLINE_TYPES, PathRefused, list_files, new_workspace, resolve_inside, save_upload
 from .live import Action, EventLog, Hub, LiveConversation
 
@@ -43,6 +44,8 @@ class WebState:
     shared_workdir: bool
     workspace_root: Path
     workspaces: dict[int, Path] = field(default_factory=dict)
+    users: Users | None = None  # multi-user mode: conversations and files are per user
+    owners: dict[int, int | None] = field(default_factory=dict)
 
     def log(self, conv_id: int) -> EventLog:
         return self.hub.log(conv_id)
@@ -53,8 +56,25 @@ def _state(request: Request) -> WebState:
     return state
 
 
+def _user(request: Request) -> User | None:
+    """The user making the request in multi-user mode; None on a single-token server."""
+    if _state(request).users is None:
+        return None
+    user: User = request.scope["loci.user"]
+    return user
+
+
 def _conv_id(request: Request) -> int:
+    """The conversation in the path, which must be the requesting user's (else 404: another
+    user's conversations do not exist as far as this one can tell)."""
     conv_id: int = request.path_params["conv_id"]
+    state = _state(request)
+    user = _user(request)
+    if user is not None and state.users is not None:
+        if conv_id not in state.owners:
+            state.owners[conv_id] = state.users.owner(conv_id)
+        if state.owners[conv_id] != user.id:
+            raise NotFoundError(f"no conversation with id {conv_id}")
     return conv_id
 
 
@@ -99,9 +119,10 @@ def _live(state: WebState, conv_id: int) -> LiveConversation:
     return live
 
 
-async def _open(state: WebState, conv_id: int) -> LiveConversation:
+async def _open(request: Request, conv_id: int) -> LiveConversation:
+    state = _state(request)
     workspace = workspace_of(state, conv_id)
-    return await run_in_threadpool(state.hub.open, conv_id, workspace)
+    return await run_in_threadpool(state.hub.open, conv_id, workspace, _user(request))
 
 
 # -- conversations ------------------------------------------------------------------------
@@ -110,7 +131,10 @@ async def _open(state: WebState, conv_id: int) -> LiveConversation:
 async def list_conversations(request: Request) -> JSONResponse:
     state = _state(request)
     limit = min(max(int(request.query_params.get("limit", "50") or 50), 1), 500)
-    rows = await run_in_threadpool(state.store.list_conversations, limit)
+    user = _user(request)
+    rows = await run_in_threadpool(
+        lambda: state.store.list_conversations(limit, user_id=None if user is None else user.id)
+    )
     out = []
     for row in rows:
         live = state.hub.get(row.id)
@@ -123,12 +147,17 @@ async def create_conversation(request: Request) -> JSONResponse:
     data = await read_json(request)
     model = _field(data, "model", str)
     auto_run = _field(data, "auto_run", bool)
+    user = _user(request)
     if state.shared_workdir:
         workspace = state.settings.workdir
     else:
-        workspace = new_workspace(state.workspace_root)
-    live = await run_in_threadpool(state.hub.create, workspace, model=model, auto_run=auto_run)
+        root = state.workspace_root if user is None else state.workspace_root / user.name
+        workspace = new_workspace(root)
+    live = await run_in_threadpool(
+        lambda: state.hub.create(workspace, model=model, auto_run=auto_run, user=user)
+    )
     state.workspaces[live.id] = workspace
+    state.owners[live.id] = None if user is None else user.id
     return JSONResponse(_live_info(live, state), status_code=201)
 
 
@@ -170,12 +199,11 @@ async def get_conversation(request: Request) -> JSONResponse:
 
 
 async def send_message(request: Request) -> JSONResponse:
-    state = _state(request)
     data = await read_json(request)
     text = _field(data, "text", str, required=True).strip()
     if not text:
         raise ApiError(400, "'text' is empty")
-    live = await _open(state, _conv_id(request))
+    live = await _open(request, _conv_id(request))
     after = live.start_turn(text)
     return JSONResponse({"id": live.id, "after": after}, status_code=202)
 
@@ -185,7 +213,7 @@ async def update_settings(request: Request) -> JSONResponse:
     data = await read_json(request)
     auto_run = _field(data, "auto_run", bool)
     model = _field(data, "model", str)
-    live = await _open(state, _conv_id(request))
+    live = await _open(request, _conv_id(request))
     if model:
         await run_in_threadpool(state.hub.set_model, live, model.strip())
     if auto_run is not None:

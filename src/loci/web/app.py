@@ -25,9 +25,17 @@ from ..config import Settings, load_settings
 from ..errors import LociError, ModelError, NotFoundError
 from ..models.catalog import CATALOG
 from ..store import Store
+from ..store.users import Users
 from . import api
 from .files import PathRefused
-from .live import ApprovalError, Hub, ModelFactory, PoolFactory, TurnRunningError
+from .live import (
+    ApprovalError,
+    Hub,
+    KernelLimitError,
+    ModelFactory,
+    PoolFactory,
+    TurnRunningError,
+)
 from .models import DefaultModels
 from .openapi import schema
 from .security import Guard
@@ -78,6 +86,7 @@ _STATUS: tuple[tuple[type[LociError], int], ...] = (
     (ApprovalError, 409),
     (TurnRunningError, 409),
     (ModelError, 400),
+    (KernelLimitError, 429),
 )
 
 
@@ -94,25 +103,40 @@ async def _error(request: Request, exc: Exception) -> Response:
 def create_app(
     settings: Settings | None = None,
     *,
-    token: str,
+    token: str = "",
     model_factory: ModelFactory | None = None,
     pool_factory: PoolFactory | None = None,
     shared_workdir: bool = False,
     workspace_root: Path | None = None,
     allowed_hosts: Iterable[str] | None = None,
+    users: Users | None = None,
+    max_kernels: int | None = None,
+    idle_timeout: float = 0.0,
 ) -> Starlette:
-    """The web app. ``token`` guards every API call.
+    """The web app. ``token`` guards every API call; with ``users`` (multi-user mode) each
+    user's own token does instead, and each user sees only their own conversations and files.
 
     ``model_factory(settings)`` makes a conversation's model (default: ``get_model``, with
     embedded models shared); ``pool_factory(settings, workspace)`` its kernels (tests pass fakes).
     Each new conversation works in its own folder under ``workspace_root`` (default
     ``LOCI_HOME/workspaces``) unless ``shared_workdir``, when all use ``settings.workdir``.
     ``allowed_hosts`` (e.g. the loopback names) restricts the Host header; None: any.
+    ``max_kernels`` caps the live conversations (each with its kernels) per user, and
+    ``idle_timeout`` (seconds, 0: never) shuts down the kernels of idle conversations.
     """
-    if not token:
-        raise ValueError("create_app needs a non-empty token")
+    if not token and users is None:
+        raise ValueError("create_app needs a non-empty token, or users")
+    if users is not None and shared_workdir:
+        raise ValueError("users cannot share one working folder")
     settings = settings or load_settings()
-    hub = Hub(settings, model_factory=model_factory or DefaultModels(), pool_factory=pool_factory)
+    hub = Hub(
+        settings,
+        model_factory=model_factory or DefaultModels(),
+        pool_factory=pool_factory,
+        users=users,
+        max_kernels=max_kernels,
+        idle_timeout=idle_timeout,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -123,7 +147,7 @@ def create_app(
 
     app = Starlette(
         routes=[*ROUTES, Mount("/static", StaticFiles(directory=STATIC), name="static")],
-        middleware=[Middleware(Guard, token=token, allowed_hosts=allowed_hosts)],
+        middleware=[Middleware(Guard, token=token, allowed_hosts=allowed_hosts, users=users)],
         exception_handlers={LociError: _error},
         lifespan=lifespan,
     )
@@ -133,6 +157,7 @@ def create_app(
         hub=hub,
         shared_workdir=shared_workdir,
         workspace_root=workspace_root or settings.home / "workspaces",
+        users=users,
     )
     app.state.token = token
     return app

@@ -31,6 +31,7 @@ from ..kernels.pool import KernelPool
 from ..models.base import Model
 from ..session import Session
 from ..store import Store
+from ..store.users import User, Users
 
 ModelFactory = Callable[[Settings], Model]
 PoolFactory = Callable[[Settings, Path], KernelPool]
@@ -171,12 +172,19 @@ class LiveConversation:
     """An open conversation: its Session, its event log, the thread of its running turn."""
 
     def __init__(
-        self, session: Session, approver: WebApprover, workspace: Path, log: EventLog
+        self,
+        session: Session,
+        approver: WebApprover,
+        workspace: Path,
+        log: EventLog,
+        owner: int | None = None,
     ) -> None:
         self.session = session
         self.approver = approver
         self.workspace = workspace
         self.log = log
+        self.owner = owner  # the user id in multi-user mode
+        self.last_active = time.monotonic()
         self.turn_started = 0.0  # store time when the running (or last) turn began
         self.turn_after = 0  # the log's seq before the running (or last) turn
         self._thread: threading.Thread | None = None
@@ -198,6 +206,7 @@ class LiveConversation:
                 raise TurnRunningError("a request is already running in this conversation")
             self.turn_after = self.log.last_seq
             self.turn_started = time.time()
+            self.last_active = time.monotonic()
             self._thread = threading.Thread(
                 target=self._work, args=(text,), name=f"loci-turn-{self.id}", daemon=True
             )
@@ -216,6 +225,12 @@ class LiveConversation:
             message = exc.message if isinstance(exc, LociError) else f"internal error: {exc!r}"
             self.log.append(to_dict(Notice("error", message)))
             self.log.append(to_dict(TurnDone("error", conversation_id=self.id, message=message)))
+        finally:
+            self.last_active = time.monotonic()
+
+    def idle_for(self) -> float:
+        """Seconds since the last request ended (0 while one runs or waits for approval)."""
+        return 0.0 if self.running else time.monotonic() - self.last_active
 
     def interrupt(self) -> None:
         self.session.interrupt()
@@ -237,8 +252,19 @@ class TurnRunningError(LociError):
     """A request was sent while the conversation's previous one is still running."""
 
 
+class KernelLimitError(LociError):
+    """A user already has as many live kernels as allowed, all of them busy."""
+
+
 class Hub:
-    """Every live conversation of one app, created on first use and closed at shutdown."""
+    """Every live conversation of one app, created on first use and closed at shutdown.
+
+    A live conversation holds kernels. ``max_kernels`` caps how many one user may hold (a
+    user's own ``User.max_kernels`` wins): opening one more first closes that user's longest
+    idle one, and fails with ``KernelLimitError`` when all are busy. With ``idle_timeout``
+    (seconds), a conversation idle that long is closed by a reaper thread; its history stays,
+    and the next request resumes it with fresh kernels (the model is told).
+    """
 
     def __init__(
         self,
@@ -246,14 +272,26 @@ class Hub:
         *,
         model_factory: ModelFactory,
         pool_factory: PoolFactory | None = None,
+        users: Users | None = None,
+        max_kernels: int | None = None,
+        idle_timeout: float = 0.0,
     ) -> None:
         self.settings = settings
         self.model_factory = model_factory
         self.pool_factory = pool_factory
+        self.users = users
+        self.max_kernels = max_kernels
+        self.idle_timeout = idle_timeout
         self._live: dict[int, LiveConversation] = {}
         self._logs: dict[int, EventLog] = {}
         self._lock = threading.Lock()
         self._opening = threading.Lock()
+        self._stop = threading.Event()
+        if idle_timeout > 0:
+            period = min(30.0, max(idle_timeout / 4, 0.05))
+            threading.Thread(
+                target=self._reap, args=(period,), name="loci-reaper", daemon=True
+            ).start()
 
     def log(self, conv_id: int) -> EventLog:
         """The event log of ``conv_id`` (empty until a turn runs there)."""
@@ -269,21 +307,72 @@ class Hub:
             return list(self._live.values())
 
     def create(
-        self, workspace: Path, *, model: str | None, auto_run: bool | None
+        self,
+        workspace: Path,
+        *,
+        model: str | None,
+        auto_run: bool | None,
+        user: User | None = None,
     ) -> LiveConversation:
         """A new conversation with its own kernels, working in ``workspace``."""
-        return self._open(workspace, None, model=model, auto_run=auto_run)
+        with self._opening:
+            self._make_room(user)
+            return self._open(workspace, None, model=model, auto_run=auto_run, user=user)
 
-    def open(self, conv_id: int, workspace: Path) -> LiveConversation:
+    def open(self, conv_id: int, workspace: Path, user: User | None = None) -> LiveConversation:
         """The live conversation ``conv_id``, resuming it from the store if needed."""
         with self._opening:
             live = self.get(conv_id)
             if live is None:
-                live = self._open(workspace, conv_id, model=None, auto_run=None)
+                self._make_room(user)
+                live = self._open(workspace, conv_id, model=None, auto_run=None, user=user)
+            live.last_active = time.monotonic()  # the reaper leaves it alone now
             return live
 
+    def _cap(self, user: User | None) -> int | None:
+        if user is not None and user.max_kernels is not None:
+            return user.max_kernels
+        return self.max_kernels
+
+    def _make_room(self, user: User | None) -> None:
+        """Keep ``user`` under their cap: close their longest idle conversation, or refuse."""
+        cap = self._cap(user)
+        if cap is None:
+            return
+        owner = None if user is None else user.id
+        mine = [c for c in self.all() if c.owner == owner]
+        while len(mine) >= cap:
+            idle = sorted((c for c in mine if not c.running), key=lambda c: -c.idle_for())
+            if not idle:
+                raise KernelLimitError(
+                    f"you already have {len(mine)} conversation(s) running code (the limit is "
+                    f"{cap}); wait for one to finish or stop it"
+                )
+            self.retire(idle[0])
+            mine.remove(idle[0])
+
+    def retire(self, live: LiveConversation) -> None:
+        """Close one live conversation (its kernels stop; its history and event log stay)."""
+        with self._lock:
+            if self._live.get(live.id) is live:
+                del self._live[live.id]
+        live.close()
+
+    def _reap(self, period: float) -> None:
+        while not self._stop.wait(period):
+            for live in self.all():
+                with self._opening:  # not while a request is opening it
+                    if not live.running and live.idle_for() >= self.idle_timeout:
+                        self.retire(live)
+
     def _open(
-        self, workspace: Path, conv_id: int | None, *, model: str | None, auto_run: bool | None
+        self,
+        workspace: Path,
+        conv_id: int | None,
+        *,
+        model: str | None,
+        auto_run: bool | None,
+        user: User | None,
     ) -> LiveConversation:
         changes: dict[str, object] = {"workdir": workspace}
         if model:
@@ -308,8 +397,11 @@ class Hub:
             approver=approver,
             conversation_id=conv_id,
         )
+        if conv_id is None and user is not None and self.users is not None:
+            self.users.assign(session.conversation_id, user.id)
         log.append(self.log(session.conversation_id))
-        live = LiveConversation(session, approver, workspace, log[0])
+        owner = None if user is None else user.id
+        live = LiveConversation(session, approver, workspace, log[0], owner)
         with self._lock:
             self._live[live.id] = live
         return live
@@ -324,6 +416,7 @@ class Hub:
 
     def close(self) -> None:
         """Stop every running turn and shut every kernel down."""
+        self._stop.set()
         with self._lock:
             live, self._live = list(self._live.values()), {}
         for conv in live:
@@ -336,6 +429,7 @@ __all__ = [
     "ApprovalError",
     "EventLog",
     "Hub",
+    "KernelLimitError",
     "LiveConversation",
     "TurnRunningError",
     "WebApprover",

@@ -3,7 +3,9 @@
 A local server that runs code is a target, so (pure ASGI middleware, before any route):
 
 - every path except the static UI shell (``/`` and ``/static/...``, which hold no data) needs
-  the token, as ``Authorization: Bearer T`` or ``?token=T`` (compared in constant time);
+  the token, as ``Authorization: Bearer T`` or ``?token=T``: the server's one token (compared
+  in constant time) or, in multi-user mode, any user's (looked up by its SHA-256); the user
+  is put in the ASGI scope as ``scope["loci.user"]`` for the endpoints;
 - the Host header must name this server when it listens on loopback (defeats DNS rebinding);
 - a request that changes state (any method but GET/HEAD/OPTIONS), the event stream and any
   WebSocket must come from this server's own origin: a foreign ``Origin`` (or ``null``, or
@@ -23,12 +25,15 @@ from urllib.parse import parse_qs, urlsplit
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..store.users import User, Users
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+LOCAL = User(0, "local")  # the one user of a single-token server
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -55,10 +60,16 @@ class Guard:
     """ASGI middleware enforcing the rules in the module docstring."""
 
     def __init__(
-        self, app: ASGIApp, *, token: str, allowed_hosts: Iterable[str] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        token: str,
+        allowed_hosts: Iterable[str] | None = None,
+        users: Users | None = None,
     ) -> None:
         self.app = app
         self.token = token
+        self.users = users
         self.allowed_hosts = (
             frozenset(h.strip("[]").lower() for h in allowed_hosts) if allowed_hosts else None
         )
@@ -96,15 +107,18 @@ class Guard:
         path: str = scope["path"]
         if _is_public(path) and scope["type"] == "http":
             return None
-        if not self._token_ok(scope, headers):
+        user = self._user(scope, headers)
+        if user is None:
             return 401, "missing or wrong token (Authorization: Bearer TOKEN or ?token=TOKEN)"
+        scope["loci.user"] = user
         method = scope.get("method", "GET")
         streaming = scope["type"] == "websocket" or path.endswith("/events")
         if (method not in SAFE_METHODS or streaming) and not _same_origin(scope, headers):
             return 403, "cross-origin request refused"
         return None
 
-    def _token_ok(self, scope: Scope, headers: Headers) -> bool:
+    def _user(self, scope: Scope, headers: Headers) -> User | None:
+        """Who the request's token belongs to (LOCAL for the single token), or None."""
         given = ""
         auth = headers.get("authorization", "")
         if auth[:7].lower() == "bearer ":
@@ -112,7 +126,11 @@ class Guard:
         else:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             given = (query.get("token") or [""])[0]
-        return bool(given) and secrets.compare_digest(given.encode(), self.token.encode())
+        if not given:
+            return None
+        if self.users is not None:
+            return self.users.by_token(given)
+        return LOCAL if secrets.compare_digest(given.encode(), self.token.encode()) else None
 
 
 def _same_origin(scope: Scope, headers: Headers) -> bool:
