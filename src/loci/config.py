@@ -19,6 +19,9 @@ config.toml keys (all optional)::
     memory_mb = 4096                # per kernel process; default 3/4 of RAM; 0 = no limit
     max_processes = 512             # processes + threads of one kernel; 0 = no limit
     max_output_mb = 10              # output kept and shown per execution; 0 = no limit
+    kernel_gateway = "http://gw:8888"  # run kernels on a Jupyter (Enterprise) Kernel Gateway
+    gateway_token = "..."           # its auth token (env LOCI_GATEWAY_TOKEN)
+    gateway_kernel = "python3"      # the gateway's kernelspec for Python blocks
 """
 
 from __future__ import annotations
@@ -65,6 +68,9 @@ class Settings:
     memory_mb: int | None = None  # per kernel process; None = 3/4 of RAM, 0 = no limit
     max_processes: int = 512  # processes and threads of one kernel; 0 = no limit
     max_output_mb: float = 10.0  # output stored and shown per execution; 0 = no limit
+    kernel_gateway: str | None = None  # URL of a Jupyter Kernel Gateway; None = local kernels
+    gateway_token: str | None = None
+    gateway_kernel: str | None = None  # kernelspec name for Python; None = the gateway's default
 
     @property
     def db_path(self) -> Path:
@@ -100,6 +106,9 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "memory_mb": int,
     "max_processes": int,
     "max_output_mb": (int, float),
+    "kernel_gateway": str,
+    "gateway_token": str,
+    "gateway_kernel": str,
 }
 SANDBOX_MODES = ("off", "workspace", "readonly")
 
@@ -145,6 +154,10 @@ def _env_settings(env: Mapping[str, str]) -> dict[str, Any]:
         out["models_dir"] = env["LOCI_MODELS_DIR"]
     if env.get("LOCI_SANDBOX"):
         out["sandbox"] = env["LOCI_SANDBOX"]
+    if env.get("LOCI_KERNEL_GATEWAY"):
+        out["kernel_gateway"] = env["LOCI_KERNEL_GATEWAY"]
+    if env.get("LOCI_GATEWAY_TOKEN"):
+        out["gateway_token"] = env["LOCI_GATEWAY_TOKEN"]
     return out
 
 
@@ -164,6 +177,9 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(
             f"sandbox must be one of {', '.join(SANDBOX_MODES)}, got {out['sandbox']!r}"
         )
+    gateway = out.get("kernel_gateway")
+    if gateway and not str(gateway).startswith(("http://", "https://")):
+        raise ConfigError(f"kernel_gateway must be an http:// or https:// URL, got {gateway!r}")
     for key in ("memory_mb", "max_processes", "max_output_mb"):
         if key in out and out[key] is not None and out[key] < 0:
             raise ConfigError(f"{key} must be >= 0, got {out[key]}")

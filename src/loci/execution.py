@@ -26,6 +26,7 @@ from pathlib import Path
 from .errors import LociError
 from .events import Event, ExecutionDone, ExecutionStart, KernelResult, Notice, Output
 from .kernels.base import Kernel
+from .mirror import Mirror, mirror_for
 from .risk import assess, summary
 from .sandbox import Sandbox
 from .store import Store
@@ -209,6 +210,20 @@ def _stream(
     return result
 
 
+def _location(kernel: Kernel) -> str:
+    """The audit's sandbox column for an unsandboxed kernel: off, or where it runs."""
+    url = getattr(kernel, "url", None)
+    return f"gateway:{url}" if isinstance(url, str) else "off"
+
+
+def _remote_before(mirror: Mirror | None) -> dict[str, tuple[float, int]]:
+    """For a remote kernel: send the workspace's new files, then list the remote folder."""
+    if mirror is None:
+        return {}
+    mirror.push_local()
+    return mirror.remote_files()
+
+
 def run_block(
     kernel: Kernel,
     store: Store,
@@ -233,12 +248,14 @@ def run_block(
         language=language,
         code=code,
         approved_by=approved_by,
-        sandbox=sandbox.label if sandbox is not None else "off",
+        sandbox=sandbox.label if sandbox is not None else _location(kernel),
         risk=risk,
     )
     yield ExecutionStart(exec_id, block_id, language, code)
     workdir = kernel.cwd
     before = snapshot(workdir, skip)
+    mirror = mirror_for(kernel, workdir)
+    remote_before = _remote_before(mirror)
     started = time.monotonic()
     cap = OutputCap(sandbox.limits.output_bytes if sandbox is not None else 0)
     result = yield from _stream(
@@ -264,5 +281,11 @@ def run_block(
         message=message,
         files=changed_files(before, workdir, skip),
     )
+    if mirror is not None:
+        fetched, kept = mirror.pull_changed(remote_before)
+        done = replace(done, files=tuple(sorted({*done.files, *fetched})))
+        if kept:
+            where = getattr(kernel, "remote_cwd", "") or "the gateway"
+            yield Notice("info", f"left on the gateway in {where} (too large): {', '.join(kept)}")
     store.finish_execution(exec_id, done, output_bytes=cap.seen, truncated=cap.cut, limit_hit=limit)
     yield done

@@ -51,7 +51,6 @@ from .messages import Message, ToolCall
 from .models.base import Model, ModelChunk, PrefillModel, TextChunk, ToolCallChunk, UsageChunk
 from .models.convert import orphan_results_to_user
 from .parsing import Fenced, FenceParser, looping_tail
-from .sandbox import Sandbox
 from .store import Store
 
 RESUMED_NOTE = (
@@ -67,8 +66,7 @@ REPEAT_NOTE = (
     "Change the code, or give the final answer.]"
 )
 SILENT_NOTE = (
-    "The code printed nothing, so that answer is not backed by any output. "
-    "print() the result."
+    "The code printed nothing, so that answer is not backed by any output. print() the result."
 )
 FIX_NOTE = (
     "The last code failed, so that answer is not backed by any output. "
@@ -109,11 +107,7 @@ class Session:
             model = get_model(self.settings)
         self.model = model
         self.store = store or Store(self.settings.db_path)
-        self.kernels = kernels or KernelPool(
-            self.settings.workdir,
-            python=self.settings.python,
-            sandbox=Sandbox.from_settings(self.settings),
-        )
+        self.kernels = kernels or KernelPool.from_settings(self.settings)
         self.policy = ApprovalPolicy(
             approver, auto_run=self.settings.auto_run, workspace=self.settings.workdir
         )

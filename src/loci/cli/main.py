@@ -40,7 +40,8 @@ def _flags(**given: Any) -> dict[str, Any]:
 
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="Other commands: loci history | show ID | resume ID | export ID | models list|install",
+    epilog="Other commands: loci history | show ID | resume ID | export ID | "
+    "models list|install | serve | users add|list|remove|token|limit",
 )
 @click.argument("request", nargs=-1)
 @click.option(
@@ -71,6 +72,8 @@ def _flags(**given: Any) -> dict[str, Any]:
 @click.option(
     "--max-output-mb", type=click.FloatRange(min=0), help="Output kept per execution (0: none)"
 )
+@click.option("--kernel-gateway", metavar="URL", help="Run kernels on a Jupyter Kernel Gateway")
+@click.option("--gateway-token", help="The gateway's auth token (or LOCI_GATEWAY_TOKEN)")
 @click.option("--json", "as_json", is_flag=True, help="One JSON event per line on stdout")
 @click.option(
     "--resume",
@@ -98,6 +101,8 @@ def chat(
     memory_mb: int | None,
     max_processes: int | None,
     max_output_mb: float | None,
+    kernel_gateway: str | None,
+    gateway_token: str | None,
     as_json: bool,
     resume: str | None,
 ) -> None:
@@ -118,6 +123,8 @@ def chat(
             memory_mb=memory_mb,
             max_processes=max_processes,
             max_output_mb=max_output_mb,
+            kernel_gateway=kernel_gateway,
+            gateway_token=gateway_token,
         )
     )
     settings.workdir.mkdir(parents=True, exist_ok=True)
@@ -126,7 +133,7 @@ def chat(
     if not text and not sys.stdin.isatty():
         text = sys.stdin.read().strip()
     conv_id = _resume_id(settings, resume)
-    if settings.python:
+    if settings.python and not settings.kernel_gateway:
         _ensure_ipykernel(settings.python, settings.auto_run, interactive=sys.stdin.isatty())
     if as_json:
         if not text:
@@ -164,6 +171,14 @@ def _ensure_ipykernel(python: str, auto: bool, *, interactive: bool) -> None:
 
 def _announce_sandbox(settings: Settings, *, as_json: bool) -> None:
     """Say at start-up when the confinement asked for cannot be enforced here."""
+    if settings.kernel_gateway:
+        if not as_json:
+            click.echo(
+                f"loci: code runs on the kernel gateway {settings.kernel_gateway}; "
+                "loci's local sandbox does not apply there",
+                err=True,
+            )
+        return
     warning = Sandbox.from_settings(settings).warning()
     if warning is None:
         return
@@ -327,9 +342,11 @@ def export(conversation_id: int, fmt: str, output: Path | None) -> None:
 def _attach_optional_commands() -> None:
     from .models_cmd import models
     from .serve_cmd import serve
+    from .users_cmd import users
 
     commands.add_command(models)
     commands.add_command(serve)
+    commands.add_command(users)
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

@@ -1,28 +1,38 @@
 """``loci serve``: the browser UI and HTTP API on a local port, guarded by a token.
 
 Binds 127.0.0.1 by default with a fresh random token printed in the URL. Any other address
-needs an explicit ``--token`` (anyone who can reach the port could otherwise run code here).
+needs an explicit ``--token`` (anyone who can reach the port could otherwise run code here),
+or ``--users``: then each user (``loci users add NAME``) logs in with their own token and sees
+only their own conversations and files. ``--max-kernels`` caps live kernels per user and
+``--idle-timeout`` shuts down the kernels of idle conversations; ``--kernel-gateway`` runs
+every kernel on a Jupyter Kernel Gateway instead of this machine.
 """
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..config import load_settings
+from ..config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from ..store.users import Users
 
 
-def check_bind(host: str, token: str | None) -> None:
-    """Refuse a non-loopback address without an explicit token."""
+def check_bind(host: str, token: str | None, users: bool = False) -> None:
+    """Refuse a non-loopback address without an explicit token (or per-user tokens)."""
     from ..web.security import is_loopback
 
-    if not is_loopback(host) and not token:
+    if users and token:
+        raise click.UsageError("--users and --token exclude each other: users log in with theirs")
+    if not is_loopback(host) and not token and not users:
         raise click.UsageError(
             f"refusing to listen on {host} without --token: anyone who can reach this machine "
-            "could run code on it. Pass --token with a long random secret, or use "
-            "--host 127.0.0.1 (the default)."
+            "could run code on it. Pass --token with a long random secret, use --users, or "
+            "use --host 127.0.0.1 (the default)."
         )
 
 
@@ -57,6 +67,19 @@ def _bind(host: str, port: int) -> socket.socket:
     "under LOCI_HOME/workspaces)",
 )
 @click.option("--python", "python", help="Python interpreter for the kernels")
+@click.option("--users", "multi_user", is_flag=True, help="Many users, each with their own token")
+@click.option(
+    "--max-kernels", type=click.IntRange(min=1), help="Live conversations (kernels) per user"
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0),
+    default=1800,
+    show_default=True,
+    help="Seconds before an idle conversation's kernels are shut down (0: never)",
+)
+@click.option("--kernel-gateway", metavar="URL", help="Run kernels on a Jupyter Kernel Gateway")
+@click.option("--gateway-token", help="The gateway's auth token (or LOCI_GATEWAY_TOKEN)")
 def serve(
     host: str,
     port: int,
@@ -69,9 +92,16 @@ def serve(
     timeout: float | None,
     workdir: Path | None,
     python: str | None,
+    multi_user: bool,
+    max_kernels: int | None,
+    idle_timeout: float,
+    kernel_gateway: str | None,
+    gateway_token: str | None,
 ) -> None:
     """Serve the browser UI and HTTP API (127.0.0.1, token-protected)."""
-    check_bind(host, token)
+    check_bind(host, token, multi_user)
+    if multi_user and workdir:
+        raise click.UsageError("--users and --workdir exclude each other: each user has folders")
     from ..web import create_app
     from ..web.security import LOOPBACK_HOSTS, is_loopback, new_token
 
@@ -84,22 +114,42 @@ def serve(
         "timeout": timeout,
         "python": python,
         "workdir": workdir.resolve() if workdir else None,
+        "kernel_gateway": kernel_gateway,
+        "gateway_token": gateway_token,
     }
     settings = load_settings({k: v for k, v in flags.items() if v is not None})
     if workdir:
         settings.workdir.mkdir(parents=True, exist_ok=True)
-    token = token or new_token()
+    users = _users(settings) if multi_user else None
+    token = "" if users else token or new_token()
     app = create_app(
         settings,
         token=token,
         shared_workdir=workdir is not None,
         allowed_hosts=LOOPBACK_HOSTS if is_loopback(host) else None,
+        users=users,
+        max_kernels=max_kernels,
+        idle_timeout=idle_timeout,
     )
     sock = _bind(host, port)
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{sock.getsockname()[1]}/?token={token}"
-    click.echo(f"loci is serving on {url}\nPress Ctrl-C to stop.", err=True)
+    url = f"http://{shown}:{sock.getsockname()[1]}/"
+    url += "?token=YOUR_TOKEN (each user's own)" if users else f"?token={token}"
+    where = f"; kernels on {settings.kernel_gateway}" if settings.kernel_gateway else ""
+    click.echo(f"loci is serving on {url}{where}\nPress Ctrl-C to stop.", err=True)
     _run(app, sock)
+
+
+def _users(settings: Settings) -> Users:
+    from ..store import Store
+    from ..store.users import Users
+
+    users = Users(Store(settings.db_path))
+    if not users.all():
+        raise click.UsageError(
+            "--users needs at least one user: add one with `loci users add NAME`"
+        )
+    return users
 
 
 def _run(app: object, sock: socket.socket) -> None:

@@ -9,6 +9,10 @@
 ``normalize_language`` maps a code fence's tag to a kernel language, or ``None`` when loci
 cannot run it. ``factory(language)`` builds a kernel; tests pass one returning FakeKernels.
 
+With a ``gateway`` (``KernelPool.from_settings`` makes one from ``kernel_gateway``), kernels
+run on a Jupyter Kernel Gateway instead (``gateway.GatewayKernel``): no local processes, no
+local sandbox (confinement is the gateway's business).
+
 ``sandbox`` (``loci.sandbox.Sandbox``) confines every kernel the pool makes. When it really
 confines and no ``python`` was chosen, the Python kernel runs in loci's kernel venv in
 ``LOCI_HOME`` (writable inside the sandbox, so package installs work) and both kernels find
@@ -20,16 +24,19 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import Settings
 from ..errors import KernelError, LociError
 from ..sandbox import Sandbox, ensure_venv, venv_dir
 from .base import Kernel
 from .jupyter import JupyterKernel
 from .shell import ShellKernel
 
-__all__ = ["LANGUAGES", "KernelFactory", "KernelPool", "normalize_language"]
+__all__ = ["LANGUAGES", "Gateway", "KernelFactory", "KernelPool", "normalize_language"]
 
 KernelFactory = Callable[[str], Kernel]
 
@@ -55,8 +62,30 @@ def normalize_language(tag: str | None) -> str | None:
     return _ALIASES.get(words[0] if words else "")
 
 
+@dataclass(frozen=True)
+class Gateway:
+    """Where remote kernels run: a Jupyter Kernel Gateway (or Enterprise Gateway)."""
+
+    url: str
+    token: str | None = None
+    kernel: str | None = None  # kernelspec for Python; None = the gateway's default
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Gateway | None:
+        if not settings.kernel_gateway:
+            return None
+        return cls(settings.kernel_gateway, settings.gateway_token, settings.gateway_kernel)
+
+
 class KernelPool:
     """Lazily created kernels, one per language; a context manager that shuts them down."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KernelPool:
+        """The pool ``settings`` ask for: local kernels (sandboxed) or a gateway's."""
+        gateway = Gateway.from_settings(settings)
+        sandbox = None if gateway is not None else Sandbox.from_settings(settings)
+        return cls(settings.workdir, python=settings.python, sandbox=sandbox, gateway=gateway)
 
     def __init__(
         self,
@@ -65,8 +94,12 @@ class KernelPool:
         env: dict[str, str] | None = None,
         factory: KernelFactory | None = None,
         sandbox: Sandbox | None = None,
+        gateway: Gateway | None = None,
     ) -> None:
         self.workdir = Path(workdir)
+        self.gateway = gateway
+        # the conversation's folder on the gateway machine (relative to its kernels' start)
+        self.remote_folder = f"loci-workspaces/{uuid.uuid4().hex[:16]}"
         self.python = python
         self.env = dict(env) if env else None
         self.sandbox = sandbox
@@ -99,12 +132,31 @@ class KernelPool:
         self.env["VIRTUAL_ENV"] = str(root)
 
     def _default_factory(self, language: str) -> Kernel:
+        if self.gateway is not None:
+            return self._gateway_kernel(language)
         self._prepare()
         if language == "python":
             return JupyterKernel(
                 self.workdir, python=self.python, env=self.env, sandbox=self.sandbox
             )
         return ShellKernel(self.workdir, env=self.env, sandbox=self.sandbox)
+
+    def _gateway_kernel(self, language: str) -> Kernel:
+        """A kernel on the gateway. Both languages work in one folder there, named by the
+        pool: the shell uses the gateway's bash kernelspec if it has one, else ``%%bash``
+        cells in a Python kernel."""
+        from .gateway import GatewayKernel, gateway_kernelspecs
+
+        gw = self.gateway
+        assert gw is not None
+        env = {**(self.env or {}), "LOCI_REMOTE_CWD": self.remote_folder}
+        name = gw.kernel
+        if language == "shell":
+            specs = gateway_kernelspecs(gw.url, gw.token)
+            name = next((n for n, lang in specs.items() if lang == "bash"), gw.kernel)
+        return GatewayKernel(
+            gw.url, self.workdir, token=gw.token, kernel_name=name, language=language, env=env
+        )
 
     def __enter__(self) -> KernelPool:
         return self

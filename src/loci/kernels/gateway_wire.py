@@ -1,0 +1,415 @@
+"""The wire to a Jupyter Kernel Gateway: REST calls, the channels WebSocket, the messages on it.
+
+``_Rest`` makes the REST calls (``Authorization: token …`` with each) and ``_Socket`` holds a
+kernel's ``/api/kernels/{id}/channels`` WebSocket (JSON messages with a ``channel`` field).
+``_Resources`` is the kernel a ``GatewayKernel`` holds: its id, its socket and the jupyter_client
+``Session`` that builds its messages; it creates, restarts, interrupts and deletes the kernel
+over REST, sends shell requests and waits for their replies. ``gateway_kernelspecs`` lists what
+a gateway can start. Deciding what to do when something fails is ``gateway.GatewayKernel``'s.
+
+Third-party failures (httpx, websockets) are translated here, once, into one-line errors:
+
+    no gateway, no answer       KernelError naming the URL
+    wrong or missing token      _Refused (HTTP 401 / 403), naming the token settings
+    socket closed / not opened  _Lost
+    the kernel died meanwhile   _Died (the gateway's iopub status "restarting" / "dead")
+
+The WebSocket client is the optional ``gateway`` extra (``websockets``), imported when a socket
+opens: without it, a KernelError says how to install it.
+
+Files move through the kernel itself: the housekeeping scripts below (``_SETUP``, ``_LIST``,
+``_READ``, ``_WRITE``, ``_REMOVE``) run in it, or in ``python3`` next to a bash kernel, and leave
+their answer in ``sys._loci_out``: a user expression reads it back, or bash's stdout.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import posixpath
+import re
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+
+from ..errors import KernelError
+
+if TYPE_CHECKING:
+    from jupyter_client.session import Session
+    from websockets.sync.client import ClientConnection
+
+__all__ = ["gateway_kernelspecs"]
+
+_HTTP_TIMEOUT = 10.0  # seconds for a REST call (start and restart get ``start_timeout``)
+_MISSING = "remote kernels need the gateway extra: pip install 'loci[gateway]'"
+_CHUNK = 2 * 1024 * 1024  # bytes per file-transfer message (Python kernels)
+_CHUNK_BASH = 256 * 1024  # through bash's stdout, which the gateway rate-limits
+# housekeeping scripts leave their answer in sys._loci_out (read back as a user expression)
+_EOF = "__LOCI_EOF__"  # ends a script given to python3 as a bash here-document
+_OUT = "__import__('sys').__dict__.pop('_loci_out', None)"
+_SETUP = """import os, sys, tempfile
+os.environ.update({env!r})
+d = os.path.abspath(os.path.expanduser({folder!r})) if {folder!r} else tempfile.mkdtemp(
+    prefix='loci-')
+os.makedirs(d, exist_ok=True)
+os.chdir(d)
+sys._loci_out = os.getcwd()"""
+_LIST = """import json, os, stat, sys
+found = {{}}
+for top, dirs, names in os.walk({root!r}):
+    dirs[:] = [n for n in dirs if not n.startswith('.') and n != '__pycache__']
+    for path in (os.path.join(top, n) for n in names[: 5000 - len(found)]):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            rel = os.path.relpath(path, {root!r}).replace(os.sep, '/')
+            found[rel] = [st.st_mtime, st.st_size]
+    if len(found) >= 5000:
+        break
+sys._loci_out = json.dumps(found)"""
+_PATH = """import base64, os, sys
+root = os.path.realpath({root!r})
+path = os.path.realpath(os.path.join(root, {rel!r}))
+inside = path != root and os.path.commonpath([root, path]) == root
+"""
+_READ = (
+    _PATH
+    + """if not inside or not os.path.isfile(path) or os.path.getsize(path) > {limit}:
+    sys._loci_out = 'none'
+else:
+    with open(path, 'rb') as f:
+        f.seek({offset})
+        sys._loci_out = 'data:' + base64.b64encode(f.read({size})).decode()"""
+)
+_WRITE = (
+    _PATH
+    + """if inside:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, {mode!r}) as f:
+        f.write(base64.b64decode({data!r}))
+sys._loci_out = 'ok' if inside else 'outside'"""
+)
+_REMOVE = "import shutil, sys\nshutil.rmtree({root!r}, ignore_errors=True)\nsys._loci_out = 'ok'"
+
+
+class _Lost(KernelError):
+    """The channels socket closed (or could not open)."""
+
+
+class _Refused(KernelError):
+    """The gateway refused the token."""
+
+
+class _Died(KernelError):
+    """The gateway said the kernel died while loci waited for a reply."""
+
+
+def _refused(url: str, code: int) -> _Refused:
+    return _Refused(
+        f"the Jupyter gateway at {url} refused loci (HTTP {code}): its token is wrong or "
+        "missing; set LOCI_GATEWAY_TOKEN or --gateway-token"
+    )
+
+
+def _is_death(msg: dict[str, Any]) -> bool:
+    """The gateway's own status message: the kernel process died (and is being restarted)."""
+    state = (msg.get("content") or {}).get("execution_state")
+    return msg.get("msg_type") == "status" and state in ("restarting", "dead")
+
+
+def _parent(msg: dict[str, Any]) -> Any:
+    return (msg.get("parent_header") or {}).get("msg_id")
+
+
+def _reason(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    detail = body.get("message") or body.get("reason") if isinstance(body, dict) else None
+    return f"HTTP {resp.status_code}" + (f": {detail}" if detail else "")
+
+
+def _relative(relpath: str) -> str | None:
+    """``relpath`` as a clean relative POSIX path; None if absolute or climbing out."""
+    rel = posixpath.normpath(relpath.replace("\\", "/"))
+    return None if rel.startswith(("/", "../")) or rel in (".", "..") else rel
+
+
+def _shell_exit(error: dict[str, Any]) -> int | None:
+    """The exit status of a failed shell command (a ``%%bash`` cell's CalledProcessError, or
+    bash_kernel's nameless error); None for any other error."""
+    value = str(error.get("evalue", ""))
+    if not error.get("ename") and value.isdigit():
+        return int(value)
+    found = re.search(r"exit status (\d+)|Signals\.\w+: (\d+)", value)
+    if error.get("ename") != "CalledProcessError" or found is None:
+        return None
+    return int(found[1]) if found[1] else -int(found[2])
+
+
+def _execute(code: str, *, private: bool, bash: bool) -> dict[str, Any]:
+    """An execute_request's content: a block, or loci's own (silent in Python kernels)."""
+    silent = private and not bash
+    return {
+        "code": code,
+        "silent": silent,
+        "store_history": not private,
+        "user_expressions": {"out": _OUT} if silent else {},
+        "allow_stdin": False,
+        "stop_on_error": not private,
+    }
+
+
+def _housekeeping_code(script: str, *, bash: bool) -> str:
+    """The code that runs a housekeeping script: in a namespace of its own, or in python3 next
+    to a bash kernel (which prints its answer)."""
+    if bash:
+        return f"python3 - <<'{_EOF}'\n{script}\nsys.stdout.write(sys._loci_out)\n{_EOF}"
+    return f"exec({script!r}, {{}})"
+
+
+def _housekeeping_answer(reply: dict[str, Any], *, bash: bool) -> str:
+    """What a housekeeping script left in ``sys._loci_out``, from its execute reply."""
+    if bash:
+        return str(reply["stdout"]).strip()
+    out = (reply.get("user_expressions") or {}).get("out") or {}
+    try:
+        value = ast.literal_eval((out.get("data") or {}).get("text/plain", "None"))
+    except (ValueError, SyntaxError) as exc:
+        raise KernelError("loci's housekeeping code gave an unreadable answer") from exc
+    return value if isinstance(value, str) else ""
+
+
+class _Rest:
+    """The gateway's REST API; every failure becomes a one-line KernelError."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url = url.rstrip("/")
+        self.headers = {"Authorization": f"token {token}"} if token else {}
+
+    def call(
+        self, method: str, path: str, body: Any = None, timeout: float = _HTTP_TIMEOUT
+    ) -> httpx.Response:
+        try:
+            resp = httpx.request(
+                method, self.url + path, json=body, headers=self.headers, timeout=timeout
+            )
+        except httpx.HTTPError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise KernelError(f"cannot reach the Jupyter gateway at {self.url}: {reason}") from exc
+        if resp.status_code in (401, 403):
+            raise _refused(self.url, resp.status_code)
+        return resp
+
+
+def gateway_kernelspecs(url: str, token: str | None = None) -> dict[str, str]:
+    """The gateway's kernelspecs: name → language (``GET /api/kernelspecs``)."""
+    rest = _Rest(url, token)
+    resp = rest.call("GET", "/api/kernelspecs")
+    try:
+        specs = resp.json()["kernelspecs"] if resp.status_code == 200 else None
+    except (ValueError, KeyError, TypeError):
+        specs = None
+    if not isinstance(specs, dict):
+        raise KernelError(
+            f"{rest.url} does not look like a Jupyter Kernel Gateway: "
+            f"GET /api/kernelspecs answered {_reason(resp)}"
+        )
+    return {
+        str(name): str(((spec or {}).get("spec") or {}).get("language", "")).lower()
+        for name, spec in specs.items()
+    }
+
+
+class _Socket:
+    """The kernel's channels WebSocket: JSON messages in and out."""
+
+    def __init__(self, url: str, headers: dict[str, str], timeout: float) -> None:
+        try:  # the optional ``gateway`` extra
+            from websockets.exceptions import InvalidStatus, WebSocketException
+            from websockets.sync.client import connect
+        except ImportError as exc:
+            raise KernelError(_MISSING) from exc
+        self._errors: tuple[type[Exception], ...] = (OSError, WebSocketException)
+        self._stack = contextlib.ExitStack()
+        gateway = url.split("/api/kernels/")[0].replace("ws", "http", 1)
+        try:
+            self._ws: ClientConnection = self._stack.enter_context(
+                connect(url, additional_headers=headers, open_timeout=timeout, max_size=None)
+            )
+        except InvalidStatus as exc:
+            code = exc.response.status_code
+            if code in (401, 403):
+                raise _refused(gateway, code) from exc
+            raise _Lost(
+                f"the Jupyter gateway at {gateway} refused the channels (HTTP {code})"
+            ) from exc
+        except TimeoutError as exc:
+            raise _Lost(
+                f"the kernel on the Jupyter gateway at {gateway} did not answer within "
+                f"{timeout:g}s (see the gateway's log)"
+            ) from exc
+        except (OSError, WebSocketException) as exc:
+            raise _Lost(f"cannot connect to the kernel at {url}: {exc}") from exc
+
+    def send(self, msg: dict[str, Any]) -> None:
+        from jupyter_client.jsonutil import json_default
+
+        try:
+            self._ws.send(json.dumps(msg, default=json_default))
+        except self._errors as exc:
+            raise _Lost("the connection to the Jupyter gateway was lost") from exc
+
+    def recv(self, timeout: float) -> dict[str, Any] | None:
+        """The next message; None if none came within ``timeout`` seconds."""
+        try:
+            msg = json.loads(self._ws.recv(timeout=timeout))
+        except TimeoutError:
+            return None
+        except self._errors as exc:
+            raise _Lost("the connection to the Jupyter gateway was lost") from exc
+        except ValueError:
+            return None
+        return msg if isinstance(msg, dict) else None
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._stack.close()
+
+
+class _Resources:
+    """The kernel a GatewayKernel holds and its channels; ``release`` deletes the kernel (a
+    finalizer calls it too)."""
+
+    def __init__(self, rest: _Rest) -> None:
+        self.rest = rest
+        self.kernel_id: str | None = None
+        self.socket: _Socket | None = None
+        self.session: Session | None = None
+
+    def connect(self, timeout: float) -> None:
+        """Open the kernel's channels socket (any previous one is closed)."""
+        from jupyter_client.session import Session
+
+        self.close_socket()
+        assert self.kernel_id is not None
+        url = self.rest.url
+        url = ("ws" + url[4:] if url.startswith("http") else url) + (
+            f"/api/kernels/{quote(self.kernel_id)}/channels"
+        )
+        self.session = Session(username="loci")
+        self.socket = _Socket(url, self.rest.headers, timeout)
+
+    def create(self, env: dict[str, str], name: str | None, timeout: float) -> None:
+        """Ask the gateway for a new kernel (``kernel_id``); KernelError if it cannot."""
+        body: dict[str, Any] = {"env": dict(env)}
+        if name:
+            body["name"] = name
+        resp = self.rest.call("POST", "/api/kernels", body, timeout=timeout)
+        try:
+            kernel_id = resp.json()["id"] if resp.status_code in (200, 201) else None
+        except (ValueError, KeyError, TypeError):
+            kernel_id = None
+        if not isinstance(kernel_id, str):
+            spec = f" {name!r}" if name else ""
+            raise KernelError(
+                f"the Jupyter gateway at {self.rest.url} could not start a{spec} kernel: "
+                f"{_reason(resp)}"
+            )
+        self.kernel_id = kernel_id
+
+    def restart(self, timeout: float) -> bool:
+        """REST restart; False if the gateway no longer knows the kernel."""
+        assert self.kernel_id is not None
+        path = f"/api/kernels/{quote(self.kernel_id)}/restart"
+        resp = self.rest.call("POST", path, timeout=timeout)
+        if resp.status_code == 404:
+            return False
+        if resp.status_code >= 300:
+            raise KernelError(
+                f"the Jupyter gateway at {self.rest.url} could not restart the kernel: "
+                f"{_reason(resp)}"
+            )
+        return True
+
+    def interrupt(self) -> None:
+        """REST interrupt, if there is a kernel; failures are ignored."""
+        kernel_id = self.kernel_id
+        if kernel_id is not None:
+            with contextlib.suppress(KernelError):
+                self.rest.call("POST", f"/api/kernels/{quote(kernel_id)}/interrupt")
+
+    def exists(self, wait: float = 0.0) -> bool:
+        """Whether the gateway still has the kernel; KernelError if it does not answer within
+        ``wait`` seconds (a restarting gateway takes a moment)."""
+        assert self.kernel_id is not None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                resp = self.rest.call("GET", f"/api/kernels/{quote(self.kernel_id)}")
+                return resp.status_code != 404
+            except _Refused:
+                raise
+            except KernelError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
+
+    def close_socket(self) -> None:
+        socket, self.socket = self.socket, None
+        if socket is not None:
+            socket.close()
+
+    def release(self) -> None:
+        self.close_socket()
+        kernel_id, self.kernel_id = self.kernel_id, None
+        if kernel_id is not None:
+            with contextlib.suppress(KernelError):
+                self.rest.call("DELETE", f"/api/kernels/{quote(kernel_id)}", timeout=5.0)
+
+    def send(self, msg_type: str, content: dict[str, Any]) -> str:
+        """Send a shell request; its msg_id."""
+        if self.socket is None or self.session is None:
+            raise _Lost("not connected to the Jupyter gateway")
+        msg = self.session.msg(msg_type, content)
+        msg["channel"] = "shell"
+        self.socket.send(msg)
+        return str(msg["header"]["msg_id"])
+
+    def recv(self, timeout: float) -> dict[str, Any] | None:
+        if self.socket is None:
+            raise _Lost("not connected to the Jupyter gateway")
+        return self.socket.recv(timeout)
+
+    def request(self, msg_type: str, content: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send a shell request; its reply's content (execute: once idle, with ``stdout``)."""
+        msg_id = self.send(msg_type, content)
+        reply: dict[str, Any] | None = None
+        idle = msg_type != "execute_request"
+        stdout: list[str] = []
+        deadline = time.monotonic() + timeout
+        while reply is None or not idle:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise KernelError(
+                    f"the kernel on the Jupyter gateway at {self.rest.url} did not answer"
+                )
+            msg = self.recv(min(left, 1.0))
+            if msg is not None and _is_death(msg):
+                raise _Died(f"the kernel on the Jupyter gateway at {self.rest.url} died")
+            if msg is None or _parent(msg) != msg_id:
+                continue
+            kind, body = msg.get("msg_type"), msg.get("content") or {}
+            if kind == msg_type.replace("_request", "_reply"):
+                reply = body
+            elif kind == "status":
+                idle = idle or body.get("execution_state") == "idle"
+            elif kind == "stream" and body.get("name") == "stdout":
+                stdout.append(str(body.get("text", "")))
+        return {**reply, "stdout": "".join(stdout)}
