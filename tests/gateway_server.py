@@ -5,6 +5,9 @@
         gw.restart()                         # stop it, start a new one on the same port/token
         gw.kernel_ids()                      # GET /api/kernels
 
+``bash=True`` / ``scheme=True`` also offer a "bash" (bash_kernel) / "calysto_scheme" (Calysto
+Scheme, language "scheme") kernelspec, run by this Python, when those packages are importable.
+
 The gateway runs in its own process group; ``stop`` sends SIGTERM (the gateway shuts its kernels
 down) and SIGKILL after a while. Importable by name from any test folder (``tests/`` is on
 ``sys.path`` through ``tests/conftest.py``).
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["GatewayServer", "free_port", "have_bash_kernel", "have_gateway"]
+__all__ = ["GatewayServer", "free_port", "have_bash_kernel", "have_gateway", "have_scheme_kernel"]
 
 
 def have_gateway() -> bool:
@@ -39,6 +42,12 @@ def have_bash_kernel() -> bool:
     return importlib.util.find_spec("bash_kernel") is not None
 
 
+def have_scheme_kernel() -> bool:
+    """Whether calysto_scheme is importable (then ``scheme=True`` gateways offer a
+    "calysto_scheme" spec)."""
+    return importlib.util.find_spec("calysto_scheme") is not None
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -49,10 +58,17 @@ class GatewayServer:
     """One ``jupyter kernelgateway`` process on 127.0.0.1 with a random token."""
 
     def __init__(
-        self, root: Path, *, port: int | None = None, token: str | None = None, bash: bool = False
+        self,
+        root: Path,
+        *,
+        port: int | None = None,
+        token: str | None = None,
+        bash: bool = False,
+        scheme: bool = False,
     ) -> None:
         self.root = Path(root)
         self.bash = bash  # also offer a "bash" kernelspec (bash_kernel run by this Python)
+        self.scheme = scheme  # and a "calysto_scheme" one (language "scheme")
         self.port = port or free_port()
         self.token = token or secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -74,15 +90,10 @@ class GatewayServer:
         self.root.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(self.root / "runtime"))
         if self.bash:
-            spec = {
-                "argv": [sys.executable, "-m", "bash_kernel", "-f", "{connection_file}"],
-                "display_name": "Bash",
-                "language": "bash",
-                "env": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
-            }
-            folder = self.root / "share" / "kernels" / "bash"
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+            self._add_spec("bash", "bash_kernel", "Bash", "bash")
+        if self.scheme and have_scheme_kernel():
+            self._add_spec("calysto_scheme", "calysto_scheme", "Calysto Scheme", "scheme")
+        if self.bash or self.scheme:
             env["JUPYTER_PATH"] = str(self.root / "share")
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -104,6 +115,18 @@ class GatewayServer:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"the gateway did not answer within {timeout}s:\n{self.log_tail()}")
+
+    def _add_spec(self, name: str, module: str, display_name: str, language: str) -> None:
+        """A kernelspec ``name`` that runs ``python -m module`` with this Python."""
+        spec = {
+            "argv": [sys.executable, "-m", module, "-f", "{connection_file}"],
+            "display_name": display_name,
+            "language": language,
+            "env": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        }
+        folder = self.root / "share" / "kernels" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

@@ -18,7 +18,7 @@ import re
 import shlex
 import sys
 import threading
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import cast
@@ -236,6 +236,10 @@ class Session:
     def _system_prompt(self) -> Message:
         name = "tools" if self.model.supports_tools else "system"
         text = prompts.load(name, workdir=str(self.settings.workdir))
+        others = self.kernels.gateway_languages()
+        if others and not self.model.supports_tools:
+            fences = ", ".join(f"```{lang}" for lang in others)
+            text += f"\nThe kernel gateway also runs {fences} blocks."
         return Message(
             "system", text + f"\nSystem: {platform.system()}, Python {sys.version.split()[0]}."
         )
@@ -294,8 +298,8 @@ class Session:
         self.store.add_usage(self.conversation_id, usage)
         if not calls and not self._cancel.is_set():
             calls = self._fenced_calls(parser)
-        if calls:
-            text = _cut_after_last_fence(text) if not self.model.supports_tools else text
+        if calls and not self.model.supports_tools:
+            text = _cut_after_last_fence(text, self.kernels.language_of)
         reply = Message("assistant", text, tuple(calls) if self.model.supports_tools else ())
         if text or calls:
             self._add(reply)
@@ -305,13 +309,13 @@ class Session:
         return Message("assistant", text, tuple(calls))
 
     def _runnable(self, blocks: Sequence[Fenced]) -> bool:
-        return any(_block_language(b) for b in blocks)
+        return any(_block_language(b, self.kernels.language_of) for b in blocks)
 
     def _fenced_calls(self, parser: FenceParser) -> list[ToolCall]:
         parser.finish()
         calls = []
         for block in parser.blocks:
-            language = _block_language(block)
+            language = _block_language(block, self.kernels.language_of)
             if language and block.code.strip():
                 calls.append(ToolCall(f"call_{next(self._ids)}", language, block.code))
                 break  # one block per step: its output may change what comes next
@@ -335,7 +339,7 @@ class Session:
         self.policy.auto_run = value
 
     def _run_call(self, call: ToolCall) -> Generator[Event, None, str]:
-        language = normalize_language(call.language) or call.language
+        language = self.kernels.language_of(call.language) or call.language
         block = CodeBlock(call.id, language, call.code, code_hash(call.code))
         yield block
         decision = self.policy.decide(block)
@@ -354,8 +358,9 @@ class Session:
                 sandbox=self.kernels.sandbox.label if self.kernels.sandbox else "off",
             )
             return f"[not run: {reason}]"
-        if normalize_language(language) is None:
-            return f"[not run: {language!r} is not a language loci can run; use python or shell]"
+        if self.kernels.language_of(language) is None:
+            known = ", ".join(["python", "shell", *self.kernels.gateway_languages()])
+            return f"[not run: {language!r} is not a language loci can run; use {known}]"
         outputs: list[Output] = []
         done = yield from self._execute(block.id, language, code, decision.by, outputs)
         missing = (
@@ -450,12 +455,14 @@ def _unbacked_note(turn: _Turn, reply: str, grounding: Grounding) -> str | None:
     return None
 
 
-def _block_language(block: Fenced) -> str | None:
+def _block_language(
+    block: Fenced, resolve: Callable[[str | None], str | None] = normalize_language
+) -> str | None:
     """The kernel a fenced block runs in, or None for a block that is not code to run.
     Small models often fence plain text (their answer, an echoed output) without a tag, so an
     untagged block counts as Python only when it parses as Python."""
     if block.language:
-        return normalize_language(block.language)
+        return resolve(block.language)
     try:
         ast.parse(block.code)
     except (SyntaxError, ValueError):
@@ -463,14 +470,16 @@ def _block_language(block: Fenced) -> str | None:
     return "python"
 
 
-def _cut_after_last_fence(text: str) -> str:
+def _cut_after_last_fence(
+    text: str, resolve: Callable[[str | None], str | None] = normalize_language
+) -> str:
     """Keep the reply up to the end of the code block that will run (drop invented output)."""
     lines = text.split("\n")
     parser = FenceParser()
     kept: list[str] = []
     for line in lines:
         kept.append(line)
-        if any(_block_language(b) for b in parser.feed(line + "\n")):
+        if any(_block_language(b, resolve) for b in parser.feed(line + "\n")):
             break
     return "\n".join(kept).rstrip()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from gateway_server import GatewayServer, have_gateway
+from gateway_server import GatewayServer, have_gateway, have_scheme_kernel
 
 LOCI = [sys.executable, "-m", "loci.cli.main"]
 PROMPT = r"\x1b\[\?2004h"
@@ -23,7 +23,7 @@ PROMPT = r"\x1b\[\?2004h"
 def gateway(tmp_path: Path) -> Iterator[GatewayServer]:
     if not have_gateway():
         pytest.skip("jupyter_kernel_gateway is not installed (pip install jupyter_kernel_gateway)")
-    with GatewayServer(tmp_path / "gateway") as gw:
+    with GatewayServer(tmp_path / "gateway", scheme=have_scheme_kernel()) as gw:
         yield gw
 
 
@@ -70,6 +70,24 @@ def test_json_run_sends_files_to_the_gateway_and_fetches_results_back(
     )
     execution = next(i for i in json.loads(show.stdout)["items"] if i["kind"] == "execution")
     assert execution["sandbox"] == f"gateway:{gateway.url}"
+
+
+def test_other_languages_the_gateway_offers_run_there(
+    gateway: GatewayServer, cli_env: dict[str, str], script: Callable[..., str], workdir: Path
+) -> None:
+    if not have_scheme_kernel():
+        pytest.skip("calysto_scheme is not installed (pip install calysto_scheme)")
+    spec = script("```scheme\n(define x 6)\n(display (* x 7))\n```", "It is 42.")
+    env = dict(cli_env, LOCI_GATEWAY_TOKEN=gateway.token)
+    args = ["--json", "-y", "-m", spec, "--workdir", str(workdir)]
+    args += ["--kernel-gateway", gateway.url, "6 times 7 in scheme"]
+    out = subprocess.run(LOCI + args, env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    start = next(e for e in events if e["type"] == "execution_start")
+    assert start["language"] == "scheme"
+    assert "42" in "".join(e["data"] for e in events if e["type"] == "output")
+    assert next(e for e in events if e["type"] == "execution_done")["status"] == "ok"
 
 
 def test_chat_interrupt_and_gateway_restart(

@@ -10,12 +10,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from gateway_server import GatewayServer, free_port, have_bash_kernel, have_gateway
+from gateway_server import (
+    GatewayServer,
+    free_port,
+    have_bash_kernel,
+    have_gateway,
+    have_scheme_kernel,
+)
 from loci.errors import KernelError
 from loci.events import KernelResult, Output
-from loci.kernels.gateway import GatewayKernel, gateway_kernelspecs
+from loci.kernels.gateway import GatewayKernel, gateway_kernelspecs, gateway_languages
 
 # a 1x1 PNG
 _PNG = (
@@ -28,7 +35,8 @@ _PNG = (
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
     if not have_gateway():
         pytest.skip("jupyter_kernel_gateway is not installed (pip install jupyter_kernel_gateway)")
-    with GatewayServer(tmp_path_factory.mktemp("gateway"), bash=have_bash_kernel()) as gw:
+    root = tmp_path_factory.mktemp("gateway")
+    with GatewayServer(root, bash=have_bash_kernel(), scheme=have_scheme_kernel()) as gw:
         yield gw
 
 
@@ -41,6 +49,22 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def kernel(gateway: GatewayServer, workdir: Path) -> Iterator[GatewayKernel]:
     env = {"LOCI_TEST_VAR": "hello"}
     with GatewayKernel(gateway.url, workdir, token=gateway.token, grace=2.0, env=env) as k:
+        yield k
+
+
+@pytest.fixture(scope="module")
+def scheme(gateway: GatewayServer, workdir: Path) -> Iterator[GatewayKernel]:
+    """A kernel of a language loci knows nothing about: Calysto Scheme."""
+    if not have_scheme_kernel():
+        pytest.skip("calysto_scheme is not installed (pip install calysto_scheme)")
+    with GatewayKernel(
+        gateway.url,
+        workdir,
+        token=gateway.token,
+        kernel_name="calysto_scheme",
+        language="scheme",
+        grace=2.0,
+    ) as k:
         yield k
 
 
@@ -249,3 +273,64 @@ def test_a_restarted_gateway_gets_a_new_kernel(tmp_path: Path, workdir: Path) ->
             "lost the Python kernel and it was restarted: variables are gone"
         )
         assert run(k, "print('again')")[0] == [Output("stdout", "again\n")]
+
+
+def test_scheme_blocks_keep_state_and_report_errors(scheme: GatewayKernel) -> None:
+    outputs, result = run(scheme, "(+ 1 2)")
+    assert (text(outputs, "result"), result) == ("3", KernelResult("ok"))
+    assert run(scheme, "(define x 5)") == ([], KernelResult("ok"))
+    outputs, result = run(scheme, '(display "hi")\n(newline)\nx')
+    assert (text(outputs), text(outputs, "result"), result.status) == ("hi\n", "5", "ok")
+    outputs, result = run(scheme, "(car 1)")  # metakernel: stderr, and the error in the reply
+    assert (result.status, result.error_name, result.error_value) == (
+        "error",
+        "RunTimeError",
+        "car called on non-pair 1",
+    )
+    assert "car called on non-pair 1" in text(outputs, "stderr")
+    assert run(scheme, "(* x 2)")[0] == [Output("result", "10", mime="text/plain", text="10")]
+
+
+def test_scheme_timeout_and_crash(scheme: GatewayKernel) -> None:
+    run(scheme, "(define kept 1)")
+    _, result = run(scheme, "(define (loop) (loop))\n(loop)", timeout=1.0)
+    assert result.status == "timeout"
+    interrupted = result.message == "timed out after 1s; interrupted"
+    assert interrupted or result.message == (
+        "timed out after 1s; the kernel did not stop and was restarted: variables are gone"
+    )
+    outputs, result = run(scheme, "(+ kept 1)" if interrupted else "(+ 1 1)")
+    assert (text(outputs, "result"), result.status) == ("2", "ok")
+    _, result = run(scheme, '(python-exec "import os; os._exit(3)")', timeout=30)
+    assert result.status == "crashed"
+    assert result.message.startswith("the Scheme kernel died")
+    assert result.message.endswith("was restarted: variables are gone")
+    assert text(run(scheme, "(+ 1 2)")[0], "result") == "3"
+
+
+def test_scheme_kernel_has_no_files(scheme: GatewayKernel) -> None:
+    assert scheme.remote_cwd is None
+    assert scheme.list_files() == {}
+    assert scheme.fetch("anything.txt", 100) is None
+    with pytest.raises(KernelError, match="files cannot be copied to a Scheme kernel on the gate"):
+        scheme.push("data.csv", b"1,2\n")
+
+
+def test_gateway_languages(gateway: GatewayServer) -> None:
+    languages = gateway_languages(gateway.url, gateway.token)
+    assert languages["python"] == "python3"
+    if have_bash_kernel():
+        assert languages["bash"] == "bash"
+    if have_scheme_kernel():
+        assert languages["scheme"] == "calysto_scheme"
+        assert gateway_kernelspecs(gateway.url, gateway.token)["calysto_scheme"] == "scheme"
+
+
+def test_gateway_languages_prefer_the_default_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    specs = {"py-a": "Python", "py-b": "python", "ir": "R", "odd": ""}
+    body = {
+        "default": "py-b",
+        "kernelspecs": {name: {"spec": {"language": lang}} for name, lang in specs.items()},
+    }
+    monkeypatch.setattr(httpx, "request", lambda *a, **k: httpx.Response(200, json=body))
+    assert gateway_languages("http://gateway") == {"python": "py-b", "r": "ir"}

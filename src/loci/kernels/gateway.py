@@ -24,7 +24,9 @@ request (the gateway keeps what it allows, e.g. ``KERNEL_*``) and is set in the 
 ``language="shell"`` uses a bash kernelspec (``kernel_name``) as is; otherwise each block runs
 in a Python kernel as a ``%%bash`` cell: output streams, a failing command is an exit status,
 but shell state (``cd``, variables) does NOT persist between blocks. With a bash kernelspec file
-transfers run ``python3`` on the gateway's machine. A finalizer deletes a forgotten kernel.
+transfers run ``python3`` on the gateway's machine. A kernelspec of another ``language`` (R,
+Julia, Scheme …: ``GET /api/kernelspecs``) is "plain": loci runs only the blocks there, so
+there is no ``remote_cwd``, no files (``push`` raises). A finalizer deletes a forgotten kernel.
 
 The REST calls, the channels socket, the messages and the scripts that move files are in
 ``gateway_wire``; this module decides what to do with them.
@@ -66,16 +68,18 @@ from .gateway_wire import (
     _Rest,
     _shell_exit,
     gateway_kernelspecs,
+    gateway_languages,
 )
 from .iopub import message_to_events
 from .jupyter import _GONE, _POLL, _RESTORE, _STASH, _describe_exit, _finished
 
-__all__ = ["GatewayKernel", "gateway_kernelspecs"]
+__all__ = ["GatewayKernel", "gateway_kernelspecs", "gateway_languages"]
 
 _CHECK = 3.0  # seconds between checks, during a block, that the gateway still has the kernel
 _RETRY = 10.0  # seconds per attempt to reach a kernel that the gateway restarted by itself
 _REACH = 15.0  # seconds to wait for a gateway that dropped the connection to answer again
 _CALL = 60.0  # seconds for loci's own housekeeping code in the kernel
+_LATE = 1.0  # seconds to wait, after idle, for a block's execute reply (it has its own channel)
 
 
 class GatewayKernel:
@@ -101,7 +105,9 @@ class GatewayKernel:
         self.start_timeout = start_timeout
         self.env = dict(env or {})
         self.remote_cwd: str | None = None
+        self._kind = ""  # the kernelspec's language, lowercased: "python", "bash", "scheme" …
         self._bash = False  # the kernelspec itself is bash (else Python, maybe ``%%bash`` cells)
+        self._plain = False  # neither Python nor bash: loci runs no code of its own there
         self._died = False  # the gateway said the kernel died while no block was running
         self._own_folder = False  # remote_cwd is a temporary folder loci made (shutdown removes it)
         self._lock = threading.RLock()  # start / restart / shutdown
@@ -135,6 +141,7 @@ class GatewayKernel:
     def _start_locked(self) -> None:
         """A new kernel on the gateway (any previous one is deleted), connected and set up."""
         self._r.release()
+        self._kind = self._kind or self._r.language(self.kernel_name)
         self._r.create(self.env, self.kernel_name, self.start_timeout)
         try:
             self._connect_locked()
@@ -151,7 +158,11 @@ class GatewayKernel:
             return
         self._died = False
         info = self._request("kernel_info_request", {}, timeout).get("language_info") or {}
-        self._bash = str(info.get("name", "")).lower() == "bash"
+        self._kind = self._kind or str(info.get("name", "")).lower()  # if the spec did not say
+        self._bash = self._kind == "bash"
+        self._plain = self._kind not in ("", "bash") and not self._kind.startswith("python")
+        if self._plain:  # no folder (remote_cwd stays None), no env, no stash: only the blocks
+            return
         folder = self.remote_cwd or self.env.get("LOCI_REMOTE_CWD", "")
         self.remote_cwd = self._housekeeping(_SETUP.format(env=self.env, folder=folder), timeout)
         self._own_folder = self._own_folder or not folder  # a temporary folder loci made
@@ -169,12 +180,25 @@ class GatewayKernel:
                 self._restart_locked()
 
     def _restart_locked(self) -> None:
-        """REST restart (a new kernel if the gateway no longer knows this one)."""
+        """REST restart (a new kernel if the gateway no longer knows this one). A socket
+        opened while the gateway is still switching the kernel over may reach the old one,
+        which never answers: connect again (``_RETRY`` seconds each) until it does."""
         self._r.close_socket()
-        if self._r.restart(self.start_timeout):
-            self._connect_locked()
-        else:
+        if not self._r.restart(self.start_timeout):
             self._start_locked()
+            return
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            try:
+                self._connect_locked(timeout=_RETRY)
+                return
+            except _Refused:
+                raise
+            except KernelError:
+                self._r.close_socket()
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
 
     def _after_death_locked(self) -> None:
         """The gateway restarts a dead kernel by itself, maybe on new ports that an open socket
@@ -208,6 +232,10 @@ class GatewayKernel:
                 finally:
                     self._exec_lock.release()
             self._r.release()
+
+    @property
+    def _label(self) -> str:  # the kernel's language in messages: "Python", "bash", "Scheme" …
+        return self._kind.capitalize() if self._plain else "bash" if self._bash else "Python"
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -244,12 +272,11 @@ class GatewayKernel:
             notice = self._revive_if_gone()
             if notice is not None:
                 yield notice
+            python = not self._bash and not self._plain
             try:
-                if not self._bash:
-                    self._r.send(
-                        "execute_request", _execute(_RESTORE, private=True, bash=self._bash)
-                    )
-                cell = "%%bash\n" + code if self.language == "shell" and not self._bash else code
+                if python:
+                    self._r.send("execute_request", _execute(_RESTORE, private=True, bash=False))
+                cell = "%%bash\n" + code if self.language == "shell" and python else code
                 content = _execute(cell, private=False, bash=self._bash)
                 msg_id = self._r.send("execute_request", content)
             except _Lost:
@@ -273,9 +300,8 @@ class GatewayKernel:
         errors: list[dict[str, Any]] = []
 
         def should_stop() -> bool:
-            if cancel is not None and cancel.is_set():
-                return True
-            return deadline is not None and time.monotonic() >= deadline
+            cancelled = cancel is not None and cancel.is_set()
+            return cancelled or (deadline is not None and time.monotonic() >= deadline)
 
         end = yield from self._pump(msg_id, errors, should_stop)
         if end == "idle":
@@ -305,9 +331,17 @@ class GatewayKernel:
     def _pump(
         self, msg_id: str, errors: list[dict[str, Any]], should_stop: Callable[[], bool]
     ) -> Generator[Output, None, str]:
-        """Yield the block's outputs until ``idle`` / ``dead`` / ``lost`` / ``stopped``."""
+        """Yield the block's outputs until ``idle`` / ``dead`` / ``lost`` / ``stopped``. Idle waits
+        ``_LATE`` seconds for the execute reply: some kernels (metakernel's) report errors there
+        only, and it comes on another channel than idle."""
         check_at = time.monotonic() + _CHECK
-        while not should_stop():
+        replied, idle_at = False, 0.0
+        while True:
+            stop = should_stop()
+            if idle_at and (replied or stop or time.monotonic() > idle_at + _LATE):
+                return "idle"
+            if stop:
+                return "stopped"
             try:
                 msg = self._r.recv(_POLL)
                 if msg is None and time.monotonic() >= check_at:
@@ -318,30 +352,31 @@ class GatewayKernel:
                 return "lost"
             except KernelError:  # the gateway did not answer the check: the socket will tell
                 continue
-            if msg is None or _is_death(msg):
-                if msg is None:
-                    continue
+            if msg is not None and _is_death(msg):
                 return "dead"
-            if _parent(msg) != msg_id:
+            if msg is None or _parent(msg) != msg_id:
                 continue
             kind, content = msg.get("msg_type"), msg.get("content") or {}
+            if kind == "execute_reply":
+                replied = True
+                if content.get("status") == "error" and not errors:
+                    errors.append(content)
+                continue
             if kind == "status":
-                if content.get("execution_state") == "idle":
-                    return "idle"
+                if content.get("execution_state") == "idle" and not idle_at:
+                    idle_at = time.monotonic()
                 continue
             if kind == "error":
                 errors.append(content)
                 if self.language == "shell" and _shell_exit(content) is not None:
                     continue  # a failed command: its exit status says enough
             yield from message_to_events(msg)
-        return "stopped"
 
     def _recover(self, end: str) -> str:
         """Bring the kernel back after ``end`` (dead / lost / stopped); what happened."""
-        label = "bash" if self._bash else "Python"
         what = {
-            "dead": f"the {label} kernel died ({_describe_exit(None)})",
-            "lost": f"the Jupyter gateway at {self.url} lost the {label} kernel",
+            "dead": f"the {self._label} kernel died ({_describe_exit(None)})",
+            "lost": f"the Jupyter gateway at {self.url} lost the {self._label} kernel",
         }.get(end, "the kernel did not stop")
         try:
             with self._lock:
@@ -371,7 +406,7 @@ class GatewayKernel:
                 end = "dead" if _is_death(msg) else end
         except _Lost:
             end = "lost"
-        label = "bash" if self._bash else "Python"
+        label = self._label
         with self._lock:
             if end == "dead":
                 self._after_death_locked()
@@ -431,6 +466,8 @@ class GatewayKernel:
         if rel is None:
             raise KernelError(f"cannot write {relpath!r}: not a path inside the remote folder")
         self.start()
+        if self._plain:
+            raise KernelError(f"files cannot be copied to a {self._label} kernel on the gateway")
         size = _CHUNK_BASH if self._bash else _CHUNK
         with self._exec_lock:
             for start in range(0, max(len(data), 1), size):

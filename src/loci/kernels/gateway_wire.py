@@ -4,8 +4,9 @@
 kernel's ``/api/kernels/{id}/channels`` WebSocket (JSON messages with a ``channel`` field).
 ``_Resources`` is the kernel a ``GatewayKernel`` holds: its id, its socket and the jupyter_client
 ``Session`` that builds its messages; it creates, restarts, interrupts and deletes the kernel
-over REST, sends shell requests and waits for their replies. ``gateway_kernelspecs`` lists what
-a gateway can start. Deciding what to do when something fails is ``gateway.GatewayKernel``'s.
+over REST, sends shell requests and waits for their replies. ``gateway_kernelspecs`` (name →
+language) and ``gateway_languages`` (language → name) list what a gateway can start. Deciding
+what to do when something fails is ``gateway.GatewayKernel``'s.
 
 Third-party failures (httpx, websockets) are translated here, once, into one-line errors:
 
@@ -19,7 +20,8 @@ opens: without it, a KernelError says how to install it.
 
 Files move through the kernel itself: the housekeeping scripts below (``_SETUP``, ``_LIST``,
 ``_READ``, ``_WRITE``, ``_REMOVE``) run in it, or in ``python3`` next to a bash kernel, and leave
-their answer in ``sys._loci_out``: a user expression reads it back, or bash's stdout.
+their answer in ``sys._loci_out``: a user expression reads it back, or bash's stdout. Kernels of
+other languages (R, Julia, Scheme …) get none of them.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from jupyter_client.session import Session
     from websockets.sync.client import ClientConnection
 
-__all__ = ["gateway_kernelspecs"]
+__all__ = ["gateway_kernelspecs", "gateway_languages"]
 
 _HTTP_TIMEOUT = 10.0  # seconds for a REST call (start and restart get ``start_timeout``)
 _MISSING = "remote kernels need the gateway extra: pip install 'loci[gateway]'"
@@ -208,23 +210,40 @@ class _Rest:
         return resp
 
 
-def gateway_kernelspecs(url: str, token: str | None = None) -> dict[str, str]:
-    """The gateway's kernelspecs: name → language (``GET /api/kernelspecs``)."""
-    rest = _Rest(url, token)
+def _kernelspecs(rest: _Rest) -> tuple[str, dict[str, str]]:
+    """The gateway's default kernelspec and each spec's language, lowercased (name → language)."""
     resp = rest.call("GET", "/api/kernelspecs")
     try:
-        specs = resp.json()["kernelspecs"] if resp.status_code == 200 else None
-    except (ValueError, KeyError, TypeError):
-        specs = None
+        body = resp.json() if resp.status_code == 200 else {}
+        specs, default = body["kernelspecs"], str(body.get("default") or "")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        specs, default = None, ""
     if not isinstance(specs, dict):
         raise KernelError(
             f"{rest.url} does not look like a Jupyter Kernel Gateway: "
             f"GET /api/kernelspecs answered {_reason(resp)}"
         )
-    return {
+    languages = {
         str(name): str(((spec or {}).get("spec") or {}).get("language", "")).lower()
         for name, spec in specs.items()
     }
+    return default, languages
+
+
+def gateway_kernelspecs(url: str, token: str | None = None) -> dict[str, str]:
+    """The gateway's kernelspecs: name → language, lowercased (``GET /api/kernelspecs``)."""
+    return _kernelspecs(_Rest(url, token))[1]
+
+
+def gateway_languages(url: str, token: str | None = None) -> dict[str, str]:
+    """The languages the gateway has kernels for (lowercased) → the kernelspec that runs each:
+    the gateway's default spec for its language, else the first one listed."""
+    default, specs = _kernelspecs(_Rest(url, token))
+    found: dict[str, str] = {}
+    for name, language in specs.items():
+        if language and (language not in found or name == default):
+            found[language] = name
+    return found
 
 
 class _Socket:
@@ -323,6 +342,15 @@ class _Resources:
                 f"{_reason(resp)}"
             )
         self.kernel_id = kernel_id
+
+    def language(self, name: str | None) -> str:
+        """The language of kernelspec ``name`` (None: the gateway's default), lowercased; ""
+        when the gateway cannot say (creating the kernel will tell what is wrong)."""
+        try:
+            default, specs = _kernelspecs(self.rest)
+        except KernelError:
+            return ""
+        return specs.get(name or default, "")
 
     def restart(self, timeout: float) -> bool:
         """REST restart; False if the gateway no longer knows the kernel."""

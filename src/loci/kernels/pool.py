@@ -107,6 +107,7 @@ class KernelPool:
         self._kernels: dict[str, Kernel] = {}
         self._lock = threading.Lock()
         self._prepared = False
+        self._languages: dict[str, str] | None = None
 
     def _prepare(self) -> None:
         """Once: the kernel venv and the writable folders, when the sandbox confines."""
@@ -154,9 +155,37 @@ class KernelPool:
         if language == "shell":
             specs = gateway_kernelspecs(gw.url, gw.token)
             name = next((n for n, lang in specs.items() if lang == "bash"), gw.kernel)
+        elif language != "python":
+            name = self.gateway_languages()[language]
         return GatewayKernel(
             gw.url, self.workdir, token=gw.token, kernel_name=name, language=language, env=env
         )
+
+    def gateway_languages(self) -> dict[str, str]:
+        """Languages the gateway has kernels for besides Python and bash (language ->
+        kernelspec), asked once; empty without a gateway or when it cannot be asked."""
+        if self.gateway is None:
+            return {}
+        if self._languages is None:
+            from .gateway import gateway_languages
+
+            try:
+                found = gateway_languages(self.gateway.url, self.gateway.token)
+            except LociError:
+                return {}
+            self._languages = {
+                lang: spec for lang, spec in found.items() if lang not in ("python", "bash")
+            }
+        return self._languages
+
+    def language_of(self, tag: str | None) -> str | None:
+        """The language a fence tag runs in here: python, shell, or a gateway's other
+        kernel languages (``r``, ``julia``, ``scheme`` …); None when nothing can run it."""
+        name = normalize_language(tag)
+        if name is not None or not tag or self.gateway is None:
+            return name
+        word = tag.strip().lower().split()[0]
+        return word if word in self.gateway_languages() else None
 
     def __enter__(self) -> KernelPool:
         return self
@@ -166,7 +195,7 @@ class KernelPool:
 
     def _kernel(self, language: str) -> Kernel:
         """The kernel for ``language`` (a fence tag or a language), created but not started."""
-        name = normalize_language(language)
+        name = self.language_of(language)
         if name is None:
             raise KernelError(f"loci cannot run {language!r} code (supported: python, shell)")
         with self._lock:
@@ -206,7 +235,7 @@ class KernelPool:
 
     def restart(self, language: str) -> None:
         """Restart the kernel for ``language`` if there is one (its state is lost)."""
-        name = normalize_language(language)
+        name = self.language_of(language)
         with self._lock:
             kernel = self._kernels.get(name) if name else None
         if kernel is not None:
