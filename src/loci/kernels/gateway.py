@@ -180,42 +180,38 @@ class GatewayKernel:
                 self._restart_locked()
 
     def _restart_locked(self) -> None:
-        """REST restart (a new kernel if the gateway no longer knows this one). A socket
-        opened while the gateway is still switching the kernel over may reach the old one,
-        which never answers: connect again (``_RETRY`` seconds each) until it does."""
+        """REST restart (a new kernel if the gateway no longer knows this one)."""
         self._r.close_socket()
         if not self._r.restart(self.start_timeout):
             self._start_locked()
-            return
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            try:
-                self._connect_locked(timeout=_RETRY)
-                return
-            except _Refused:
-                raise
-            except KernelError:
-                self._r.close_socket()
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.5)
+        elif not self._reconnect_locked():
+            raise KernelError(
+                f"the kernel on the Jupyter gateway at {self.url} did not answer after a restart"
+            )
 
     def _after_death_locked(self) -> None:
-        """The gateway restarts a dead kernel by itself, maybe on new ports that an open socket
-        does not follow: connect again until the new kernel answers, else restart it."""
-        self._r.close_socket()
+        """The gateway restarts a dead kernel by itself: reach the new one, else restart it
+        (also when the gateway gave up on it after too many deaths)."""
+        if not self._reconnect_locked(gone=lambda: not self._r.exists()):
+            self._restart_locked()
+
+    def _reconnect_locked(self, gone: Callable[[], bool] = lambda: False) -> bool:
+        """Connect again until the kernel answers (True), ``start_timeout`` passes or
+        ``gone()`` (False). A socket opened while the gateway is still switching a restarted
+        kernel over may reach the old one, which never answers: hence ``_RETRY`` per try."""
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            time.sleep(0.5)  # let the gateway begin the restart it announced
+            self._r.close_socket()
+            time.sleep(0.5)  # let the gateway begin the restart
             try:
                 self._connect_locked(timeout=_RETRY)
-                return
+                return True
             except _Refused:
                 raise
             except KernelError:
-                if not self._r.exists():  # the gateway gave up on it (too many deaths)
-                    break
-        self._restart_locked()
+                if gone():
+                    return False
+        return False
 
     def interrupt(self) -> None:
         self._r.interrupt()
