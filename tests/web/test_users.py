@@ -184,3 +184,35 @@ def test_serve_users_needs_a_user_and_no_shared_token(web_settings: Settings) ->
     assert none.exit_code != 0 and "loci users add" in none.output
     both = CliRunner().invoke(serve, ["--users", "--token", "x" * 40])
     assert both.exit_code != 0 and "exclude" in both.output
+
+
+def test_a_users_code_cannot_read_the_history_or_other_workspaces(
+    start_server: ServerFactory, web_settings: Settings, tmp_path: Path
+) -> None:
+    from loci.sandbox import probe
+
+    if not probe().available:
+        pytest.skip(f"no sandbox here: {probe().reason}")
+    users = _users(web_settings)
+    ana, bob = users.add("ana"), users.add("bob")
+    settings = web_settings.replace(sandbox="workspace")
+    # the default workspace root, inside LOCI_HOME, as `loci serve --users` uses it
+    srv = start_server(settings=settings, users=users, workspace_root=settings.home / "workspaces")
+    peek = (
+        "import os\n"
+        f"home = {str(settings.home)!r}\n"
+        "print('db', os.path.exists(os.path.join(home, 'history.db')))\n"
+        "print('others', sorted(os.listdir(os.path.join(home, 'workspaces'))))\n"
+        "open('mine.txt', 'w').write('ok'); print('wrote', open('mine.txt').read())"
+    )
+    srv.model.enqueue("", [_call(peek)])
+    srv.model.enqueue("done")
+    with _client(srv.url, bob) as b:
+        b.post("/api/conversations", json={})  # bob has a workspace too
+    with _client(srv.url, ana) as a:
+        cid = a.post("/api/conversations", json={"auto_run": True}).json()["id"]
+        after = a.post(f"/api/conversations/{cid}/messages", json={"text": "peek"}).json()
+        events = drive(a, cid, after["after"], "run")
+    printed = "".join(e["data"] for e in events if e["type"] == "output")
+    assert "db False" in printed and "wrote ok" in printed, printed
+    assert "bob" not in printed  # only the folders on the way to ana's own workspace

@@ -98,7 +98,9 @@ def start_server(web_settings: Settings) -> Iterator[ServerFactory]:
             token="" if app_options.get("users") else TOKEN,
             model_factory=lambda s: model,
             pool_factory=pool_factory or (None if real_kernels else fake_pool),
-            workspace_root=(settings or web_settings).home.parent / "workspaces",
+            workspace_root=app_options.pop(
+                "workspace_root", (settings or web_settings).home.parent / "workspaces"
+            ),
             **app_options,
         )
         ctx = serve(app)

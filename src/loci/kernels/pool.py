@@ -26,7 +26,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..config import Settings
@@ -81,10 +81,13 @@ class KernelPool:
     """Lazily created kernels, one per language; a context manager that shuts them down."""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> KernelPool:
-        """The pool ``settings`` ask for: local kernels (sandboxed) or a gateway's."""
+    def from_settings(cls, settings: Settings, *, private_home: bool = False) -> KernelPool:
+        """The pool ``settings`` ask for: local kernels (sandboxed) or a gateway's. With
+        ``private_home`` the sandbox hides LOCI_HOME from the code (a server's other users)."""
         gateway = Gateway.from_settings(settings)
-        sandbox = None if gateway is not None else Sandbox.from_settings(settings)
+        sandbox = None
+        if gateway is None:
+            sandbox = replace(Sandbox.from_settings(settings), private_home=private_home)
         return cls(settings.workdir, python=settings.python, sandbox=sandbox, gateway=gateway)
 
     def __init__(

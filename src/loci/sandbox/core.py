@@ -81,6 +81,9 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     writable: tuple[Path, ...] = ()  # more writable folders (the kernel's venv)
     support: Support | None = None  # None: probe this machine
+    # hide LOCI_HOME (history, other conversations' workspaces) behind an empty tmpfs instead
+    # of showing it read-only: what a server with many users needs
+    private_home: bool = False
 
     @classmethod
     def from_settings(cls, settings: object) -> Sandbox:
@@ -187,7 +190,10 @@ class Sandbox:
         rw = "--bind" if self.mode == "workspace" else "--ro-bind"
         for path in (self.workspace, *self.writable):
             args += _bind(rw, path)
-        args += _bind("--ro-bind", self.home)  # the history database, even inside the workspace
+        if self.private_home and self.home.exists():
+            args += ["--tmpfs", str(self.home)]
+        else:  # the history database, even inside the workspace
+            args += _bind("--ro-bind", self.home)
         # Folders of LOCI_HOME that the code may write (a web conversation's workspace, the
         # kernel venv) are bound again over the read-only home.
         again = [p for p in (self.workspace, *self.writable) if _inside(p, self.home)]

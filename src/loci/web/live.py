@@ -393,7 +393,7 @@ class Hub:
             settings,
             model=self.model_factory(settings),
             store=Store(settings.db_path),
-            kernels=self.pool_factory(settings, workspace) if self.pool_factory else None,
+            kernels=self._pool(settings, workspace),
             approver=approver,
             conversation_id=conv_id,
         )
@@ -405,6 +405,13 @@ class Hub:
         with self._lock:
             self._live[live.id] = live
         return live
+
+    def _pool(self, settings: Settings, workspace: Path) -> KernelPool:
+        if self.pool_factory is not None:
+            return self.pool_factory(settings, workspace)
+        # with many users, the sandbox hides LOCI_HOME: the history of everyone and the
+        # other conversations' workspaces (this one is bound back in)
+        return KernelPool.from_settings(settings, private_home=self.users is not None)
 
     def set_model(self, live: LiveConversation, spec: str) -> None:
         if live.running:
