@@ -165,3 +165,26 @@ def test_model_and_program_output_are_shown_as_text(start_server: ServerFactory,
     # an HTML table becomes a plain table of cell texts
     assert page.locator("table.data th").all_inner_texts() == ["a"]
     assert page.locator("table.data td").all_inner_texts() == ["17"]
+
+
+def test_each_user_sees_only_their_own_conversations(
+    start_server: ServerFactory, page: Any, web_settings: Any
+) -> None:
+    from loci.store import Store
+    from loci.store.users import Users
+
+    users = Users(Store(web_settings.db_path))
+    ana, bob = users.add("ana"), users.add("bob")
+    srv = start_server(real_kernels=False, users=users)
+    srv.model.enqueue("Hello Ana.")
+    srv.model.enqueue("Hello Bob.")
+    page.goto(f"{srv.url}/?token={ana}")
+    _send(page, "ana's secret plan")
+    _turns_done(page, 1)
+    page.wait_for_selector("#conversations li:has-text('secret plan')")
+    page.goto(f"{srv.url}/?token={bob}")  # another person, another token
+    _send(page, "bob's question")
+    _turns_done(page, 1)
+    page.wait_for_selector("#conversations li:has-text('question')")
+    assert "ana's secret plan" not in page.inner_text("#side")
+    assert "ana's secret plan" not in page.inner_text("#log")

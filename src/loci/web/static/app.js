@@ -12,7 +12,10 @@ const S = { token: "", conv: null, after: 0, source: null, running: false, auto:
 function takeToken() {
   const params = new URLSearchParams(location.search);
   const hash = new URLSearchParams(location.hash.slice(1));
-  const token = params.get("token") || hash.get("token") || sessionStorage.getItem("loci-token");
+  const given = params.get("token") || hash.get("token");
+  // another token is another person (multi-user servers): forget the last one's conversation
+  if (given && given !== sessionStorage.getItem("loci-token")) sessionStorage.removeItem("loci-conv");
+  const token = given || sessionStorage.getItem("loci-token");
   if (token) sessionStorage.setItem("loci-token", token);
   const conv = hash.get("c") || sessionStorage.getItem("loci-conv");
   history.replaceState(null, "", "/" + (conv ? "#c=" + conv : ""));
@@ -306,6 +309,14 @@ async function send(event) {
   } catch (e) { notice("error", e.message); setRunning(false); }
 }
 
+function forget() {  // a conversation that is gone, or not this user's: start afresh
+  S.conv = null;
+  sessionStorage.removeItem("loci-conv");
+  history.replaceState(null, "", "/");
+  $("log").replaceChildren();
+  return refreshList();
+}
+
 async function start() {
   const [token, conv] = takeToken();
   if (!token) { $("tokenbox").hidden = false; return; }
@@ -327,7 +338,7 @@ async function start() {
     if (S.conv && !S.running) api(`/api/conversations/${S.conv}/settings`, { method: "POST",
       body: { model: $("model").value.trim() } }).catch((x) => notice("error", x.message));
   };
-  if (conv) await openConversation(conv).catch(() => refreshList());
+  if (conv) await openConversation(conv).catch(() => forget());
   else await refreshList();
 }
 
