@@ -26,7 +26,10 @@ def _op(summary: str, *, params: list[Any] | None = None, **extra: Any) -> dict[
     op: dict[str, Any] = {
         "summary": summary,
         "parameters": params or [],
-        "responses": {"200": {"description": "OK"}, "401": _ERROR, "403": _ERROR, "404": _ERROR},
+        "responses": {
+            "200": {"description": "OK"},
+            **{code: _ERROR for code in ("401", "403", "404", "409", "429")},
+        },
     }
     op.update(extra)
     return op
@@ -132,7 +135,17 @@ PATHS: dict[str, dict[str, Any]] = {
 def schema() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
-        "info": {"title": "loci", "version": "1", "description": "The loci HTTP API."},
+        "info": {
+            "title": "loci",
+            "version": "1",
+            "description": (
+                "The loci HTTP API. The token is the server's, or on a multi-user server "
+                "(`loci serve --users`) each user's own: then every conversation path answers "
+                "404 for another user's conversation. Opening a conversation (creating one, "
+                "or sending to one whose kernels were shut down) answers 429 when the user "
+                "already holds their limit of live kernels, all busy."
+            ),
+        },
         "paths": PATHS,
         "components": {
             "securitySchemes": {
