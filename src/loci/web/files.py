@@ -1,22 +1,38 @@
-"""A conversation's workspace on disk: safe paths, listing, streamed uploads.
+"""A conversation's workspace on disk: safe paths, listing, streamed uploads and downloads.
 
-Every path a client names is relative to the workspace. ``resolve_inside`` refuses absolute
-paths, ``..`` parts, and anything that resolves (following symlinks) outside the workspace.
-Uploads are written chunk by chunk to a temporary file next to the target and renamed into
-place, so a file of any size never sits in memory and a half-sent one never appears.
+Every path a client names is relative to the workspace: absolute paths, ``..`` parts, empty
+parts and NUL are refused. Code running in a kernel can write into the workspace, so it can
+swap a file or a folder for a symlink at any moment; a path checked first and opened later
+(TOCTOU) could then lead anywhere the server can read or write. So files are never opened
+by path: the workspace is opened once and every part below it is opened relative to its
+parent's file descriptor with ``O_NOFOLLOW``. A symlink at any part is refused, and what is
+served or written is exactly what was opened. Uploads stream chunk by chunk into a temporary
+file in the (already opened) parent folder and are renamed into place relative to it, so a
+file of any size never sits in memory, a half-sent one never appears, and a parent swapped
+mid-upload cannot redirect the write. Linux/POSIX only (``dir_fd``, ``O_NOFOLLOW``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import secrets
+import stat
 import tempfile
 from collections.abc import AsyncIterator
+from email.utils import formatdate
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
+from urllib.parse import quote
 
-from ..errors import LociError
+from starlette.responses import Response, StreamingResponse
+
+from ..errors import LociError, NotFoundError
 
 LIST_LIMIT = 1000
+CHUNK = 1 << 16
+DOWNLOAD_CSP = "sandbox; default-src 'none'"
 _SKIP_DIRS = {"__pycache__", "node_modules"}
 INLINE_TYPES = {
     ".png": "image/png",
@@ -25,6 +41,12 @@ INLINE_TYPES = {
     ".gif": "image/gif",
     ".webp": "image/webp",
 }
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
+# O_NONBLOCK: opening a FIFO planted in the workspace must not hang; only regular files pass
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | _CLOEXEC
+_TMP_FLAGS = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | _CLOEXEC
+_REFUSED_ERRNOS = {errno.ELOOP, errno.ENOTDIR, errno.ENAMETOOLONG}
 
 
 class PathRefused(LociError):
@@ -49,14 +71,122 @@ def _relative_parts(raw: str) -> tuple[str, ...]:
     return parts
 
 
-def resolve_inside(workspace: Path, raw: str) -> Path:
-    """The real path of ``raw`` inside ``workspace``; PathRefused if it would leave it."""
-    root = workspace.resolve()
-    candidate = root.joinpath(*_relative_parts(raw))
-    real = candidate.resolve()
-    if real != root and not real.is_relative_to(root):
-        raise PathRefused("that path leads outside the workspace")
-    return real
+def _refuse(raw: str, exc: OSError) -> Exception:
+    """The API error for an ``os.open`` that failed on ``raw`` (other errors unchanged)."""
+    if isinstance(exc, FileNotFoundError):
+        return NotFoundError("no such file in the workspace")
+    if exc.errno in _REFUSED_ERRNOS:
+        return PathRefused(f"{raw!r}: a symlink or a file is in the way inside the workspace")
+    return exc
+
+
+def _open_parent(workspace: Path, raw: str, *, create: bool) -> tuple[int, str]:
+    """An fd of the folder holding ``raw`` (reached without following symlinks), and the name.
+
+    The workspace itself is the server's own path and is opened as such; below it, every
+    part is opened relative to its parent with O_NOFOLLOW. With ``create``, missing folders
+    are made one part at a time. The caller closes the fd.
+    """
+    parts = _relative_parts(raw)
+    if create:
+        workspace.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    except OSError as exc:
+        raise _refuse(raw, exc) from None
+    try:
+        for part in parts[:-1]:
+            try:
+                if create:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, dir_fd=fd)
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                raise _refuse(raw, exc) from None
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, parts[-1]
+
+
+def open_download(workspace: Path, rel: str) -> tuple[BinaryIO, os.stat_result, str]:
+    """Open the regular file ``rel`` inside ``workspace`` for reading, following no symlink.
+
+    Returns the open file, its ``fstat`` and its name. PathRefused for a symlink or a
+    non-regular file at any part, NotFoundError when there is no such file.
+    """
+    dfd, name = _open_parent(workspace, rel, create=False)
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=dfd)
+    except OSError as exc:
+        raise _refuse(rel, exc) from None
+    finally:
+        os.close(dfd)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise NotFoundError("no such file in the workspace")
+        if not stat.S_ISREG(st.st_mode):
+            raise PathRefused(f"{rel!r} is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), st, name
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class _Chunks:
+    """At most ``size`` bytes of ``f`` in chunks (never more than Content-Length promised).
+
+    Closes the file at the end, or when dropped unread (a client gone before the body).
+    """
+
+    def __init__(self, f: BinaryIO, size: int) -> None:
+        self._f, self._left = f, size
+
+    def __iter__(self) -> _Chunks:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = self._f.read(min(CHUNK, self._left)) if self._left > 0 else b""
+        if not chunk:
+            self.close()
+            raise StopIteration
+        self._left -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _disposition(kind: str, filename: str) -> str:
+    quoted = quote(filename)
+    if quoted != filename:
+        return f"{kind}; filename*=utf-8''{quoted}"
+    return f'{kind}; filename="{filename}"'
+
+
+def download_response(workspace: Path, rel: str, *, inline: bool) -> Response:
+    """Serve ``rel`` from the workspace: the bytes of the file that was opened and checked.
+
+    Always an attachment in a sandboxing CSP, except images asked for with ``inline``.
+    """
+    f, st, name = open_download(workspace, rel)
+    mime = INLINE_TYPES.get(PurePosixPath(name).suffix.lower())
+    show = mime is not None and inline
+    headers = {
+        "Content-Length": str(st.st_size),
+        "Content-Disposition": _disposition("inline" if show else "attachment", name),
+        "Content-Security-Policy": DOWNLOAD_CSP,
+        "Last-Modified": formatdate(st.st_mtime, usegmt=True),
+    }
+    media = mime if show and mime else "application/octet-stream"
+    return StreamingResponse(_Chunks(f, st.st_size), headers=headers, media_type=media)
 
 
 def list_files(workspace: Path, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
@@ -65,17 +195,17 @@ def list_files(workspace: Path, limit: int = LIST_LIMIT) -> list[dict[str, Any]]
     found: list[dict[str, Any]] = []
     if not root.is_dir():
         return found
-    for dirpath, dirnames, filenames in os.walk(root):
+    # fwalk descends through directory fds and never into a symlink, even one swapped in
+    for dirpath, dirnames, filenames, dfd in os.fwalk(root, follow_symlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
         for name in sorted(filenames):
-            path = Path(dirpath) / name
             try:
-                st = path.lstat()
+                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
             except OSError:
                 continue
-            if not path.is_file() or path.is_symlink():
+            if not stat.S_ISREG(st.st_mode):
                 continue
-            rel = path.relative_to(root).as_posix()
+            rel = (Path(dirpath) / name).relative_to(root).as_posix()
             found.append({"path": rel, "size": st.st_size, "modified": st.st_mtime})
             if len(found) >= limit:
                 break
@@ -85,22 +215,59 @@ def list_files(workspace: Path, limit: int = LIST_LIMIT) -> list[dict[str, Any]]
     return found
 
 
-async def save_upload(workspace: Path, raw: str, chunks: AsyncIterator[bytes]) -> dict[str, Any]:
-    """Stream ``chunks`` to ``raw`` inside the workspace; returns the file's entry."""
-    target = resolve_inside(workspace, raw)
-    if target.is_dir():
-        raise PathRefused(f"{raw!r} is a folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=target.parent)
+def _new_temp(dfd: int) -> tuple[int, str]:
+    for _ in range(100):
+        tmp = f".upload-{secrets.token_hex(8)}"
+        try:
+            return os.open(tmp, _TMP_FLAGS, 0o644, dir_fd=dfd), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary upload name")
+
+
+async def _write_and_replace(
+    dfd: int, name: str, chunks: AsyncIterator[bytes]
+) -> tuple[int, float]:
+    """Stream into a temporary file in ``dfd``, rename it to ``name`` there; (size, mtime)."""
+    fd, tmp = _new_temp(dfd)
     size = 0
     try:
         with os.fdopen(fd, "wb") as out:
             async for chunk in chunks:
                 out.write(chunk)
                 size += len(chunk)
-        os.replace(tmp, target)
+            out.flush()
+            mtime = os.fstat(out.fileno()).st_mtime
+        try:
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except OSError as exc:
+            if exc.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
+                raise PathRefused(f"{name!r} is a folder") from None
+            raise
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=dfd)
         raise
-    rel = target.relative_to(workspace.resolve()).as_posix()
-    return {"path": rel, "size": size, "modified": target.stat().st_mtime}
+    return size, mtime
+
+
+async def save_upload(workspace: Path, raw: str, chunks: AsyncIterator[bytes]) -> dict[str, Any]:
+    """Stream ``chunks`` to ``raw`` inside the workspace; returns the file's entry.
+
+    Missing folders are created; a symlink at any part, or a folder at ``raw``, is refused.
+    """
+    parts = _relative_parts(raw)
+    dfd, name = _open_parent(workspace, raw, create=True)
+    try:
+        try:
+            existing = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            existing = None
+        if existing is not None and stat.S_ISDIR(existing.st_mode):
+            raise PathRefused(f"{raw!r} is a folder")
+        if existing is not None and stat.S_ISLNK(existing.st_mode):
+            raise PathRefused(f"{raw!r} is a symlink: it is not replaced")
+        size, mtime = await _write_and_replace(dfd, name, chunks)
+    finally:
+        os.close(dfd)
+    return {"path": "/".join(parts), "size": size, "modified": mtime}
