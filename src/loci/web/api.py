@@ -14,18 +14,17 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ..approval import code_hash
 from ..config import Settings
 from ..errors import LociError, NotFoundError
 from ..store import Store
 from ..store.users import User, Users
-from .files import INLINE_TYPES, PathRefused, list_files, new_workspace, resolve_inside, save_upload
+from .files import PathRefused, download_response, list_files, new_workspace, save_upload
 from .live import Action, EventLog, Hub, LiveConversation
 
 KEEPALIVE_S = 15.0
-DOWNLOAD_CSP = "sandbox; default-src 'none'"
 
 
 class ApiError(LociError):
@@ -45,7 +44,6 @@ class WebState:
     workspace_root: Path
     workspaces: dict[int, Path] = field(default_factory=dict)
     users: Users | None = None  # multi-user mode: conversations and files are per user
-    owners: dict[int, int | None] = field(default_factory=dict)
 
     def log(self, conv_id: int) -> EventLog:
         return self.hub.log(conv_id)
@@ -70,11 +68,10 @@ def _conv_id(request: Request) -> int:
     conv_id: int = request.path_params["conv_id"]
     state = _state(request)
     user = _user(request)
-    if user is not None and state.users is not None:
-        if conv_id not in state.owners:
-            state.owners[conv_id] = state.users.owner(conv_id)
-        if state.owners[conv_id] != user.id:
-            raise NotFoundError(f"no conversation with id {conv_id}")
+    # asked of the database every time (an indexed lookup): no cache to go stale when a
+    # user is removed and their conversations lose their owner
+    if user is not None and state.users is not None and state.users.owner(conv_id) != user.id:
+        raise NotFoundError(f"no conversation with id {conv_id}")
     return conv_id
 
 
@@ -157,7 +154,6 @@ async def create_conversation(request: Request) -> JSONResponse:
         lambda: state.hub.create(workspace, model=model, auto_run=auto_run, user=user)
     )
     state.workspaces[live.id] = workspace
-    state.owners[live.id] = None if user is None else user.id
     return JSONResponse(_live_info(live, state), status_code=201)
 
 
@@ -203,8 +199,12 @@ async def send_message(request: Request) -> JSONResponse:
     text = _field(data, "text", str, required=True).strip()
     if not text:
         raise ApiError(400, "'text' is empty")
-    live = await _open(request, _conv_id(request))
-    after = live.start_turn(text)
+    state = _state(request)
+    conv_id = _conv_id(request)
+    workspace = workspace_of(state, conv_id)
+    live, after = await run_in_threadpool(
+        state.hub.send, conv_id, workspace, text, user=_user(request)
+    )
     return JSONResponse({"id": live.id, "after": after}, status_code=202)
 
 
@@ -316,17 +316,10 @@ async def file_upload(request: Request) -> JSONResponse:
 async def file_download(request: Request) -> Response:
     state = _state(request)
     workspace = workspace_of(state, _conv_id(request))
-    path = resolve_inside(workspace, request.path_params["path"])
-    if not path.is_file():
-        raise ApiError(404, "no such file in the workspace")
-    mime = INLINE_TYPES.get(path.suffix.lower())
-    inline = mime is not None and request.query_params.get("inline") == "1"
-    return FileResponse(
-        path,
-        media_type=mime if inline else "application/octet-stream",
-        filename=path.name,
-        content_disposition_type="inline" if inline else "attachment",
-        headers={"Content-Security-Policy": DOWNLOAD_CSP},
+    inline = request.query_params.get("inline") == "1"
+    # opened without following any symlink: the user's code may swap one in at any time
+    return await run_in_threadpool(
+        download_response, workspace, request.path_params["path"], inline=inline
     )
 
 

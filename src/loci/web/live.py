@@ -287,6 +287,7 @@ class Hub:
         self._lock = threading.Lock()
         self._opening = threading.Lock()
         self._stop = threading.Event()
+        self._closing: list[threading.Thread] = []  # conversations being retired
         if idle_timeout > 0:
             period = min(30.0, max(idle_timeout / 4, 0.05))
             threading.Thread(
@@ -322,12 +323,25 @@ class Hub:
     def open(self, conv_id: int, workspace: Path, user: User | None = None) -> LiveConversation:
         """The live conversation ``conv_id``, resuming it from the store if needed."""
         with self._opening:
-            live = self.get(conv_id)
-            if live is None:
-                self._make_room(user)
-                live = self._open(workspace, conv_id, model=None, auto_run=None, user=user)
-            live.last_active = time.monotonic()  # the reaper leaves it alone now
-            return live
+            return self._open_locked(conv_id, workspace, user)
+
+    def send(
+        self, conv_id: int, workspace: Path, text: str, *, user: User | None = None
+    ) -> tuple[LiveConversation, int]:
+        """Open ``conv_id`` and start a turn with ``text``; returns it and the log's seq
+        before the turn. Both under the opening lock, so neither a cap nor the reaper can
+        close the conversation in between."""
+        with self._opening:
+            live = self._open_locked(conv_id, workspace, user)
+            return live, live.start_turn(text)
+
+    def _open_locked(self, conv_id: int, workspace: Path, user: User | None) -> LiveConversation:
+        live = self.get(conv_id)
+        if live is None:
+            self._make_room(user)
+            live = self._open(workspace, conv_id, model=None, auto_run=None, user=user)
+        live.last_active = time.monotonic()  # the reaper leaves it alone now
+        return live
 
     def _cap(self, user: User | None) -> int | None:
         if user is not None and user.max_kernels is not None:
@@ -352,11 +366,16 @@ class Hub:
             mine.remove(idle[0])
 
     def retire(self, live: LiveConversation) -> None:
-        """Close one live conversation (its kernels stop; its history and event log stay)."""
+        """Close one live conversation (its kernels stop; its history and event log stay).
+        The shutdown runs on its own thread: a slow kernel or gateway must not hold up
+        other users opening conversations meanwhile."""
         with self._lock:
             if self._live.get(live.id) is live:
                 del self._live[live.id]
-        live.close()
+        closing = threading.Thread(target=live.close, name=f"loci-retire-{live.id}", daemon=True)
+        with self._lock:
+            self._closing = [t for t in self._closing if t.is_alive()] + [closing]
+        closing.start()
 
     def _reap(self, period: float) -> None:
         while not self._stop.wait(period):
@@ -393,7 +412,7 @@ class Hub:
             settings,
             model=self.model_factory(settings),
             store=Store(settings.db_path),
-            kernels=self._pool(settings, workspace),
+            kernels=self._pool(settings, workspace, user),
             approver=approver,
             conversation_id=conv_id,
         )
@@ -406,12 +425,13 @@ class Hub:
             self._live[live.id] = live
         return live
 
-    def _pool(self, settings: Settings, workspace: Path) -> KernelPool:
+    def _pool(self, settings: Settings, workspace: Path, user: User | None) -> KernelPool:
         if self.pool_factory is not None:
             return self.pool_factory(settings, workspace)
-        # with many users, the sandbox hides LOCI_HOME: the history of everyone and the
-        # other conversations' workspaces (this one is bound back in)
-        return KernelPool.from_settings(settings, private_home=self.users is not None)
+        # with many users, the sandbox hides LOCI_HOME (everyone's history, the other
+        # workspaces, other users' venvs) and the server's secrets from each user's code
+        owner = user.name if user is not None and self.users is not None else None
+        return KernelPool.from_settings(settings, owner=owner)
 
     def set_model(self, live: LiveConversation, spec: str) -> None:
         if live.running:
@@ -430,6 +450,10 @@ class Hub:
             conv.interrupt()
         for conv in live:
             conv.close()
+        with self._lock:
+            closing, self._closing = self._closing, []
+        for thread in closing:
+            thread.join(30)
 
 
 __all__ = [
