@@ -101,7 +101,8 @@ def add_users(home: Path, n: int) -> list[str]:
 
 
 def start_server(home: Path, script: Path, gateway: tuple[str, str] | None) -> tuple[Any, str]:
-    args = ["serve", "--users", "--port", "0", "-m", f"scripted:{script}", "-y"]
+    args = ["serve", "--users", "--allow-unconfined", "--port", "0", "-m", f"scripted:{script}"]
+    args.append("-y")
     if gateway is not None:
         args += ["--kernel-gateway", gateway[0], "--gateway-token", gateway[1]]
     proc = loci(home, *args, stderr=subprocess.PIPE)

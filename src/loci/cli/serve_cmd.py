@@ -80,6 +80,11 @@ def _bind(host: str, port: int) -> socket.socket:
 )
 @click.option("--kernel-gateway", metavar="URL", help="Run kernels on a Jupyter Kernel Gateway")
 @click.option("--gateway-token", help="The gateway's auth token (or LOCI_GATEWAY_TOKEN)")
+@click.option(
+    "--allow-unconfined",
+    is_flag=True,
+    help="With --users: serve even where the sandbox cannot keep users' code apart",
+)
 def serve(
     host: str,
     port: int,
@@ -97,6 +102,7 @@ def serve(
     idle_timeout: float,
     kernel_gateway: str | None,
     gateway_token: str | None,
+    allow_unconfined: bool,
 ) -> None:
     """Serve the browser UI and HTTP API (127.0.0.1, token-protected)."""
     check_bind(host, token, multi_user)
@@ -121,6 +127,8 @@ def serve(
     if workdir:
         settings.workdir.mkdir(parents=True, exist_ok=True)
     users = _users(settings) if multi_user else None
+    if users is not None and not allow_unconfined:
+        _check_confined(settings)
     token = "" if users else token or new_token()
     app = create_app(
         settings,
@@ -150,6 +158,23 @@ def _users(settings: Settings) -> Users:
             "--users needs at least one user: add one with `loci users add NAME`"
         )
     return users
+
+
+def _check_confined(settings: Settings) -> None:
+    """Many users on local kernels need the sandbox: without it anyone's code reads the
+    history database and everyone else's files."""
+    from ..sandbox import Sandbox
+
+    if settings.kernel_gateway:
+        return
+    box = Sandbox.from_settings(settings)
+    if not box.active or box.mode == "off":
+        why = box.warning() or "the sandbox is off"
+        raise click.UsageError(
+            f"--users needs the sandbox to keep users' code apart, but {why}. Install "
+            "bubblewrap, use --kernel-gateway, or pass --allow-unconfined if every user is "
+            "trusted with everyone's files."
+        )
 
 
 def _run(app: object, sock: socket.socket) -> None:

@@ -265,7 +265,7 @@ class JupyterKernel:
             raise
 
     def _kernel_env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = dict(os.environ) if self.sandbox is None else self.sandbox.base_env(os.environ)
         env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
         env["PYTHONUNBUFFERED"] = "1"
         if self.sandbox is not None:

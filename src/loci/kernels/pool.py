@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -81,14 +80,18 @@ class KernelPool:
     """Lazily created kernels, one per language; a context manager that shuts them down."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, private_home: bool = False) -> KernelPool:
-        """The pool ``settings`` ask for: local kernels (sandboxed) or a gateway's. With
-        ``private_home`` the sandbox hides LOCI_HOME from the code (a server's other users)."""
+    def from_settings(cls, settings: Settings, *, owner: str | None = None) -> KernelPool:
+        """The pool ``settings`` ask for: local kernels (sandboxed) or a gateway's. With an
+        ``owner`` (a user of a multi-user server) the sandbox hides LOCI_HOME, the server's
+        home and its secrets from the code, and packages install into that user's own venv."""
         gateway = Gateway.from_settings(settings)
         sandbox = None
         if gateway is None:
-            sandbox = replace(Sandbox.from_settings(settings), private_home=private_home)
-        return cls(settings.workdir, python=settings.python, sandbox=sandbox, gateway=gateway)
+            sandbox = replace(Sandbox.from_settings(settings), private_home=owner is not None)
+        pool = cls(settings.workdir, python=settings.python, sandbox=sandbox, gateway=gateway)
+        if owner is not None:
+            pool.venv_home = settings.home / "users" / owner
+        return pool
 
     def __init__(
         self,
@@ -101,8 +104,6 @@ class KernelPool:
     ) -> None:
         self.workdir = Path(workdir)
         self.gateway = gateway
-        # the conversation's folder on the gateway machine (relative to its kernels' start)
-        self.remote_folder = f"loci-workspaces/{uuid.uuid4().hex[:16]}"
         self.python = python
         self.env = dict(env) if env else None
         self.sandbox = sandbox
@@ -111,6 +112,7 @@ class KernelPool:
         self._lock = threading.Lock()
         self._prepared = False
         self._languages: dict[str, str] | None = None
+        self.venv_home: Path | None = None  # where the kernel venv lives; None: LOCI_HOME
 
     def _prepare(self) -> None:
         """Once: the kernel venv and the writable folders, when the sandbox confines."""
@@ -119,13 +121,12 @@ class KernelPool:
             return
         self._prepared = True
         if self.python is None:
+            home = self.venv_home or self.sandbox.home
             try:
-                self.python = str(ensure_venv(self.sandbox.home))
+                self.python = str(ensure_venv(home))
             except OSError as exc:
-                raise KernelError(
-                    f"cannot create the kernel venv in {self.sandbox.home}: {exc}"
-                ) from exc
-            root = venv_dir(self.sandbox.home)
+                raise KernelError(f"cannot create the kernel venv in {home}: {exc}") from exc
+            root = venv_dir(home)
         else:
             root = Path(self.python).absolute().parent.parent
             if not (root / "pyvenv.cfg").exists():
@@ -146,15 +147,24 @@ class KernelPool:
         return ShellKernel(self.workdir, env=self.env, sandbox=self.sandbox)
 
     def _gateway_kernel(self, language: str) -> Kernel:
-        """A kernel on the gateway. Both languages work in one folder there, named by the
-        pool: the shell uses the gateway's bash kernelspec if it has one, else ``%%bash``
-        cells in a Python kernel."""
+        """A kernel on the gateway (called with the pool's lock held). The Python kernel
+        makes the conversation's folder there (removed when it shuts down); the shell works
+        in that same folder, with the gateway's bash kernelspec if it has one, else
+        ``%%bash`` cells in a Python kernel."""
         from .gateway import GatewayKernel, gateway_kernelspecs
 
         gw = self.gateway
         assert gw is not None
-        env = {**(self.env or {}), "LOCI_REMOTE_CWD": self.remote_folder}
+        env = dict(self.env or {})
         name = gw.kernel
+        if language == "shell":
+            python = self._kernels.get("python")
+            if python is None:
+                python = self._kernels["python"] = self._gateway_kernel("python")
+            python.start()
+            folder = getattr(python, "remote_cwd", None)
+            if folder:
+                env["LOCI_REMOTE_CWD"] = folder
         if language == "shell":
             specs = gateway_kernelspecs(gw.url, gw.token)
             name = next((n for n, lang in specs.items() if lang == "bash"), gw.kernel)

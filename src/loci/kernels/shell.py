@@ -176,7 +176,7 @@ class ShellKernel:
             raise KernelError("cannot start the shell: bash was not found on PATH")
         self._r.tmpdir = Path(tempfile.mkdtemp(prefix="loci-shell-"))
         argv = [bash, "--noprofile", "--norc"]
-        env = {**os.environ}
+        env = {**os.environ} if self.sandbox is None else self.sandbox.base_env(os.environ)
         if self.sandbox is not None:
             argv = self.sandbox.command(argv, private=[self._r.tmpdir])
             env.update(self.sandbox.env())

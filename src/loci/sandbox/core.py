@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, cast
@@ -190,18 +190,40 @@ class Sandbox:
         rw = "--bind" if self.mode == "workspace" else "--ro-bind"
         for path in (self.workspace, *self.writable):
             args += _bind(rw, path)
-        if self.private_home and self.home.exists():
-            args += ["--tmpfs", str(self.home)]
-        else:  # the history database, even inside the workspace
+        hidden = self._hidden()
+        for path in hidden:  # LOCI_HOME and the server owner's home: empty, private
+            args += ["--tmpfs", str(path)]
+        for path in _python_dirs():  # loci's own Python, should it live there
+            if any(_inside(path, h) for h in hidden):
+                args += _bind("--ro-bind", path)
+        if not hidden:  # the history database, even inside the workspace
             args += _bind("--ro-bind", self.home)
         # Folders of LOCI_HOME that the code may write (a web conversation's workspace, the
-        # kernel venv) are bound again over the read-only home.
-        again = [p for p in (self.workspace, *self.writable) if _inside(p, self.home)]
+        # kernel venv) are bound again over the read-only (or hidden) home.
+        covered = [self.home, *hidden]
+        again = [p for p in (self.workspace, *self.writable) if any(_inside(p, h) for h in covered)]
         args += [a for p in again for a in _bind(rw, p)]
         for path in private:
             args += _bind("--bind", path)
         args += ["--chdir", str(self.workspace)]
         return args
+
+    def _hidden(self) -> list[Path]:
+        """With ``private_home``: LOCI_HOME and this user's home, outermost first."""
+        if not self.private_home:
+            return []
+        found: list[Path] = []
+        for path in sorted({Path.home(), self.home}, key=lambda p: len(p.parts)):
+            if path.exists() and not any(_inside(path, h) for h in found):
+                found.append(path)
+        return found
+
+    def base_env(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The environment a kernel starts from: all of ``environ``, or with ``private_home``
+        only what code needs (no API keys, tokens or the server's other settings)."""
+        if not self.private_home:
+            return dict(environ)
+        return {k: v for k, v in environ.items() if k in _ENV_KEEP or k.startswith("LC_")}
 
     def env(self) -> dict[str, str]:
         """Variables for a confined kernel: caches and config dirs that would live in the
@@ -223,6 +245,11 @@ class _SettingsLike:  # the fields of Settings that from_settings reads
     memory_mb: int | None
     max_processes: int
     max_output_mb: float
+
+
+_ENV_KEEP = frozenset(
+    {"PATH", "HOME", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "SHELL"}
+)
 
 
 def _bind(flag: str, path: Path) -> list[str]:
