@@ -47,7 +47,8 @@ def test_uploads_go_out_once_and_results_come_back(tmp_path: Path) -> None:
     (tmp_path / "locked.txt").write_text("x")
     remote = Remote()
     mirror = Mirror(remote, tmp_path)
-    assert mirror.push_local() == ["data.csv"]  # the failing one is skipped, not fatal
+    # a failing push stops the round (the gateway is not answering), and is not fatal
+    assert mirror.push_local() == ["data.csv"]
     assert remote.files["data.csv"] == b"a\n1\n"
     assert mirror.push_local() == []  # nothing new
     before = mirror.remote_files()

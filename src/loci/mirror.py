@@ -83,8 +83,8 @@ class Mirror:
         """Send local files that are new or changed since the last sync; returns their paths.
         The first time, everything already in the workspace is sent (the data files a
         conversation starts with)."""
-        if not self.workdir.is_dir():
-            return []
+        if not self.workdir.is_dir() or not self.kernel.remote_cwd:
+            return []  # a kernel with no folder (another language's): nothing to send to
         current = _local_files(self.workdir)
         first, self._pushed_once = not self._pushed_once, True
         sent: list[str] = []
@@ -95,9 +95,14 @@ class Mirror:
             try:
                 if path.stat().st_size > MAX_PUSH:
                     continue
-                self.kernel.push(rel, path.read_bytes())
-            except (OSError, LociError):
+                data = path.read_bytes()
+            except OSError:
                 continue
+            try:
+                self.kernel.push(rel, data)
+            except LociError:  # the gateway is not answering: the block will say so
+                current = {k: v for k, v in current.items() if k in self._synced or k in sent}
+                break
             sent.append(rel)
         self._synced = current
         return sent

@@ -312,15 +312,21 @@ class _Resources:
         self.socket: _Socket | None = None
         self.session: Session | None = None
 
+    def _id(self) -> str:
+        """The kernel's id; _Lost once it was released (shut down while a block ran)."""
+        if self.kernel_id is None:
+            raise _Lost("the kernel on the Jupyter gateway was shut down")
+        return self.kernel_id
+
     def connect(self, timeout: float) -> None:
         """Open the kernel's channels socket (any previous one is closed)."""
         from jupyter_client.session import Session
 
         self.close_socket()
-        assert self.kernel_id is not None
+        kernel_id = self._id()
         url = self.rest.url
         url = ("ws" + url[4:] if url.startswith("http") else url) + (
-            f"/api/kernels/{quote(self.kernel_id)}/channels"
+            f"/api/kernels/{quote(kernel_id)}/channels"
         )
         self.session = Session(username="loci")
         self.socket = _Socket(url, self.rest.headers, timeout)
@@ -354,8 +360,7 @@ class _Resources:
 
     def restart(self, timeout: float) -> bool:
         """REST restart; False if the gateway no longer knows the kernel."""
-        assert self.kernel_id is not None
-        path = f"/api/kernels/{quote(self.kernel_id)}/restart"
+        path = f"/api/kernels/{quote(self._id())}/restart"
         resp = self.rest.call("POST", path, timeout=timeout)
         if resp.status_code == 404:
             return False
@@ -376,11 +381,11 @@ class _Resources:
     def exists(self, wait: float = 0.0) -> bool:
         """Whether the gateway still has the kernel; KernelError if it does not answer within
         ``wait`` seconds (a restarting gateway takes a moment)."""
-        assert self.kernel_id is not None
+        path = f"/api/kernels/{quote(self._id())}"
         deadline = time.monotonic() + wait
         while True:
             try:
-                resp = self.rest.call("GET", f"/api/kernels/{quote(self.kernel_id)}")
+                resp = self.rest.call("GET", path)
                 return resp.status_code != 404
             except _Refused:
                 raise
