@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -190,3 +191,16 @@ def test_channel_decodes_split_utf8() -> None:
     encoded = "✓".encode()
     assert channel.feed(encoded[:1]) == ""
     assert channel.feed(encoded[1:] + b"\n") == "✓\n"
+
+
+def test_interrupt_works_when_loci_itself_ignores_sigint(tmp_path: Path) -> None:
+    # `nohup loci serve &` starts loci with SIGINT ignored, which children inherit
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        kernel = ShellKernel(tmp_path, grace=2.0)
+        kernel.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    with kernel:
+        _, result = run(kernel, "sleep 100", timeout=0.3)
+    assert (result.status, result.message) == ("timeout", "timed out after 0.3s; interrupted")

@@ -40,6 +40,7 @@ from pathlib import Path
 from ..errors import KernelError
 from ..events import ExecStatus, KernelEvent, KernelResult, Output, OutputStream
 from ..sandbox import Sandbox
+from ..sandbox.core import launched
 
 __all__ = ["ShellKernel"]
 
@@ -177,7 +178,9 @@ class ShellKernel:
         self._r.tmpdir = Path(tempfile.mkdtemp(prefix="loci-shell-"))
         argv = [bash, "--noprofile", "--norc"]
         env = {**os.environ} if self.sandbox is None else self.sandbox.base_env(os.environ)
-        if self.sandbox is not None:
+        if self.sandbox is None:
+            argv = launched(argv)
+        else:
             argv = self.sandbox.command(argv, private=[self._r.tmpdir])
             env.update(self.sandbox.env())
         try:

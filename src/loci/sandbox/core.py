@@ -252,6 +252,13 @@ _ENV_KEEP = frozenset(
 )
 
 
+def launched(argv: Sequence[str]) -> list[str]:
+    """``argv`` through the launcher with no limits, only to set SIGINT back to its default:
+    a loci started in the background (``nohup loci serve &``) has SIGINT ignored, and an
+    ignored signal is inherited through exec, so bash could not be interrupted."""
+    return [sys.executable, "-I", "-S", _LAUNCH, "inner", "--", *argv]
+
+
 def _bind(flag: str, path: Path) -> list[str]:
     return [flag, str(path), str(path)] if path.exists() else []
 
