@@ -111,7 +111,7 @@ class KernelPool:
         self._kernels: dict[str, Kernel] = {}
         self._lock = threading.Lock()
         self._prepared = False
-        self._languages: dict[str, str] | None = None
+        self._specs: dict[str, str] | None = None  # the gateway's, by language
         self.venv_home: Path | None = None  # where the kernel venv lives; None: LOCI_HOME
 
     def _prepare(self) -> None:
@@ -151,7 +151,7 @@ class KernelPool:
         makes the conversation's folder there (removed when it shuts down); the shell works
         in that same folder, with the gateway's bash kernelspec if it has one, else
         ``%%bash`` cells in a Python kernel."""
-        from .gateway import GatewayKernel, gateway_kernelspecs
+        from .gateway import GatewayKernel
 
         gw = self.gateway
         assert gw is not None
@@ -165,31 +165,33 @@ class KernelPool:
             folder = getattr(python, "remote_cwd", None)
             if folder:
                 env["LOCI_REMOTE_CWD"] = folder
-        if language == "shell":
-            specs = gateway_kernelspecs(gw.url, gw.token)
-            name = next((n for n, lang in specs.items() if lang == "bash"), gw.kernel)
+            name = self._gateway_specs().get("bash", gw.kernel)
         elif language != "python":
-            name = self.gateway_languages()[language]
+            name = self._gateway_specs()[language]
         return GatewayKernel(
             gw.url, self.workdir, token=gw.token, kernel_name=name, language=language, env=env
         )
 
-    def gateway_languages(self) -> dict[str, str]:
-        """Languages the gateway has kernels for besides Python and bash (language ->
-        kernelspec), asked once; empty without a gateway or when it cannot be asked."""
-        if self.gateway is None:
-            return {}
-        if self._languages is None:
+    def _gateway_specs(self) -> dict[str, str]:
+        """Each language the gateway has a kernel for -> its kernelspec, asked once
+        (KernelError, not remembered, when the gateway cannot be asked)."""
+        if self._specs is None:
             from .gateway import gateway_languages
 
-            try:
-                found = gateway_languages(self.gateway.url, self.gateway.token)
-            except LociError:
-                return {}
-            self._languages = {
-                lang: spec for lang, spec in found.items() if lang not in ("python", "bash")
-            }
-        return self._languages
+            assert self.gateway is not None
+            self._specs = gateway_languages(self.gateway.url, self.gateway.token)
+        return self._specs
+
+    def gateway_languages(self) -> dict[str, str]:
+        """Languages the gateway has kernels for besides Python and bash (language ->
+        kernelspec); empty without a gateway or when it cannot be asked."""
+        if self.gateway is None:
+            return {}
+        try:
+            specs = self._gateway_specs()
+        except LociError:
+            return {}
+        return {lang: spec for lang, spec in specs.items() if lang not in ("python", "bash")}
 
     def language_of(self, tag: str | None) -> str | None:
         """The language a fence tag runs in here: python, shell, or a gateway's other
