@@ -188,3 +188,21 @@ def test_each_user_sees_only_their_own_conversations(
     page.wait_for_selector("#conversations li:has-text('question')")
     assert "ana's secret plan" not in page.inner_text("#side")
     assert "ana's secret plan" not in page.inner_text("#log")
+
+
+def test_a_message_typed_while_the_page_loads_is_sent(
+    start_server: ServerFactory, page: Any
+) -> None:
+    srv = start_server(real_kernels=False)
+    srv.model.enqueue("Got it.")
+    held: list[Any] = []
+    # the page is still loading while /api/models is held
+    page.route("**/api/models", lambda route: held.append(route))
+    page.goto(f"{srv.url}/?token={TOKEN}")
+    _send(page, "typed early")
+    while not held:
+        page.wait_for_timeout(20)
+    held[0].continue_()
+    _turns_done(page, 1)
+    assert "typed early" in page.inner_text("#log")
+    assert "Got it." in page.inner_text("#log")

@@ -299,6 +299,7 @@ async function upload(files) {
 // -- start ----------------------------------------------------------------------------------
 async function send(event) {
   event.preventDefault();
+  await S.ready;  // typed before the page finished loading: send once it has
   const text = $("prompt").value.trim();
   if (!text || S.running) return;
   if (!S.conv) await newConversation();
@@ -317,20 +318,15 @@ function forget() {  // a conversation that is gone, or not this user's: start a
   return refreshList();
 }
 
-async function start() {
-  const [token, conv] = takeToken();
-  if (!token) { $("tokenbox").hidden = false; return; }
-  S.token = token;
-  const models = await api("/api/models");
-  $("model").value = models.default;
-  for (const m of models.choices) { const o = el("option"); o.value = m; $("models").append(o); }
+function wire() {  // synchronous, so nothing typed while the page loads is lost
   $("composer").addEventListener("submit", (e) => send(e).catch((x) => notice("error", x.message)));
   $("prompt").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("composer").requestSubmit(); }
   });
   $("stop").onclick = () => api(`/api/conversations/${S.conv}/interrupt`, { method: "POST", body: {} });
-  $("new").onclick = () => newConversation();
-  $("upload").onchange = (e) => upload([...e.target.files]).catch((x) => notice("error", x.message));
+  $("new").onclick = () => S.ready.then(newConversation);
+  $("upload").onchange = (e) => S.ready.then(() => upload([...e.target.files]))
+    .catch((x) => notice("error", x.message));
   $("auto").onchange = () => {
     if (S.conv) api(`/api/conversations/${S.conv}/settings`, { method: "POST", body: { auto_run: $("auto").checked } });
   };
@@ -338,6 +334,13 @@ async function start() {
     if (S.conv && !S.running) api(`/api/conversations/${S.conv}/settings`, { method: "POST",
       body: { model: $("model").value.trim() } }).catch((x) => notice("error", x.message));
   };
+}
+
+async function start(token, conv) {
+  S.token = token;
+  const models = await api("/api/models");
+  $("model").value = models.default;
+  for (const m of models.choices) { const o = el("option"); o.value = m; $("models").append(o); }
   if (conv) await openConversation(conv).catch(() => forget());
   else await refreshList();
 }
@@ -347,5 +350,13 @@ $("tokenform").addEventListener("submit", (e) => {
   sessionStorage.setItem("loci-token", $("tokeninput").value.trim());
   location.reload();
 });
-start().catch((e) => notice("error", e.message));
+const [token, conv] = takeToken();
+if (!token) {
+  $("tokenbox").hidden = false;
+  S.ready = new Promise(() => {});  // nothing is sent without a token
+} else {
+  S.ready = start(token, conv);
+  S.ready.catch((e) => notice("error", e.message));
+}
+wire();
 })();
