@@ -115,6 +115,29 @@ def test_refusal_is_told_to_the_model(settings: Settings, fake_pool: KernelPool)
     assert "keep my build dir" in model.calls[1][-1].content
 
 
+def test_a_refusal_on_a_gateway_is_audited_as_the_gateway(settings: Settings) -> None:
+    from loci.kernels.pool import Gateway
+
+    pool = KernelPool(
+        settings.workdir,
+        factory=lambda lang: FakeKernel(lang, workdir=settings.workdir),
+        gateway=Gateway("http://gw.example:8888/"),
+    )
+    model = ScriptedModel()
+    model.enqueue("```python\nprint(1)\n```")
+    model.enqueue("Fine.")
+
+    def no(block: CodeBlock) -> Decision:
+        return Decision(False, "user", reason="not now")
+
+    with Session(settings, model=model, kernels=pool, approver=no) as s:
+        events_of(s, "go")
+        record = s.store.get_conversation(s.conversation_id)
+    assert [(e.status, e.sandbox) for e in record.executions] == [
+        ("denied", "gateway:http://gw.example:8888")
+    ]
+
+
 def test_edited_code_is_what_runs(
     settings: Settings, fake_pool: KernelPool, fakes: dict[str, FakeKernel]
 ) -> None:
@@ -457,3 +480,24 @@ def test_an_answer_after_failed_code_is_sent_back_to_fix_it(
         evs = events_of(s, "mean of x?")
     assert "The last code failed" in model.calls[2][-1].content
     assert [e for e in evs if e.type == "grounding"][-1].supported == ("4.25",)  # type: ignore[union-attr]
+
+
+class _ClosingModel(ScriptedModel):
+    closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_the_session_owns_its_model_and_closes_the_ones_it_drops(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    first, second = _ClosingModel(), _ClosingModel()
+    first.enqueue("Hi.")
+    with Session(settings, model=first, kernels=fake_pool, approver=auto_approve) as s:
+        events_of(s, "hello")
+        s.switch_model(second)
+        assert (first.closed, second.closed) == (1, 0)  # its connections go with it
+        s.switch_model(second)  # the same model again is kept open
+        assert second.closed == 0
+    assert (first.closed, second.closed) == (1, 1)

@@ -48,7 +48,15 @@ from .files import describe_mentioned
 from .grounding import ground, numbers
 from .kernels.pool import KernelPool, normalize_language
 from .messages import Message, ToolCall
-from .models.base import Model, ModelChunk, PrefillModel, TextChunk, ToolCallChunk, UsageChunk
+from .models.base import (
+    Model,
+    ModelChunk,
+    PrefillModel,
+    TextChunk,
+    ToolCallChunk,
+    UsageChunk,
+    close_model,
+)
 from .models.convert import orphan_results_to_user
 from .parsing import Fenced, FenceParser, looping_tail
 from .store import Store
@@ -138,6 +146,14 @@ class Session:
     def close(self) -> None:
         self.kernels.shutdown_all()
         self.store.close()
+        close_model(self.model)
+
+    def switch_model(self, model: Model) -> None:
+        """Use ``model`` from the next request on. The session owns its model, so the one it
+        replaces is closed (its connections, or the memory of a loaded GGUF, are freed)."""
+        old, self.model = self.model, model
+        if old is not model:
+            close_model(old)
 
     def interrupt(self) -> None:
         """Stop the model stream or the running code. Signal- and thread-safe."""
@@ -355,7 +371,7 @@ class Session:
                 approved_by=decision.by,
                 reason=reason,
                 risk=decision.risk,
-                sandbox=self.kernels.sandbox.label if self.kernels.sandbox else "off",
+                sandbox=self.kernels.location,
             )
             return f"[not run: {reason}]"
         if self.kernels.language_of(language) is None:

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -42,6 +42,9 @@ class Request:
     json: Any
 
 
+M = TypeVar("M")
+
+
 class SSEServer:
     """A queue of replies served over HTTP/1.1 on 127.0.0.1."""
 
@@ -49,6 +52,7 @@ class SSEServer:
         self.replies: deque[Reply] = deque()
         self.requests: list[Request] = []
         self.disconnects = 0  # streams the client closed before the end
+        self._clients: list[Any] = []  # models whose connections end with the server
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
@@ -67,7 +71,14 @@ class SSEServer:
         self._thread.start()
         return self
 
+    def own(self, model: M) -> M:
+        """Close ``model`` (its SDK client's keep-alive connections) when the server stops."""
+        self._clients.append(model)
+        return model
+
     def stop(self) -> None:
+        for model in self._clients:
+            model.close()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)

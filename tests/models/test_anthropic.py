@@ -46,7 +46,7 @@ def make_model(server: SSEServer, *, retries: int = 0, tools: bool = True) -> An
         tools=tools,
     )
     model.retry_delay = 0.01
-    return model
+    return server.own(model)
 
 
 def text_of(chunks: list[ModelChunk]) -> str:

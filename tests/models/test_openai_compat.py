@@ -46,7 +46,7 @@ def make_model(server: SSEServer, *, tools: bool = False, retries: int = 0) -> O
         timeout=10,
     )
     model.retry_delay = 0.01
-    return model
+    return server.own(model)
 
 
 def text_of(chunks: list[ModelChunk]) -> str:
@@ -258,7 +258,7 @@ def test_connection_refused_is_unavailable() -> None:
         "m", api_base=url + "/v1", api_key="k", tools=False, context_window=1,
         name="openai:m", max_retries=0, timeout=5,
     )  # fmt: skip
-    with pytest.raises(ModelUnavailableError, match="cannot get a reply"):
+    with model, pytest.raises(ModelUnavailableError, match="cannot get a reply"):
         list(model.stream(HELLO))
 
 
@@ -348,10 +348,10 @@ def test_missing_key_without_api_base() -> None:
 
 def test_api_key_is_sent(openai_server: SSEServer) -> None:
     openai_server.queue(text_reply("ok"))
-    model = OpenAIModel(
+    model = openai_server.own(OpenAIModel(
         "m", api_base=openai_server.url + "/v1", api_key="sk-test", tools=False,
         context_window=1, name="openai:m", max_retries=0,
-    )  # fmt: skip
+    ))  # fmt: skip
     list(model.stream(HELLO))
     assert openai_server.requests[0].headers["authorization"] == "Bearer sk-test"
 
@@ -406,3 +406,11 @@ def test_every_openai_error_is_mapped(cls: type[openai.OpenAIError]) -> None:
     )
     assert type(info.value) is expected
     assert type(translate_openai_error(exc, "m", "http://x/v1")) is expected
+
+
+def test_close_ends_the_client_connections(openai_server: SSEServer) -> None:
+    openai_server.queue(text_reply("ok"))
+    with make_model(openai_server) as model:
+        assert text_of(list(model.stream(HELLO))) == "ok"
+        assert not model._client._client.is_closed  # a keep-alive pool
+    assert model._client._client.is_closed

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from web_helpers import ServerFactory, drive, wait_for
+from web_helpers import ServerFactory, drive, read_events, wait_for
 
 from loci.cli.users_cmd import users as users_cmd
 from loci.config import Settings
@@ -159,8 +159,18 @@ def test_idle_conversations_lose_their_kernels_and_resume(
             assert time.monotonic() < deadline, "the idle conversation was not closed"
             time.sleep(0.05)
         _eventually(lambda: bool(made) and all(k.shutdowns == 1 for k in made))
+        # its live events are let go (the store has them); numbering goes on
+        log = hub.log(cid)
+        _eventually(lambda: log.since(0) == [])
+        seen = log.last_seq
+        assert seen > 0
+        # a client that asks for the dropped events is told to reload the page
+        stale = read_events(c, cid, after=0)
+        assert [e["type"] for e in stale] == ["notice"]
+        assert "reload the page" in stale[0]["message"]
         # the next request resumes it: history kept, new kernels
         after = c.post(f"/api/conversations/{cid}/messages", json={"text": "b"}).json()["after"]
+        assert after == seen
         events = drive(c, cid, after, "run")
         assert events[-1]["status"] == "done"
         record = c.get(f"/api/conversations/{cid}").json()

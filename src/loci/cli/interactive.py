@@ -179,7 +179,7 @@ def _model(session: Session, console: Console, args: list[str]) -> None:
     from ..models.registry import get_model
 
     try:
-        session.model = get_model(session.settings.replace(model=args[0]))
+        session.switch_model(get_model(session.settings.replace(model=args[0])))
     except LociError as exc:
         console.print(f"[red]error:[/red] {exc.message}", highlight=False)
         return

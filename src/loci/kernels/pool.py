@@ -114,6 +114,14 @@ class KernelPool:
         self._specs: dict[str, str] | None = None  # the gateway's, by language
         self.venv_home: Path | None = None  # where the kernel venv lives; None: LOCI_HOME
 
+    @property
+    def location(self) -> str:
+        """Where this pool's code runs, for the audit's sandbox column: the sandbox's label,
+        ``gateway:URL``, or ``off``. The same words ``run_block`` writes for a block it runs."""
+        if self.sandbox is not None:
+            return self.sandbox.label
+        return f"gateway:{self.gateway.url.rstrip('/')}" if self.gateway else "off"
+
     def _prepare(self) -> None:
         """Once: the kernel venv and the writable folders, when the sandbox confines."""
         if self._prepared or self.sandbox is None or not self.sandbox.active:

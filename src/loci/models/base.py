@@ -53,6 +53,14 @@ class Model(Protocol):
         ...
 
 
+def close_model(model: Model) -> None:
+    """Release what a model holds (an HTTP connection pool, a loaded GGUF), if it holds
+    anything. ``close`` is optional: a scripted model has nothing to release."""
+    close = getattr(model, "close", None)
+    if callable(close):
+        close()
+
+
 def estimate_tokens(text: str) -> int:
     """A cheap token estimate: ~4 characters per token, CJK characters one each."""
     wide = sum(1 for ch in text if ord(ch) > 0x2E80)

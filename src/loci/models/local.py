@@ -101,6 +101,10 @@ class LocalModel:
             stop_token_ids=[eos],
         )
 
+    def close(self) -> None:
+        """Free the loaded model now (it can take gigabytes), not whenever it is collected."""
+        self._llm.close()
+
     def count_tokens(self, text: str) -> int:
         if not text:
             return 0

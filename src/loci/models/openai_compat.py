@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import openai
 from openai.types.chat import ChatCompletionChunk
@@ -293,6 +293,9 @@ def estimate_prompt_tokens(messages: Sequence[Message]) -> int:
 # --- the model ----------------------------------------------------------------------------
 
 
+_Remote = TypeVar("_Remote", bound="RemoteModel")
+
+
 class RemoteModel:
     """What the SDK adapters share: estimated token counts, and a stream that is retried
     (with backoff) when the connection drops before its first chunk."""
@@ -300,6 +303,17 @@ class RemoteModel:
     retry_delay: float = 0.5  # first backoff (seconds) when a stream drops before any chunk
     max_retries: int
     base_url: str
+    _client: Any  # the SDK client, which owns an HTTP connection pool
+
+    def close(self) -> None:
+        """Close the SDK client's connections now rather than whenever it is collected."""
+        self._client.close()
+
+    def __enter__(self: _Remote) -> _Remote:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)

@@ -7,6 +7,7 @@ form can only send form encodings or text/plain).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +20,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from ..approval import code_hash
 from ..config import Settings
 from ..errors import LociError, NotFoundError
+from ..events import Notice, to_dict
 from ..store import Store
 from ..store.users import User, Users
 from .files import PathRefused, download_response, list_files, new_workspace, save_upload
 from .live import Action, EventLog, Hub, LiveConversation
 
 KEEPALIVE_S = 15.0
+TRIMMED_NOTE = "this conversation was closed while you were away; reload the page to see all of it"
 
 
 class ApiError(LociError):
@@ -283,6 +286,8 @@ async def events(request: Request) -> StreamingResponse:
 
 async def _sse(log: EventLog, after: int, running: Callable[[], bool] | None) -> AsyncIterator[str]:
     yield "retry: 1000\n\n"
+    if after < log.trimmed:  # a client back after its conversation was closed for being idle
+        yield f"data: {json.dumps(to_dict(Notice('info', TRIMMED_NOTE)))}\n\n"
     while True:
         idle = running is not None and not running()
         for seq, data in log.since(after):

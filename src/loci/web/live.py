@@ -43,23 +43,32 @@ class ApprovalError(LociError):
 
 
 class EventLog:
-    """Append-only, numbered JSON events; threads append, asyncio streams wait for more."""
+    """Append-only, numbered JSON events; threads append, asyncio streams wait for more.
+
+    ``trim`` forgets the events kept so far (the store has them all) while numbering goes on,
+    so a server's memory follows its live conversations, not everything ever said."""
 
     def __init__(self) -> None:
         self._items: list[str] = []
+        self.trimmed = 0  # events dropped by trim(): the kept ones are numbered after these
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     @property
     def last_seq(self) -> int:
         with self._lock:
-            return len(self._items)
+            return self.trimmed + len(self._items)
+
+    def trim(self) -> None:
+        with self._lock:
+            self.trimmed += len(self._items)
+            self._items = []
 
     def append(self, event: dict[str, object]) -> int:
         data = json.dumps(event, ensure_ascii=False)
         with self._lock:
             self._items.append(data)
-            seq = len(self._items)
+            seq = self.trimmed + len(self._items)
             waiters, self._waiters = self._waiters, []
         for loop, flag in waiters:
             try:
@@ -69,16 +78,17 @@ class EventLog:
         return seq
 
     def since(self, after: int) -> list[tuple[int, str]]:
-        """Events with seq > ``after``, as (seq, json)."""
+        """Events with seq > ``after`` that are still kept, as (seq, json)."""
         with self._lock:
-            start = max(after, 0)
-            return [(start + i + 1, d) for i, d in enumerate(self._items[start:])]
+            start = max(after, self.trimmed)
+            kept = self._items[start - self.trimmed :]
+            return [(start + i + 1, d) for i, d in enumerate(kept)]
 
     async def wait(self, after: int, timeout: float) -> None:
         """Return when an event with seq > ``after`` exists, or after ``timeout`` seconds."""
         flag = asyncio.Event()
         with self._lock:
-            if len(self._items) > after:
+            if self.trimmed + len(self._items) > after:
                 return
             self._waiters.append((asyncio.get_running_loop(), flag))
         try:
@@ -366,13 +376,18 @@ class Hub:
             mine.remove(idle[0])
 
     def retire(self, live: LiveConversation) -> None:
-        """Close one live conversation (its kernels stop; its history and event log stay).
-        The shutdown runs on its own thread: a slow kernel or gateway must not hold up
-        other users opening conversations meanwhile."""
+        """Close one live conversation: its kernels stop, its history stays in the store, and
+        its event log lets go of the events it kept (numbering goes on). The shutdown runs on
+        its own thread: a slow kernel or gateway must not hold up other users meanwhile."""
         with self._lock:
             if self._live.get(live.id) is live:
                 del self._live[live.id]
-        closing = threading.Thread(target=live.close, name=f"loci-retire-{live.id}", daemon=True)
+
+        def close() -> None:
+            live.close()
+            live.log.trim()
+
+        closing = threading.Thread(target=close, name=f"loci-retire-{live.id}", daemon=True)
         with self._lock:
             self._closing = [t for t in self._closing if t.is_alive()] + [closing]
         closing.start()
@@ -437,7 +452,7 @@ class Hub:
         if live.running:
             raise TurnRunningError("wait for the running request to end before switching models")
         settings = live.session.settings.replace(model=spec)
-        live.session.model = self.model_factory(settings)
+        live.session.switch_model(self.model_factory(settings))
         live.session.settings = settings
         live.session.store.set_model(live.id, live.session.model.name)
 
