@@ -138,6 +138,30 @@ def test_a_refusal_on_a_gateway_is_audited_as_the_gateway(settings: Settings) ->
     ]
 
 
+def test_a_tool_calling_model_can_use_a_gateway_language(settings: Settings) -> None:
+    from loci.kernels.pool import Gateway
+
+    made: dict[str, FakeKernel] = {}
+
+    def factory(language: str) -> FakeKernel:
+        made[language] = FakeKernel(language, workdir=settings.workdir)
+        return made[language]
+
+    pool = KernelPool(settings.workdir, factory=factory, gateway=Gateway("http://gw:8888"))
+    pool._specs = {"python": "python3", "scheme": "calysto_scheme"}  # as the gateway lists
+    model = ScriptedModel(tools=True)
+    model.enqueue("", [ToolCall("c1", "scheme", "(display (* 6 7))")])
+    model.enqueue("42.")
+    with Session(settings, model=model, kernels=pool, approver=auto_approve) as s:
+        events_of(s, "use scheme")
+    assert made["scheme"].executed == ["(display (* 6 7))"]
+    assert "language: scheme" in model.calls[0][0].content  # the model is told it exists
+    # and the tool's schema lets it say so (an enum of python/shell would forbid it)
+    from loci.messages import TOOL_SCHEMA
+
+    assert "enum" not in TOOL_SCHEMA["properties"]["language"]
+
+
 def test_edited_code_is_what_runs(
     settings: Settings, fake_pool: KernelPool, fakes: dict[str, FakeKernel]
 ) -> None:

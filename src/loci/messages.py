@@ -22,7 +22,11 @@ TOOL_DESCRIPTION = (
 TOOL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "language": {"type": "string", "enum": ["python", "shell"]},
+        # not an enum: a kernel gateway can add languages (the system prompt names them)
+        "language": {
+            "type": "string",
+            "description": "python or shell (or another language the instructions name)",
+        },
         "code": {"type": "string", "description": "The code to run."},
     },
     "required": ["language", "code"],

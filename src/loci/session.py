@@ -253,7 +253,9 @@ class Session:
         name = "tools" if self.model.supports_tools else "system"
         text = prompts.load(name, workdir=str(self.settings.workdir))
         others = self.kernels.gateway_languages()
-        if others and not self.model.supports_tools:
+        if others and self.model.supports_tools:
+            text += f"\nThe execute tool also takes language: {', '.join(others)}."
+        elif others:
             fences = ", ".join(f"```{lang}" for lang in others)
             text += f"\nThe kernel gateway also runs {fences} blocks."
         return Message(
