@@ -525,3 +525,29 @@ def test_the_session_owns_its_model_and_closes_the_ones_it_drops(
         s.switch_model(second)  # the same model again is kept open
         assert second.closed == 0
     assert (first.closed, second.closed) == (1, 1)
+
+
+def test_an_unbacked_figure_is_kept_with_the_answer(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    from loci.export import export_ipynb, export_markdown
+    from loci.store.records import MessageRecord
+
+    model = ScriptedModel(["```python\nprint(15)\n```", "The sum is 15 and the mean is 5.5."])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        py = s.kernels.get("python")
+        assert isinstance(py, FakeKernel)
+        py.enqueue(Output("stdout", "15\n"), KernelResult("ok"))
+        events_of(s, "Sum and mean of 3 5 7?")
+        conv = s.conversation_id
+    with Store(settings.db_path) as store:  # what a reload, `loci show` and exports read
+        record = store.get_conversation(conv)
+    answers = [i for i in record.items if isinstance(i, MessageRecord) and i.role == "assistant"]
+    assert answers[-1].grounding is not None
+    assert answers[-1].grounding.supported == ("15",)
+    assert answers[-1].grounding.unsupported == ("5.5",)
+    assert answers[0].grounding is None  # only the final answer is checked
+    assert answers[-1].to_dict()["grounding"] == {"supported": ["15"], "unsupported": ["5.5"]}
+    warning = "⚠ not found in any output of this turn: 5.5"
+    assert f"> {warning}" in export_markdown(record)
+    assert warning in export_ipynb(record)

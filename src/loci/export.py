@@ -41,7 +41,9 @@ def export_ipynb(record: ConversationRecord) -> str:
         if isinstance(item, MessageRecord):
             if item.role in _SHOWN_ROLES and item.content.strip():
                 heading = "**User**" if item.role == "user" else "**Assistant**"
-                cells.append(_markdown_cell(f"{heading}\n\n{item.content}"))
+                warning = unbacked_warning(item)
+                note = f"\n\n> {warning}" if warning else ""
+                cells.append(_markdown_cell(f"{heading}\n\n{item.content}{note}"))
         else:
             ran = item.status not in ("denied", "skipped")
             count += ran
@@ -140,6 +142,13 @@ def _bundle(out: Output) -> dict[str, Any]:
 # -- markdown ---------------------------------------------------------------------------------
 
 
+def unbacked_warning(item: MessageRecord) -> str:
+    """The warning for an answer with numbers no output of its turn printed ("" if none)."""
+    if item.grounding is None or not item.grounding.unsupported:
+        return ""
+    return "⚠ not found in any output of this turn: " + ", ".join(item.grounding.unsupported)
+
+
 def export_markdown(record: ConversationRecord) -> str:
     """The conversation as Markdown: a heading per turn, fenced code and outputs."""
     s = record.summary
@@ -152,6 +161,8 @@ def export_markdown(record: ConversationRecord) -> str:
         if isinstance(item, MessageRecord):
             if item.role in _SHOWN_ROLES and item.content.strip():
                 parts.append(f"## {item.role.capitalize()}\n\n{item.content.strip()}")
+                if warning := unbacked_warning(item):
+                    parts.append(f"> {warning}")
         else:
             parts.append(_md_execution(item))
     return "\n\n".join(parts) + "\n"

@@ -229,6 +229,8 @@ class Session:
                 turn.prefill = "```python\n"  # where the model allows, start its reply with code
                 return None
             if grounding.supported or grounding.unsupported:
+                if turn.reply_id is not None:  # kept with the answer: reloads still show it
+                    self.store.set_grounding(turn.reply_id, grounding)
                 yield grounding
             return "done"
         if final:
@@ -245,9 +247,9 @@ class Session:
         turn.run_codes.update(code_hash(c.code) for c in blocks)
         return (yield from self._run_calls(blocks))
 
-    def _add(self, message: Message) -> None:
+    def _add(self, message: Message) -> int:
         self.messages.append(message)
-        self.store.add_message(self.conversation_id, message)
+        return self.store.add_message(self.conversation_id, message)
 
     def _system_prompt(self) -> Message:
         name = "tools" if self.model.supports_tools else "system"
@@ -319,8 +321,7 @@ class Session:
         if calls and not self.model.supports_tools:
             text = _cut_after_last_fence(text, self.kernels.language_of)
         reply = Message("assistant", text, tuple(calls) if self.model.supports_tools else ())
-        if text or calls:
-            self._add(reply)
+        self._turn.reply_id = self._add(reply) if text or calls else None
         yield ModelDone(text, usage, stopped=stopped)
         if stopped:
             return None
@@ -453,6 +454,7 @@ class _Turn:
     repeats: int = 0
     prefill: str = ""  # how the next reply must begin
     about_files: bool = False  # the request names files in the workspace
+    reply_id: int | None = None  # the stored id of the model's latest reply
 
 
 def _unbacked_note(turn: _Turn, reply: str, grounding: Grounding) -> str | None:

@@ -138,6 +138,7 @@ def test_chat_plot_upload_download_stop_reload(
     page.wait_for_selector("#conversations li.current:text('plot something')")
     page.wait_for_selector(".outputs img[src^='data:image/png;base64,']")
     assert "sum 15" in page.inner_text("#log")
+    assert "not found in any output of this turn: 5.5" in page.inner_text("#log")
 
 
 def test_model_and_program_output_are_shown_as_text(start_server: ServerFactory, page: Any) -> None:

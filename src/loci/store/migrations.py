@@ -42,6 +42,12 @@ What the tables are for:
     running Python kernels. ``conversations.user_id`` names a conversation's owner (NULL for
     conversations made outside multi-user mode).
 
+``messages.grounding`` (m005)
+    For a turn's final answer: a JSON object ``{"supported": [...], "unsupported": [...]}``
+    of the numbers in it that some output of the turn printed, and those none did (the
+    ``grounding`` event), so a reload, ``loci show`` and exports still flag an unbacked
+    figure. NULL for every other message, and for answers with no numbers.
+
 Deleting a conversation or an execution cascades to what hangs off it (foreign keys are on).
 """
 
@@ -211,3 +217,9 @@ def m004_users(db: sqlite3.Connection) -> None:
     )
     db.execute("ALTER TABLE conversations ADD COLUMN user_id INTEGER REFERENCES users(id)")
     db.execute("CREATE INDEX conversations_user ON conversations (user_id, updated DESC)")
+
+
+@migration
+def m005_grounding(db: sqlite3.Connection) -> None:
+    # A final answer's numbers checked against the turn's outputs (JSON; NULL: not checked).
+    db.execute("ALTER TABLE messages ADD COLUMN grounding TEXT")

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from loci.events import ExecStatus, Output
+from loci.events import ExecStatus, Grounding, Output
 from loci.messages import Message, Role
 
 RecordStatus = ExecStatus | Literal["running"]
@@ -45,6 +45,7 @@ class MessageRecord:
     seq: int
     created: float
     message: Message
+    grounding: Grounding | None = None  # a final answer's numbers, checked against outputs
     kind: Literal["message"] = "message"
 
     @property
@@ -56,13 +57,19 @@ class MessageRecord:
         return self.message.content
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "kind": self.kind,
             "id": self.id,
             "seq": self.seq,
             "created": self.created,
             **self.message.to_dict(),
         }
+        if self.grounding is not None:
+            d["grounding"] = {
+                "supported": list(self.grounding.supported),
+                "unsupported": list(self.grounding.unsupported),
+            }
+        return d
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from loci.errors import NotFoundError, StoreError
-from loci.events import ExecutionDone, Output, Usage
+from loci.events import ExecutionDone, Grounding, Output, Usage
 from loci.messages import Message, ToolCall
 from loci.store import migrations
 from loci.store.records import (
@@ -208,6 +208,14 @@ class Store:
                 ),
             )
             return _rowid(cur)
+
+    def set_grounding(self, message_id: int, grounding: Grounding) -> None:
+        """Keep what the grounding check found in a final answer (message ``message_id``)."""
+        data = json.dumps(
+            {"supported": list(grounding.supported), "unsupported": list(grounding.unsupported)}
+        )
+        with self._write("record the grounding of an answer in") as db:
+            db.execute("UPDATE messages SET grounding = ? WHERE id = ?", (data, message_id))
 
     def start_execution(
         self,
@@ -447,8 +455,25 @@ def _message(row: sqlite3.Row) -> Message:
 
 def _message_record(row: sqlite3.Row) -> MessageRecord:
     return MessageRecord(
-        id=int(row["id"]), seq=int(row["seq"]), created=float(row["created"]), message=_message(row)
+        id=int(row["id"]),
+        seq=int(row["seq"]),
+        created=float(row["created"]),
+        message=_message(row),
+        grounding=_grounding(row["grounding"]),
     )
+
+
+def _grounding(raw: str | None) -> Grounding | None:
+    """The stored grounding of a message; None if it has none (or it cannot be read)."""
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        return Grounding(
+            tuple(str(n) for n in data["supported"]), tuple(str(n) for n in data["unsupported"])
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _output(row: sqlite3.Row) -> Output:

@@ -117,9 +117,16 @@ function renderHistory(items) {
       const div = el("div", "assistant");
       renderMarkdown(item.content, div, codes);
       $("log").append(div);
+      if (item.grounding) showGrounding(item.grounding);
     }
   }
   scroll();
+}
+
+function showGrounding(g) {  // numbers in an answer that no output of its turn printed
+  if (g.unsupported.length) {
+    notice("warning", "⚠ not found in any output of this turn: " + g.unsupported.join(", "));
+  }
 }
 
 // -- live events ----------------------------------------------------------------------------
@@ -161,11 +168,7 @@ function handle(ev) {
       break;
     }
     case "notice": notice(ev.level, ev.message); break;
-    case "grounding":
-      if (ev.unsupported.length) {
-        notice("warning", "⚠ not found in any output of this turn: " + ev.unsupported.join(", "));
-      }
-      break;
+    case "grounding": showGrounding(ev); break;
     case "turn_done":
       $("log").append(el("div", "turn-end", `${ev.status}${ev.message ? ": " + ev.message : ""}` +
         ` · ${ev.usage.prompt_tokens + ev.usage.completion_tokens} tokens`));
