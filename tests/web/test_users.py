@@ -258,3 +258,19 @@ def test_a_users_code_cannot_reach_the_history_other_users_or_secrets(
     assert (home / "users" / "ana").is_dir() and not list(
         (home / "users" / "bob").rglob("planted.pth")
     )
+
+
+def test_trimming_an_event_log_keeps_what_came_after_the_mark() -> None:
+    from loci.web.live import EventLog
+
+    log = EventLog()
+    for n in range(3):
+        log.append({"n": n})
+    mark = log.last_seq
+    log.append({"n": 3})  # a turn that started again before the retired one finished closing
+    log.trim(mark)
+    assert (log.trimmed, log.last_seq) == (3, 4)
+    assert log.since(0) == [(4, '{"n": 3}')]
+    assert log.append({"n": 4}) == 5
+    log.trim(mark)  # trimming to the same mark again changes nothing
+    assert [seq for seq, _ in log.since(2)] == [4, 5]

@@ -59,10 +59,12 @@ class EventLog:
         with self._lock:
             return self.trimmed + len(self._items)
 
-    def trim(self) -> None:
+    def trim(self, upto: int) -> None:
+        """Forget the events numbered up to ``upto``; later ones (a new turn's) stay."""
         with self._lock:
-            self.trimmed += len(self._items)
-            self._items = []
+            drop = max(0, min(upto - self.trimmed, len(self._items)))
+            self.trimmed += drop
+            self._items = self._items[drop:]
 
     def append(self, event: dict[str, object]) -> int:
         data = json.dumps(event, ensure_ascii=False)
@@ -383,9 +385,11 @@ class Hub:
             if self._live.get(live.id) is live:
                 del self._live[live.id]
 
+        seen = live.log.last_seq  # a turn reopened meanwhile appends after this: kept
+
         def close() -> None:
             live.close()
-            live.log.trim()
+            live.log.trim(seen)
 
         closing = threading.Thread(target=close, name=f"loci-retire-{live.id}", daemon=True)
         with self._lock:
