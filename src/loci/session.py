@@ -12,6 +12,7 @@ status ``interrupted``; the conversation goes on.
 from __future__ import annotations
 
 import ast
+import contextlib
 import itertools
 import platform
 import re
@@ -144,9 +145,10 @@ class Session:
         self.close()
 
     def close(self) -> None:
-        self.kernels.shutdown_all()
-        self.store.close()
-        close_model(self.model)
+        with contextlib.ExitStack() as later:  # each is released even if one before it fails
+            later.callback(close_model, self.model)
+            later.callback(self.store.close)
+            self.kernels.shutdown_all()
 
     def switch_model(self, model: Model) -> None:
         """Use ``model`` from the next request on. The session owns its model, so the one it

@@ -201,9 +201,32 @@ def test_a_message_typed_while_the_page_loads_is_sent(
     page.route("**/api/models", lambda route: held.append(route))
     page.goto(f"{srv.url}/?token={TOKEN}")
     _send(page, "typed early")
+    page.press("#prompt", "Enter")  # impatient: a second Enter must not send it twice
     while not held:
         page.wait_for_timeout(20)
     held[0].continue_()
     _turns_done(page, 1)
     assert "typed early" in page.inner_text("#log")
     assert "Got it." in page.inner_text("#log")
+    assert page.locator("#log .user").count() == 1
+    page.wait_for_selector("#conversations li")
+    assert page.locator("#conversations li").count() == 1
+
+
+def test_a_wrong_token_asks_for_another(start_server: ServerFactory, browser: Any) -> None:
+    srv = start_server(real_kernels=False)
+    context = browser.new_context(bypass_csp=True)  # not `page`: this 401 is expected
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{srv.url}/?token=not-the-token")
+        page.wait_for_selector("#tokenbox", state="visible")
+        page.fill("#tokeninput", TOKEN)
+        page.press("#tokeninput", "Enter")
+        page.wait_for_selector("#tokenbox", state="hidden")
+        srv.model.enqueue("Welcome.")
+        _send(page, "hello")
+        _turns_done(page, 1)
+        assert "Welcome." in page.inner_text("#log")
+    finally:
+        context.close()

@@ -168,6 +168,8 @@ def test_idle_conversations_lose_their_kernels_and_resume(
         stale = read_events(c, cid, after=0)
         assert [e["type"] for e in stale] == ["notice"]
         assert "reload the page" in stale[0]["message"]
+        with c.stream("GET", f"/api/conversations/{cid}/events?until=idle") as resp:
+            assert f"id: {seen}" in list(resp.iter_lines())  # numbered, so browsers keep it
         # the next request resumes it: history kept, new kernels
         after = c.post(f"/api/conversations/{cid}/messages", json={"text": "b"}).json()["after"]
         assert after == seen

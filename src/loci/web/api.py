@@ -287,7 +287,10 @@ async def events(request: Request) -> StreamingResponse:
 async def _sse(log: EventLog, after: int, running: Callable[[], bool] | None) -> AsyncIterator[str]:
     yield "retry: 1000\n\n"
     if after < log.trimmed:  # a client back after its conversation was closed for being idle
-        yield f"data: {json.dumps(to_dict(Notice('info', TRIMMED_NOTE)))}\n\n"
+        # numbered: the browser skips events at or below the last one it saw
+        note = json.dumps(to_dict(Notice("info", TRIMMED_NOTE)))
+        yield f"id: {log.trimmed}\ndata: {note}\n\n"
+        after = log.trimmed
     while True:
         idle = running is not None and not running()
         for seq, data in log.since(after):

@@ -28,7 +28,7 @@ from ..config import Settings
 from ..errors import LociError
 from ..events import Approval, CodeBlock, Notice, TurnDone, to_dict
 from ..kernels.pool import KernelPool
-from ..models.base import Model
+from ..models.base import Model, close_model
 from ..session import Session
 from ..store import Store
 from ..store.users import User, Users
@@ -224,6 +224,17 @@ class LiveConversation:
             )
             self._thread.start()
             return self.turn_after
+
+    def switch_model(self, model: Model, settings: Settings) -> None:
+        """Use ``model`` from the next turn on; TurnRunningError while one runs (checked under
+        the lock ``start_turn`` takes, so a turn never streams from a model being closed)."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self.session.switch_model(model)
+                self.session.settings = settings
+                return
+        close_model(model)
+        raise TurnRunningError("wait for the running request to end before switching models")
 
     def _work(self, text: str) -> None:
         try:
@@ -453,11 +464,10 @@ class Hub:
         return KernelPool.from_settings(settings, owner=owner)
 
     def set_model(self, live: LiveConversation, spec: str) -> None:
-        if live.running:
+        if live.running:  # checked again, under the turn's lock, by switch_model
             raise TurnRunningError("wait for the running request to end before switching models")
         settings = live.session.settings.replace(model=spec)
-        live.session.switch_model(self.model_factory(settings))
-        live.session.settings = settings
+        live.switch_model(self.model_factory(settings), settings)
         live.session.store.set_model(live.id, live.session.model.name)
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ async function api(path, { method = "GET", body, raw } = {}) {
   }
   const r = await fetch(path, { method, headers, body: payload });
   const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(data.error || r.statusText);
+  if (!r.ok) throw Object.assign(new Error(data.error || r.statusText), { status: r.status });
   return data;
 }
 
@@ -305,10 +305,10 @@ async function send(event) {
   await S.ready;  // typed before the page finished loading: send once it has
   const text = $("prompt").value.trim();
   if (!text || S.running) return;
-  if (!S.conv) await newConversation();
-  $("prompt").value = "";
+  $("prompt").value = "";  // before any await: a second Enter queued meanwhile finds it empty
   setRunning(true);
   try {
+    if (!S.conv) { await newConversation(); setRunning(true); }
     await api(`/api/conversations/${S.conv}/messages`, { method: "POST", body: { text } });
   } catch (e) { notice("error", e.message); setRunning(false); }
 }
@@ -327,7 +327,7 @@ function wire() {  // synchronous, so nothing typed while the page loads is lost
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("composer").requestSubmit(); }
   });
   $("stop").onclick = () => api(`/api/conversations/${S.conv}/interrupt`, { method: "POST", body: {} });
-  $("new").onclick = () => S.ready.then(newConversation);
+  $("new").onclick = () => S.ready.then(newConversation).catch((x) => notice("error", x.message));
   $("upload").onchange = (e) => S.ready.then(() => upload([...e.target.files]))
     .catch((x) => notice("error", x.message));
   $("auto").onchange = () => {
@@ -359,7 +359,13 @@ if (!token) {
   S.ready = new Promise(() => {});  // nothing is sent without a token
 } else {
   S.ready = start(token, conv);
-  S.ready.catch((e) => notice("error", e.message));
+  S.ready.catch((e) => {
+    notice("error", e.message);
+    if (e.status === 401) {  // a wrong or revoked token: ask for another
+      sessionStorage.removeItem("loci-token");
+      $("tokenbox").hidden = false;
+    }
+  });
 }
 wire();
 })();
