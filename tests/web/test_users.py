@@ -207,6 +207,8 @@ def test_serve_users_needs_a_user_the_sandbox_and_no_shared_token(
     both = CliRunner().invoke(serve, ["--users", "--token", "x" * 40])
     assert both.exit_code != 0 and "exclude" in both.output
     _users(web_settings).add("ana")
+    off = CliRunner().invoke(serve, ["--users", "--port", "0", "--sandbox", "off"])
+    assert off.exit_code != 0 and "--allow-unconfined" in off.output  # the flag, as in `loci`
     monkeypatch.setenv("LOCI_SANDBOX", "off")
     bare = CliRunner().invoke(serve, ["--users", "--port", "0"])
     assert bare.exit_code != 0 and "--allow-unconfined" in bare.output

@@ -22,13 +22,20 @@ import click
 from rich.console import Console
 
 from ..approval import Approver, Decision, auto_approve, deny_all
-from ..config import SANDBOX_MODES, Settings, load_settings
+from ..config import Settings, load_settings
 from ..errors import LociError, NotFoundError
 from ..events import CodeBlock, Notice, TurnDone, to_dict
 from ..sandbox import Sandbox
 from ..session import Session
 from ..store import Store
 from .interactive import TerminalApprover, repl, run_turn
+from .options import (
+    gateway_options,
+    model_options,
+    run_options,
+    sandbox_options,
+    settings_flags,
+)
 from .render import Renderer
 
 OK_STATUSES = ("done", "max_steps", "repeated")
@@ -49,31 +56,16 @@ def _flags(**given: Any) -> dict[str, Any]:
     "--model",
     help="local | local:NAME | local:FILE.gguf | openai:NAME | anthropic:NAME | scripted:FILE",
 )
-@click.option("--api-base", help="OpenAI-compatible server URL (Ollama, vLLM, llama.cpp, …)")
-@click.option("--api-key", help="API key for the model provider")
+@model_options
 @click.option("-y", "--yes", is_flag=True, default=None, help="Run code without asking")
-@click.option("--max-steps", type=click.IntRange(min=1), help="Cap on code rounds per request")
-@click.option("--timeout", type=click.FloatRange(min=0), help="Seconds per execution (0: none)")
+@run_options
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Where code runs (default: the current directory)",
 )
-@click.option("--python", "python", help="Python interpreter for the kernel (e.g. a venv's)")
-@click.option("--tools", type=click.Choice(["auto", "on", "off"]), help="Native tool calls")
-@click.option(
-    "--sandbox",
-    type=click.Choice(SANDBOX_MODES),
-    help="Confine the code: writes only to the workspace (default), only to temp, or off",
-)
-@click.option("--no-network", is_flag=True, default=None, help="Cut the code's network access")
-@click.option("--memory-mb", type=click.IntRange(min=0), help="Memory per kernel process (0: none)")
-@click.option("--max-processes", type=click.IntRange(min=0), help="Processes per kernel (0: none)")
-@click.option(
-    "--max-output-mb", type=click.FloatRange(min=0), help="Output kept per execution (0: none)"
-)
-@click.option("--kernel-gateway", metavar="URL", help="Run kernels on a Jupyter Kernel Gateway")
-@click.option("--gateway-token", help="The gateway's auth token (or LOCI_GATEWAY_TOKEN)")
+@sandbox_options
+@gateway_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON event per line on stdout")
 @click.option(
     "--resume",
@@ -85,48 +77,9 @@ def _flags(**given: Any) -> dict[str, Any]:
     help="Continue a conversation (the latest if no ID)",
 )
 @click.version_option(version("loci"), "--version", prog_name="loci")
-def chat(
-    request: tuple[str, ...],
-    model: str | None,
-    api_base: str | None,
-    api_key: str | None,
-    yes: bool | None,
-    max_steps: int | None,
-    timeout: float | None,
-    workdir: Path | None,
-    python: str | None,
-    tools: str | None,
-    sandbox: str | None,
-    no_network: bool | None,
-    memory_mb: int | None,
-    max_processes: int | None,
-    max_output_mb: float | None,
-    kernel_gateway: str | None,
-    gateway_token: str | None,
-    as_json: bool,
-    resume: str | None,
-) -> None:
+def chat(request: tuple[str, ...], as_json: bool, resume: str | None, **options: Any) -> None:
     """loci: a model writes code, loci runs it on your machine, you get the answer."""
-    settings = load_settings(
-        _flags(
-            model=model,
-            api_base=api_base,
-            api_key=api_key,
-            auto_run=yes,
-            max_steps=max_steps,
-            timeout=timeout,
-            python=python,
-            tools=tools,
-            workdir=workdir.resolve() if workdir else None,
-            sandbox=sandbox,
-            network=False if no_network else None,
-            memory_mb=memory_mb,
-            max_processes=max_processes,
-            max_output_mb=max_output_mb,
-            kernel_gateway=kernel_gateway,
-            gateway_token=gateway_token,
-        )
-    )
+    settings = load_settings(settings_flags(options))
     settings.workdir.mkdir(parents=True, exist_ok=True)
     _announce_sandbox(settings, as_json=as_json)
     text = " ".join(request).strip()

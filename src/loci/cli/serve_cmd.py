@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..config import Settings, load_settings
+from .options import (
+    gateway_options,
+    model_options,
+    run_options,
+    sandbox_options,
+    settings_flags,
+)
 
 if TYPE_CHECKING:
     from ..store.users import Users
@@ -55,18 +62,15 @@ def _bind(host: str, port: int) -> socket.socket:
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token", help="Access token (default: a new random one, printed in the URL)")
 @click.option("-m", "--model", help="Default model spec for new conversations")
-@click.option("--api-base", help="OpenAI-compatible server URL")
-@click.option("--api-key", help="API key for the model provider")
+@model_options
 @click.option("-y", "--yes", is_flag=True, default=None, help="Auto-run code in new conversations")
-@click.option("--max-steps", type=click.IntRange(min=1), help="Cap on code rounds per request")
-@click.option("--timeout", type=click.FloatRange(min=0), help="Seconds per execution (0: none)")
+@run_options
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
     help="One folder for every conversation (default: a new one per conversation "
     "under LOCI_HOME/workspaces)",
 )
-@click.option("--python", "python", help="Python interpreter for the kernels")
 @click.option("--users", "multi_user", is_flag=True, help="Many users, each with their own token")
 @click.option(
     "--max-kernels", type=click.IntRange(min=1), help="Live conversations (kernels) per user"
@@ -78,8 +82,8 @@ def _bind(host: str, port: int) -> socket.socket:
     show_default=True,
     help="Seconds before an idle conversation's kernels are shut down (0: never)",
 )
-@click.option("--kernel-gateway", metavar="URL", help="Run kernels on a Jupyter Kernel Gateway")
-@click.option("--gateway-token", help="The gateway's auth token (or LOCI_GATEWAY_TOKEN)")
+@sandbox_options
+@gateway_options
 @click.option(
     "--allow-unconfined",
     is_flag=True,
@@ -89,20 +93,12 @@ def serve(
     host: str,
     port: int,
     token: str | None,
-    model: str | None,
-    api_base: str | None,
-    api_key: str | None,
-    yes: bool | None,
-    max_steps: int | None,
-    timeout: float | None,
     workdir: Path | None,
-    python: str | None,
     multi_user: bool,
     max_kernels: int | None,
     idle_timeout: float,
-    kernel_gateway: str | None,
-    gateway_token: str | None,
     allow_unconfined: bool,
+    **options: Any,
 ) -> None:
     """Serve the browser UI and HTTP API (127.0.0.1, token-protected)."""
     check_bind(host, token, multi_user)
@@ -111,19 +107,7 @@ def serve(
     from ..web import create_app
     from ..web.security import LOOPBACK_HOSTS, is_loopback, new_token
 
-    flags = {
-        "model": model,
-        "api_base": api_base,
-        "api_key": api_key,
-        "auto_run": yes,
-        "max_steps": max_steps,
-        "timeout": timeout,
-        "python": python,
-        "workdir": workdir.resolve() if workdir else None,
-        "kernel_gateway": kernel_gateway,
-        "gateway_token": gateway_token,
-    }
-    settings = load_settings({k: v for k, v in flags.items() if v is not None})
+    settings = load_settings(settings_flags({**options, "workdir": workdir}))
     if workdir:
         settings.workdir.mkdir(parents=True, exist_ok=True)
     users = _users(settings) if multi_user else None
