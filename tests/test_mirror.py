@@ -72,3 +72,20 @@ def test_paths_that_leave_the_workspace_are_not_written(tmp_path: Path) -> None:
     fetched, kept = mirror.pull_changed({})
     assert fetched == [] and kept == []
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_files_a_failed_first_push_missed_are_sent_next_time(tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    (tmp_path / "notes.txt").write_text("n")
+    remote = Remote()
+    down = KernelError("the gateway is not answering")
+
+    def refuse(relpath: str, data: bytes) -> None:
+        raise down
+
+    remote.push = refuse  # type: ignore[method-assign]
+    mirror = Mirror(remote, tmp_path)
+    assert mirror.push_local() == []  # the gateway was down for the first block
+    del remote.push  # back up
+    assert sorted(mirror.push_local()) == ["data.csv", "notes.txt"]
+    assert mirror.push_local() == []

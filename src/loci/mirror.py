@@ -76,20 +76,20 @@ class Mirror:
     def __init__(self, kernel: RemoteFiles, workdir: Path) -> None:
         self.kernel = kernel
         self.workdir = workdir
-        self._synced: dict[str, float] = _local_files(workdir) if workdir.is_dir() else {}
-        self._pushed_once = False
+        self._synced: dict[str, float] = {}  # path -> mtime of what the remote folder has
+        self._failed: set[str] = set()  # could not be sent: tried again, after the others
 
     def push_local(self) -> list[str]:
         """Send local files that are new or changed since the last sync; returns their paths.
-        The first time, everything already in the workspace is sent (the data files a
-        conversation starts with)."""
+        The first time, that is everything already in the workspace (the data files a
+        conversation starts with). A failure ends the round (the gateway may be down); what
+        was not sent is tried again next time, a file that failed last so it blocks no other."""
         if not self.workdir.is_dir() or not self.kernel.remote_cwd:
             return []  # a kernel with no folder (another language's): nothing to send to
         current = _local_files(self.workdir)
-        first, self._pushed_once = not self._pushed_once, True
         sent: list[str] = []
-        for rel, mtime in sorted(current.items()):
-            if not first and self._synced.get(rel) == mtime:
+        for rel, mtime in sorted(current.items(), key=lambda kv: (kv[0] in self._failed, kv[0])):
+            if self._synced.get(rel) == mtime:
                 continue
             path = self.workdir / rel
             try:
@@ -100,11 +100,17 @@ class Mirror:
                 continue
             try:
                 self.kernel.push(rel, data)
-            except LociError:  # the gateway is not answering: the block will say so
-                current = {k: v for k, v in current.items() if k in self._synced or k in sent}
+            except LociError:  # not answering, or refused this file: the block goes on
+                self._failed.add(rel)
                 break
+            self._failed.discard(rel)
             sent.append(rel)
-        self._synced = current
+        done = set(sent)
+        self._synced = {
+            rel: mtime
+            for rel, mtime in current.items()
+            if rel in done or self._synced.get(rel) == mtime
+        }
         return sent
 
     def remote_files(self) -> dict[str, tuple[float, int]]:
