@@ -29,6 +29,7 @@ from .kernels.base import Kernel
 from .mirror import Mirror, mirror_for
 from .risk import assess, summary
 from .sandbox import Sandbox
+from .sizes import human_size
 from .store import Store
 
 OUTPUT_DIR = "loci_outputs"
@@ -127,17 +128,13 @@ class OutputCap:
         return None
 
     def note(self, execution_id: int) -> Output:
-        shown = _size(self.limit)
+        shown = human_size(self.limit)
         return Output(
             stream="stderr",
-            data=f"\n[output cut at {shown}: the block wrote {_size(self.seen)} or more"
+            data=f"\n[output cut at {shown}: the block wrote {human_size(self.seen)} or more"
             " and was stopped]\n",
             execution_id=execution_id,
         )
-
-
-def _size(n: int) -> str:
-    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{n} bytes"
 
 
 _MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
@@ -149,7 +146,8 @@ def limit_breach(
 ) -> tuple[str, str]:
     """Which limit stopped the block (``""`` if none) and a sentence saying so."""
     if cut and sandbox is not None:
-        return "output", f"output limit reached ({_size(sandbox.limits.output_bytes)} per block)"
+        limit = human_size(sandbox.limits.output_bytes)
+        return "output", f"output limit reached ({limit} per block)"
     if result.status == "timeout":
         return "time", result.message or "timed out"
     if result.status not in ("error", "crashed") or sandbox is None:
@@ -158,7 +156,7 @@ def limit_breach(
     text = " ".join([result.error_name, result.error_value, *errors[-3:]])
     memory = sandbox.limits.memory_bytes
     if memory and any(sign in text for sign in _MEMORY_SIGNS):
-        return "memory", f"memory limit reached ({_size(memory)} per process)"
+        return "memory", f"memory limit reached ({human_size(memory)} per process)"
     if sandbox.process_limit and any(sign in text for sign in _PROCESS_SIGNS):
         return "processes", f"process limit reached ({sandbox.process_limit} processes)"
     return "", ""

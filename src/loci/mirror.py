@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from .errors import LociError
+from .sizes import human_size
 
 __all__ = ["MAX_FETCH", "MAX_PUSH", "Mirror", "RemoteFiles", "mirror_for"]
 
@@ -133,25 +134,14 @@ class Mirror:
                 continue
             data = self.kernel.fetch(rel, max_fetch) if size <= max_fetch else None
             if data is None:
-                kept.append(f"{rel} ({_size(size)})")
+                kept.append(f"{rel} ({human_size(size)})")
                 continue
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
                 self._synced[rel] = target.stat().st_mtime
             except OSError:
-                kept.append(f"{rel} ({_size(size)})")
+                kept.append(f"{rel} ({human_size(size)})")
                 continue
             fetched.append(str(target))
         return fetched, kept
-
-
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KB", "MB", "GB"):
-        value /= 1024
-        if value < 1024 or unit == "GB":
-            break
-    return f"{value:.1f} {unit}"
