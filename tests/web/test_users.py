@@ -265,7 +265,7 @@ def test_a_users_code_cannot_reach_the_history_other_users_or_secrets(
 
 
 def test_trimming_an_event_log_keeps_what_came_after_the_mark() -> None:
-    from loci.web.live import EventLog
+    from loci.web.eventlog import EventLog
 
     log = EventLog()
     for n in range(3):

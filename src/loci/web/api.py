@@ -23,8 +23,9 @@ from ..errors import LociError, NotFoundError
 from ..events import Notice, to_dict
 from ..store import Store
 from ..store.users import User, Users
+from .eventlog import EventLog
 from .files import PathRefused, download_response, list_files, new_workspace, save_upload
-from .live import Action, EventLog, Hub, LiveConversation
+from .live import Action, Hub, LiveConversation
 
 KEEPALIVE_S = 15.0
 TRIMMED_NOTE = "this conversation was closed while you were away; reload the page to see all of it"
