@@ -69,3 +69,19 @@ def test_risky_code_is_refused_under_json_and_the_model_is_told(
 def test_bad_sandbox_flag_is_a_usage_error(cli_env: dict[str, str]) -> None:
     out = run(["--sandbox", "jail", "hi"], cli_env)
     assert out.returncode == 2 and "jail" in out.stderr
+
+
+def test_serve_says_when_nothing_is_enforced(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from loci.cli import serve_cmd
+    from loci.sandbox import core
+
+    monkeypatch.setattr(core, "probe", lambda: Support(None, "bubblewrap is not installed"))
+    monkeypatch.setattr(serve_cmd, "_run", lambda app, sock: sock.close())  # do not block
+    result = CliRunner().invoke(serve_cmd.serve, ["--port", "0", "--workdir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "loci is serving on" in result.output
+    assert "NOT enforced: bubblewrap is not installed" in result.output

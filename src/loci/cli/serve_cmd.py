@@ -129,6 +129,8 @@ def serve(
     url += "?token=YOUR_TOKEN (each user's own)" if users else f"?token={token}"
     where = f"; kernels on {settings.kernel_gateway}" if settings.kernel_gateway else ""
     click.echo(f"loci is serving on {url}{where}\nPress Ctrl-C to stop.", err=True)
+    if not settings.kernel_gateway and (warning := _sandbox_warning(settings)):
+        click.echo(f"loci: warning: {warning}", err=True)
     _run(app, sock)
 
 
@@ -142,6 +144,13 @@ def _users(settings: Settings) -> Users:
             "--users needs at least one user: add one with `loci users add NAME`"
         )
     return users
+
+
+def _sandbox_warning(settings: Settings) -> str | None:
+    """What the sandbox asked for cannot enforce here (as ``loci`` says at start-up)."""
+    from ..sandbox import Sandbox
+
+    return Sandbox.from_settings(settings).warning()
 
 
 def _check_confined(settings: Settings) -> None:
