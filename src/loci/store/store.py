@@ -17,7 +17,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -228,14 +228,9 @@ class Store:
         sandbox: str = "off",
         risk: str = "",
     ) -> int:
-        with self._write("record an execution in") as db:
-            seq = self._touch(db, conv_id, seq=True)
-            cur = db.execute(
-                "INSERT INTO executions (conversation_id, seq, block_id, language, code,"
-                " approved_by, sandbox, risk, started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (conv_id, seq, block_id, language, code, approved_by, sandbox, risk, self._clock()),
-            )
-            return _rowid(cur)
+        row = {"block_id": block_id, "language": language, "code": code,
+               "approved_by": approved_by, "sandbox": sandbox, "risk": risk}  # fmt: skip
+        return self._insert_execution(conv_id, row, "record an execution in")
 
     def record_refusal(
         self,
@@ -250,15 +245,20 @@ class Store:
         sandbox: str = "off",
     ) -> int:
         """A block that was not run (refused by a person or the policy), for the audit log."""
-        with self._write("record a refusal in") as db:
+        row = {"block_id": block_id, "language": language, "code": code,
+               "approved_by": approved_by, "sandbox": sandbox, "risk": risk,
+               "status": "denied", "message": reason, "duration": 0}  # fmt: skip
+        return self._insert_execution(conv_id, row, "record a refusal in")
+
+    def _insert_execution(self, conv_id: int, row: Mapping[str, object], action: str) -> int:
+        """One executions row: ``row``'s columns (names from this module only), numbered."""
+        with self._write(action) as db:
             seq = self._touch(db, conv_id, seq=True)
+            cols = {"conversation_id": conv_id, "seq": seq, **row, "started": self._clock()}
+            marks = ", ".join("?" * len(cols))
             cur = db.execute(
-                "INSERT INTO executions (conversation_id, seq, block_id, language, code,"
-                " approved_by, sandbox, risk, status, message, started, duration)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'denied', ?, ?, 0)",
-                (conv_id, seq, block_id, language, code, approved_by, sandbox, risk, reason,
-                 self._clock()),
-            )  # fmt: skip
+                f"INSERT INTO executions ({', '.join(cols)}) VALUES ({marks})", tuple(cols.values())
+            )
             return _rowid(cur)
 
     def add_output(self, execution_id: int, output: Output) -> None:
