@@ -222,7 +222,8 @@ def test_a_wrong_token_asks_for_another(start_server: ServerFactory, browser: An
         page.goto(f"{srv.url}/?token=not-the-token")
         page.wait_for_selector("#tokenbox", state="visible")
         page.fill("#tokeninput", TOKEN)
-        page.press("#tokeninput", "Enter")
+        with page.expect_navigation():  # the page reloads with the token
+            page.press("#tokeninput", "Enter")
         page.wait_for_selector("#tokenbox", state="hidden")
         srv.model.enqueue("Welcome.")
         _send(page, "hello")
