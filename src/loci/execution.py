@@ -208,12 +208,6 @@ def _stream(
     return result
 
 
-def _location(kernel: Kernel) -> str:
-    """The audit's sandbox column for an unsandboxed kernel: off, or where it runs."""
-    url = getattr(kernel, "url", None)
-    return f"gateway:{url}" if isinstance(url, str) else "off"
-
-
 def _remote_before(mirror: Mirror | None) -> dict[str, tuple[float, int]]:
     """For a remote kernel: send the workspace's new files, then list the remote folder."""
     if mirror is None:
@@ -234,10 +228,12 @@ def run_block(
     timeout: float | None,
     cancel: threading.Event,
     outputs: list[Output],
+    location: str = "off",
     skip: Path | None = None,
 ) -> Iterator[Event]:
     """Run ``code``; yield ExecutionStart, Output*, [Notice], ExecutionDone (all stored first).
-    ``outputs`` receives the Output events, for the caller to feed back to the model."""
+    ``outputs`` receives the Output events, for the caller to feed back to the model;
+    ``location`` is the audit's sandbox column (``KernelPool.location``)."""
     sandbox: Sandbox | None = getattr(kernel, "sandbox", None)
     risk = summary(assess(language, code, workspace=kernel.cwd))
     exec_id = store.start_execution(
@@ -246,7 +242,7 @@ def run_block(
         language=language,
         code=code,
         approved_by=approved_by,
-        sandbox=sandbox.label if sandbox is not None else _location(kernel),
+        sandbox=location,
         risk=risk,
     )
     yield ExecutionStart(exec_id, block_id, language, code)

@@ -413,6 +413,7 @@ class Session:
             timeout=self.settings.timeout,
             cancel=self._cancel,
             outputs=outputs,
+            location=self.kernels.location,
             skip=self.settings.home,
         ):
             if isinstance(ev, ExecutionDone):

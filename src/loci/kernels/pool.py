@@ -117,7 +117,7 @@ class KernelPool:
     @property
     def location(self) -> str:
         """Where this pool's code runs, for the audit's sandbox column: the sandbox's label,
-        ``gateway:URL``, or ``off``. The same words ``run_block`` writes for a block it runs."""
+        ``gateway:URL``, or ``off``; for the blocks it runs and those it refuses alike."""
         if self.sandbox is not None:
             return self.sandbox.label
         return f"gateway:{self.gateway.url.rstrip('/')}" if self.gateway else "off"
