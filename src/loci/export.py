@@ -16,6 +16,7 @@ from typing import Any
 import nbformat
 
 from loci.events import Output
+from loci.grounding import unbacked_warning
 from loci.store.records import ConversationRecord, ExecutionRecord, MessageRecord
 
 SHELL_LANGUAGES = frozenset({"shell", "bash", "sh", "zsh", "console"})
@@ -41,7 +42,7 @@ def export_ipynb(record: ConversationRecord) -> str:
         if isinstance(item, MessageRecord):
             if item.role in _SHOWN_ROLES and item.content.strip():
                 heading = "**User**" if item.role == "user" else "**Assistant**"
-                warning = unbacked_warning(item)
+                warning = unbacked_warning(item.grounding)
                 note = f"\n\n> {warning}" if warning else ""
                 cells.append(_markdown_cell(f"{heading}\n\n{item.content}{note}"))
         else:
@@ -142,13 +143,6 @@ def _bundle(out: Output) -> dict[str, Any]:
 # -- markdown ---------------------------------------------------------------------------------
 
 
-def unbacked_warning(item: MessageRecord) -> str:
-    """The warning for an answer with numbers no output of its turn printed ("" if none)."""
-    if item.grounding is None or not item.grounding.unsupported:
-        return ""
-    return "⚠ not found in any output of this turn: " + ", ".join(item.grounding.unsupported)
-
-
 def export_markdown(record: ConversationRecord) -> str:
     """The conversation as Markdown: a heading per turn, fenced code and outputs."""
     s = record.summary
@@ -161,7 +155,7 @@ def export_markdown(record: ConversationRecord) -> str:
         if isinstance(item, MessageRecord):
             if item.role in _SHOWN_ROLES and item.content.strip():
                 parts.append(f"## {item.role.capitalize()}\n\n{item.content.strip()}")
-                if warning := unbacked_warning(item):
+                if warning := unbacked_warning(item.grounding):
                     parts.append(f"> {warning}")
         else:
             parts.append(_md_execution(item))

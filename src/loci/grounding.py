@@ -76,3 +76,11 @@ def ground(answer: str, evidence: Sequence[str], question: str = "") -> Groundin
         if token not in target:
             target.append(token)
     return Grounding(tuple(supported), tuple(unsupported))
+
+
+def unbacked_warning(grounding: Grounding | None) -> str:
+    """The line shown under an answer with numbers no output of its turn printed ("" if none);
+    the terminal, the exports and the web UI (app.js ``showGrounding``) all say this."""
+    if grounding is None or not grounding.unsupported:
+        return ""
+    return "⚠ not found in any output of this turn: " + ", ".join(grounding.unsupported)

@@ -27,6 +27,7 @@ from ..events import (
     TurnDone,
     TurnStart,
 )
+from ..grounding import unbacked_warning
 
 _LEXER = {"python": "python", "shell": "bash"}
 _STATUS_STYLE = {
@@ -129,9 +130,7 @@ class Renderer:
         self.console.print(Text(f"{ev.level}: {ev.message}", style=style if self.rich else ""))
 
     def _grounding(self, ev: Grounding) -> None:
-        if ev.unsupported:
-            nums = ", ".join(ev.unsupported)
-            msg = f"⚠ not found in any output of this turn: {nums}"
+        if msg := unbacked_warning(ev):
             self.console.print(Text(msg, style="yellow" if self.rich else ""))
 
     def _turn_done(self, ev: TurnDone) -> None:

@@ -37,6 +37,11 @@ class ConversationSummary:
         return dataclasses.asdict(self)
 
 
+def grounding_dict(grounding: Grounding) -> dict[str, list[str]]:
+    """A grounding as stored (``messages.grounding``) and as ``to_dict`` shows it."""
+    return {"supported": list(grounding.supported), "unsupported": list(grounding.unsupported)}
+
+
 @dataclass(frozen=True)
 class MessageRecord:
     """A stored message: the ``Message`` plus where and when it sits in the conversation."""
@@ -65,10 +70,7 @@ class MessageRecord:
             **self.message.to_dict(),
         }
         if self.grounding is not None:
-            d["grounding"] = {
-                "supported": list(self.grounding.supported),
-                "unsupported": list(self.grounding.unsupported),
-            }
+            d["grounding"] = grounding_dict(self.grounding)
         return d
 
 

@@ -33,6 +33,7 @@ from loci.store.records import (
     ExecutionRecord,
     Item,
     MessageRecord,
+    grounding_dict,
 )
 
 _CORRUPT_CODES = {"SQLITE_NOTADB", "SQLITE_CORRUPT"}
@@ -211,9 +212,7 @@ class Store:
 
     def set_grounding(self, message_id: int, grounding: Grounding) -> None:
         """Keep what the grounding check found in a final answer (message ``message_id``)."""
-        data = json.dumps(
-            {"supported": list(grounding.supported), "unsupported": list(grounding.unsupported)}
-        )
+        data = json.dumps(grounding_dict(grounding))
         with self._write("record the grounding of an answer in") as db:
             db.execute("UPDATE messages SET grounding = ? WHERE id = ?", (data, message_id))
 
