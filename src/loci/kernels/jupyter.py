@@ -44,6 +44,7 @@ from typing import IO, Any, TypeVar
 from ..errors import KernelError
 from ..events import ExecStatus, KernelEvent, KernelResult, Output
 from ..sandbox import Sandbox
+from ..sandbox.core import kernel_environ
 from .iopub import message_to_events
 
 __all__ = ["JupyterKernel", "has_ipykernel", "ipykernel_install_command"]
@@ -265,11 +266,9 @@ class JupyterKernel:
             raise
 
     def _kernel_env(self) -> dict[str, str]:
-        env = dict(os.environ) if self.sandbox is None else self.sandbox.base_env(os.environ)
+        env = kernel_environ(self.sandbox, os.environ)
         env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
         env["PYTHONUNBUFFERED"] = "1"
-        if self.sandbox is not None:
-            env.update(self.sandbox.env())
         env.update(self.env)
         return env
 

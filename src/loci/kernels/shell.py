@@ -40,7 +40,7 @@ from pathlib import Path
 from ..errors import KernelError
 from ..events import ExecStatus, KernelEvent, KernelResult, Output, OutputStream
 from ..sandbox import Sandbox
-from ..sandbox.core import launched
+from ..sandbox.core import kernel_environ, launched
 
 __all__ = ["ShellKernel"]
 
@@ -177,12 +177,11 @@ class ShellKernel:
             raise KernelError("cannot start the shell: bash was not found on PATH")
         self._r.tmpdir = Path(tempfile.mkdtemp(prefix="loci-shell-"))
         argv = [bash, "--noprofile", "--norc"]
-        env = {**os.environ} if self.sandbox is None else self.sandbox.base_env(os.environ)
+        env = kernel_environ(self.sandbox, os.environ)
         if self.sandbox is None:
             argv = launched(argv)
         else:
             argv = self.sandbox.command(argv, private=[self._r.tmpdir])
-            env.update(self.sandbox.env())
         try:
             self._r.proc = subprocess.Popen(
                 argv,

@@ -252,6 +252,14 @@ _ENV_KEEP = frozenset(
 )
 
 
+def kernel_environ(sandbox: Sandbox | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment a kernel starts with: ``environ`` as it is without a sandbox, else
+    what ``base_env`` keeps of it plus the confined kernel's own variables (``env``)."""
+    if sandbox is None:
+        return dict(environ)
+    return {**sandbox.base_env(environ), **sandbox.env()}
+
+
 def launched(argv: Sequence[str]) -> list[str]:
     """``argv`` through the launcher with no limits, only to set SIGINT back to its default:
     a loci started in the background (``nohup loci serve &``) has SIGINT ignored, and an
