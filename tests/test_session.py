@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,15 @@ def fake_pool(settings: Settings, fakes: dict[str, FakeKernel]) -> KernelPool:
         return kernel
 
     return KernelPool(settings.workdir, factory=factory)
+
+
+def refuse(reason: str) -> Callable[[CodeBlock], Decision]:
+    """An approver that says no to every block, giving ``reason``."""
+
+    def no(block: CodeBlock) -> Decision:
+        return Decision(False, "user", reason=reason)
+
+    return no
 
 
 def events_of(session: Session, text: str) -> list[Event]:
@@ -104,9 +113,7 @@ def test_refusal_is_told_to_the_model(settings: Settings, fake_pool: KernelPool)
     model.enqueue("```shell\nrm -rf build\n```")
     model.enqueue("OK, I will not delete it.")
 
-    def no(block: CodeBlock) -> Decision:
-        return Decision(False, "user", reason="keep my build dir")
-
+    no = refuse("keep my build dir")
     with Session(settings, model=model, kernels=fake_pool, approver=no) as s:
         evs = events_of(s, "clean up")
     approvals = [e for e in evs if isinstance(e, Approval)]
@@ -127,10 +134,7 @@ def test_a_refusal_on_a_gateway_is_audited_as_the_gateway(settings: Settings) ->
     model.enqueue("```python\nprint(1)\n```")
     model.enqueue("Fine.")
 
-    def no(block: CodeBlock) -> Decision:
-        return Decision(False, "user", reason="not now")
-
-    with Session(settings, model=model, kernels=pool, approver=no) as s:
+    with Session(settings, model=model, kernels=pool, approver=refuse("not now")) as s:
         events_of(s, "go")
         record = s.store.get_conversation(s.conversation_id)
     assert [(e.status, e.sandbox) for e in record.executions] == [

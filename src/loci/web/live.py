@@ -36,6 +36,9 @@ PoolFactory = Callable[[Settings, Path], KernelPool]
 Action = Literal["run", "skip", "always"]
 
 
+SWITCH_BUSY = "wait for the running request to end before switching models"
+
+
 class ApprovalError(LociError):
     """An approval that does not match a waiting block (unknown id, or a stale hash)."""
 
@@ -175,7 +178,7 @@ class LiveConversation:
                 self.session.settings = settings
                 return
         close_model(model)
-        raise TurnRunningError("wait for the running request to end before switching models")
+        raise TurnRunningError(SWITCH_BUSY)
 
     def _work(self, text: str) -> None:
         try:
@@ -406,7 +409,7 @@ class Hub:
 
     def set_model(self, live: LiveConversation, spec: str) -> None:
         if live.running:  # checked again, under the turn's lock, by switch_model
-            raise TurnRunningError("wait for the running request to end before switching models")
+            raise TurnRunningError(SWITCH_BUSY)
         settings = live.session.settings.replace(model=spec)
         live.switch_model(self.model_factory(settings), settings)
         live.session.store.set_model(live.id, live.session.model.name)
