@@ -65,7 +65,8 @@ class ApprovalPolicy:
     person, through a front end) decides, and answering "always" turns ``auto_run`` on for the
     rest of the conversation. With no approver nothing runs. ``can_confirm`` says whether a
     person answers the approver (default: whether it has ``confirm_risk``); ``workspace`` and
-    ``home`` tell the risk rules what "outside" means.
+    ``home`` tell the risk rules what "outside" means; ``exposed`` what the user showed the
+    code on purpose.
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class ApprovalPolicy:
         can_confirm: bool | None = None,
         workspace: Path | None = None,
         home: Path | None = None,
+        exposed: tuple[Path, ...] = (),
     ) -> None:
         self.approver = approver
         self.auto_run = auto_run
@@ -86,10 +88,15 @@ class ApprovalPolicy:
         self.can_confirm = can_confirm
         self.workspace = workspace or Path.cwd()
         self.home = home
+        self.exposed = exposed
 
     def risk(self, block: CodeBlock) -> str:
         """Why ``block`` needs a person ("" if it does not)."""
-        return summary(assess(block.language, block.code, workspace=self.workspace, home=self.home))
+        found = assess(
+            block.language, block.code, workspace=self.workspace, home=self.home,
+            exposed=self.exposed,
+        )  # fmt: skip
+        return summary(found)
 
     def decide(self, block: CodeBlock) -> Decision:
         risk = self.risk(block)

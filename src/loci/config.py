@@ -22,6 +22,12 @@ config.toml keys (all optional)::
     kernel_gateway = "http://gw:8888"  # run kernels on a Jupyter (Enterprise) Kernel Gateway
     gateway_token = "..."           # its auth token (env LOCI_GATEWAY_TOKEN)
     gateway_kernel = "python3"      # the gateway's kernelspec for Python blocks
+    expose = ["~/.aws"]             # protected locations shown to the code, read-only
+    pass_env = ["HF_TOKEN"]         # secret-looking variables the kernels get anyway
+
+The workspace is never ``/``, the home folder or a folder above it while a sandbox is asked
+for: started there, loci works in ``~/loci-workspace`` instead (``Settings.started_in`` keeps
+where the user was, so the files they name there are still found).
 """
 
 from __future__ import annotations
@@ -71,6 +77,9 @@ class Settings:
     kernel_gateway: str | None = None  # URL of a Jupyter Kernel Gateway; None = local kernels
     gateway_token: str | None = None
     gateway_kernel: str | None = None  # kernelspec name for Python; None = the gateway's default
+    expose: tuple[Path, ...] = ()  # protected locations (credential stores) shown, read-only
+    pass_env: tuple[str, ...] = ()  # secret-looking variables passed to kernels on purpose
+    started_in: Path | None = None  # the folder loci was started in, when not the workspace
 
     @property
     def db_path(self) -> Path:
@@ -109,6 +118,8 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "kernel_gateway": str,
     "gateway_token": str,
     "gateway_kernel": str,
+    "expose": list,
+    "pass_env": list,
 }
 SANDBOX_MODES = ("off", "workspace", "readonly")
 
@@ -135,6 +146,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
             ok = False
         else:
             ok = isinstance(value, expected)
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            ok = False
         if not ok:
             raise ConfigError(f"{path}: {key} has the wrong type ({type(value).__name__})")
     return data
@@ -166,6 +179,10 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
     for key in ("workdir", "models_dir"):
         if isinstance(out.get(key), str):
             out[key] = Path(out[key]).expanduser()
+    if "expose" in out:
+        out["expose"] = tuple(Path(p).expanduser() for p in out["expose"])
+    if "pass_env" in out:
+        out["pass_env"] = tuple(out["pass_env"])
     if "timeout" in out and out["timeout"] is not None:
         t = float(out["timeout"])
         if t < 0:
@@ -196,4 +213,25 @@ def load_settings(
     merged.update(read_config_file(home / "config.toml"))
     merged.update(_env_settings(env))
     merged.update({k: v for k, v in (flags or {}).items() if v is not None})
-    return Settings(home=home, **_coerce(merged))
+    values = _coerce(merged)
+    if values.get("sandbox", "workspace") != "off":
+        values.update(narrowed_workspace(Path(values.get("workdir") or Path.cwd())))
+    return Settings(home=home, **values)
+
+
+WORKSPACE_FOLDER = "loci-workspace"
+
+
+def too_broad(folder: Path) -> bool:
+    """``/``, the home folder, or a folder above it: too much to make writable."""
+    folder = folder.expanduser().resolve()
+    home = Path.home().resolve()
+    return folder == Path("/") or folder == home or home.is_relative_to(folder)
+
+
+def narrowed_workspace(folder: Path) -> dict[str, Path]:
+    """For a folder that is ``too_broad``: work in ``~/loci-workspace`` and remember where
+    the user started. Otherwise nothing changes."""
+    if not too_broad(folder):
+        return {}
+    return {"workdir": Path.home() / WORKSPACE_FOLDER, "started_in": folder.expanduser()}

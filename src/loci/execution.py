@@ -19,7 +19,7 @@ import binascii
 import os
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -180,6 +180,7 @@ def _stream(
     cap: OutputCap,
     outputs: list[Output],
     stem: str,
+    redact: Callable[[str], str],
 ) -> Generator[Event, None, KernelResult]:
     """Run the code; store and yield what it prints (within ``cap``); return how it ended."""
     exec_id = int(stem.rsplit("-", 1)[1])
@@ -197,6 +198,8 @@ def _stream(
         if kept.mime.startswith("image/"):
             images += 1
             kept = save_image(kept, kernel.cwd, f"{stem}-{images}")
+        else:  # secrets loci knows of never reach the store, the screen or the model
+            kept = replace(kept, data=redact(kept.data), text=redact(kept.text))
         store.add_output(exec_id, kept)
         outputs.append(kept)
         yield kept
@@ -230,10 +233,12 @@ def run_block(
     outputs: list[Output],
     location: str = "off",
     skip: Path | None = None,
+    redact: Callable[[str], str] = str,
 ) -> Iterator[Event]:
     """Run ``code``; yield ExecutionStart, Output*, [Notice], ExecutionDone (all stored first).
     ``outputs`` receives the Output events, for the caller to feed back to the model;
-    ``location`` is the audit's sandbox column (``KernelPool.location``)."""
+    ``location`` is the audit's sandbox column (``KernelPool.location``); ``redact`` takes
+    known secret values out of every text output (``KernelPool.redactor``)."""
     sandbox: Sandbox | None = getattr(kernel, "sandbox", None)
     risk = summary(assess(language, code, workspace=kernel.cwd))
     exec_id = store.start_execution(
@@ -253,7 +258,7 @@ def run_block(
     started = time.monotonic()
     cap = OutputCap(sandbox.limits.output_bytes if sandbox is not None else 0)
     result = yield from _stream(
-        kernel, store, code, timeout, cancel, cap, outputs, f"{conversation_id}-{exec_id}"
+        kernel, store, code, timeout, cancel, cap, outputs, f"{conversation_id}-{exec_id}", redact
     )
     limit, why = limit_breach(result, outputs, sandbox, cap.cut)
     if limit == "processes":
@@ -271,7 +276,7 @@ def run_block(
         duration=round(time.monotonic() - started, 3),
         exit_code=result.exit_code,
         error_name=result.error_name,
-        error_value=result.error_value,
+        error_value=redact(result.error_value),
         message=message,
         files=changed_files(before, workdir, skip),
     )

@@ -17,12 +17,12 @@ import nbformat
 
 from loci.events import Output
 from loci.grounding import unbacked_warning
+from loci.sanitize import clean
 from loci.store.records import ConversationRecord, ExecutionRecord, MessageRecord
 
 SHELL_LANGUAGES = frozenset({"shell", "bash", "sh", "zsh", "console"})
 PYTHON_LANGUAGES = frozenset({"python", "py", "python3", "ipython"})
 _SHOWN_ROLES = frozenset({"user", "assistant"})
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
 # -- notebook ---------------------------------------------------------------------------------
@@ -159,7 +159,9 @@ def export_markdown(record: ConversationRecord) -> str:
                     parts.append(f"> {warning}")
         else:
             parts.append(_md_execution(item))
-    return "\n\n".join(parts) + "\n"
+    # what code, a model or a file name wrote reaches a terminal (``loci show``) or an
+    # editor only through the one sanitiser, colour codes removed too
+    return clean("\n\n".join(parts) + "\n", colour=False)
 
 
 def _md_execution(ex: ExecutionRecord) -> str:
@@ -178,7 +180,7 @@ def _md_execution(ex: ExecutionRecord) -> str:
     for out in ex.outputs:
         image = out.mime.startswith("image/")
         if out.stream in ("stdout", "stderr", "error") or not image:
-            text.append(_ANSI.sub("", _md_text(out)))
+            text.append(_md_text(out))
             continue
         if text:
             lines.append(_fence("".join(text), "text"))

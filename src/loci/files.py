@@ -5,6 +5,8 @@ sees the header, a few rows and the size does not. ``describe_mentioned(text, wo
 finds paths in a request that name existing files (absolute, or relative to the workspace)
 and returns a compact preview of each: tabular files (CSV, TSV) as columns with a guessed
 type and the first rows, other text files as their first lines, anything else as its size.
+``describe_files`` does the same for a list, naming without describing those the sandbox
+hides from the code.
 Reads at most a few kilobytes of each file.
 """
 
@@ -12,43 +14,47 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 MAX_FILES = 3
 _HEAD_BYTES = 16_384
-_EXT_END = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}(?=$|[\s\"'`),;:]|\.(?:\s|$))")
+_EXT_END = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}(?=$|[\s\"'`),;:?!]|\.(?:\s|$))")
 _STARTS = " \"'`("
 _TABULAR = {".csv": ",", ".tsv": "\t"}
 _TEXT = {".txt", ".json", ".jsonl", ".md", ".log", ".xml", ".yaml", ".yml", ".py", ".sql"}
 
 
-def mentioned_files(text: str, workdir: Path) -> list[Path]:
+def mentioned_files(text: str, workdir: Path, also: Path | None = None) -> list[Path]:
     """Existing files named in ``text``, in order of mention, at most MAX_FILES. Names may
-    contain spaces: for each place an extension ends, every possible start is tried."""
+    contain spaces: for each place an extension ends, every possible start is tried.
+    Relative names are looked for in ``workdir``, then in ``also`` (where loci was started,
+    when that is not the workspace)."""
     found: list[Path] = []
+    bases = [workdir] if also is None else [workdir, also]
     for line in text.splitlines():
         if len(line) > 2000:
             continue
         for m in _EXT_END.finditer(line):
-            path = _existing(line, m.end(), workdir)
+            path = _existing(line, m.end(), bases)
             if path is not None and path not in found:
                 found.append(path)
     return found[:MAX_FILES]
 
 
-def _existing(line: str, end: int, workdir: Path) -> Path | None:
+def _existing(line: str, end: int, bases: list[Path]) -> Path | None:
     starts = [0] + [i + 1 for i, ch in enumerate(line[:end]) if ch in _STARTS]
     for start in starts:
         raw = line[start:end].strip(_STARTS)
         if not raw:
             continue
-        path = Path(raw).expanduser()
-        path = path if path.is_absolute() else workdir / path
-        try:
-            if path.is_file():
-                return path
-        except OSError:
-            continue
+        given = Path(raw).expanduser()
+        for path in [given] if given.is_absolute() else [base / given for base in bases]:
+            try:
+                if path.is_file():
+                    return path
+            except OSError:
+                continue
     return None
 
 
@@ -117,8 +123,18 @@ def describe(path: Path) -> str:
 
 def describe_mentioned(text: str, workdir: Path) -> str:
     """Previews of the files ``text`` mentions, or "" when it mentions none."""
+    return describe_files(mentioned_files(text, workdir))
+
+
+def describe_files(paths: list[Path], hidden: Mapping[Path, str] | None = None) -> str:
+    """Previews of ``paths``. ``hidden`` names those the code cannot open, with why: they
+    are never described, only named with the reason, so the model is not told about a
+    file its code cannot read."""
     parts = []
-    for path in mentioned_files(text, workdir):
+    for path in paths:
+        if hidden and hidden.get(path):
+            parts.append(f"{path}: the code cannot open this file: {hidden[path]}")
+            continue
         try:
             parts.append(describe(path))
         except OSError:

@@ -30,21 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from .protected import CREDENTIALS, STARTUP
+
 __all__ = ["Risk", "RiskContext", "assess", "summary"]
 
 Category = Literal["delete", "credentials", "system", "network"]
 
-CREDENTIAL_DIRS = (
-    ".ssh", ".aws", ".config/gcloud", ".azure", ".kube", ".gnupg", ".docker/config.json",
-    ".netrc", ".git-credentials", ".pypirc", ".mozilla", ".config/google-chrome",
-    ".config/chromium", ".config/BraveSoftware", ".local/share/keyrings", ".password-store",
-    "Library/Keychains", "Library/Application Support/Google/Chrome", ".config/gh/hosts.yml",
-)  # fmt: skip
+# one list of credential stores and startup files for the rules and the sandbox
+CREDENTIAL_DIRS = CREDENTIALS
 CREDENTIAL_NAMES = frozenset({"id_rsa", "id_ed25519", "id_ecdsa", "id_dsa", "authorized_keys"})
-RC_FILES = frozenset({
-    ".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zprofile", ".zshenv",
-    ".login", ".cshrc", ".tcshrc", ".config/fish/config.fish",
-})  # fmt: skip
+RC_FILES = frozenset(STARTUP)
 PRIVILEGE = frozenset({"sudo", "su", "doas", "pkexec", "runas"})
 PACKAGE_MANAGERS = frozenset({
     "apt", "apt-get", "aptitude", "dpkg", "dnf", "yum", "rpm", "zypper", "pacman", "yay",
@@ -109,6 +104,7 @@ class RiskContext:
     temp: tuple[Path, ...] = field(
         default_factory=lambda: tuple(Path(p) for p in {"/tmp", "/var/tmp", tempfile.gettempdir()})
     )
+    exposed: tuple[Path, ...] = ()  # credential stores the user showed to the code on purpose
 
     def resolve(self, word: str, cwd: Path | None = None) -> Path:
         """A path as the code would see it: ``~``, ``$HOME`` and relative paths resolved."""
@@ -124,6 +120,8 @@ class RiskContext:
         return not any(_within(path, root) for root in (self.workspace, *self.temp))
 
     def credential(self, path: Path) -> str | None:
+        if any(_within(path, p) for p in self.exposed):
+            return None
         if path.name in CREDENTIAL_NAMES:
             return str(path)
         for rel in CREDENTIAL_DIRS:
@@ -132,7 +130,7 @@ class RiskContext:
         return None
 
     def rc_file(self, path: Path) -> bool:
-        return any(path == self.home / rc for rc in RC_FILES)
+        return any(_within(path, self.home / rc) for rc in RC_FILES)
 
     def show(self, path: Path) -> str:
         """``~/...`` for paths in the home folder."""
@@ -150,9 +148,16 @@ def _within(path: Path, root: Path) -> bool:
     return True
 
 
-def assess(language: str, code: str, *, workspace: Path, home: Path | None = None) -> list[Risk]:
+def assess(
+    language: str,
+    code: str,
+    *,
+    workspace: Path,
+    home: Path | None = None,
+    exposed: tuple[Path, ...] = (),
+) -> list[Risk]:
     """The risks in ``code`` (empty when there are none), without duplicates, in order."""
-    ctx = RiskContext(workspace=Path(workspace), home=Path(home or Path.home()))
+    ctx = RiskContext(workspace=Path(workspace), home=Path(home or Path.home()), exposed=exposed)
     found = python_risks(code, ctx) if language == "python" else shell_risks(code, ctx)
     return list(dict.fromkeys(found))
 

@@ -45,7 +45,7 @@ from .events import (
     Usage,
 )
 from .execution import run_block
-from .files import describe_mentioned
+from .files import describe_files, mentioned_files
 from .grounding import ground, numbers
 from .kernels.pool import KernelPool, normalize_language
 from .messages import Message, ToolCall
@@ -116,9 +116,13 @@ class Session:
             model = get_model(self.settings)
         self.model = model
         self.store = store or Store(self.settings.db_path)
+        self.settings.workdir.mkdir(parents=True, exist_ok=True)
         self.kernels = kernels or KernelPool.from_settings(self.settings)
         self.policy = ApprovalPolicy(
-            approver, auto_run=self.settings.auto_run, workspace=self.settings.workdir
+            approver,
+            auto_run=self.settings.auto_run,
+            workspace=self.settings.workdir,
+            exposed=self.settings.expose,
         )
         self._cancel = threading.Event()
         self._ids = itertools.count(1)
@@ -191,7 +195,11 @@ class Session:
         if not self.messages:
             self.store.set_title(self.conversation_id, text.strip().splitlines()[0][:80])
         yield TurnStart(self.conversation_id, text)
-        preview = describe_mentioned(text, self.settings.workdir)
+        named = mentioned_files(text, self.settings.workdir, also=self.settings.started_in)
+        blocked = {p: why for p, why in self.kernels.reveal(named).items() if why}
+        for path, why in blocked.items():
+            yield Notice("warning", f"{path}: the code cannot open this file: {why}")
+        preview = describe_files(named, blocked)
         self._add(Message("user", f"{text}\n\n{PREVIEW_NOTE}\n{preview}" if preview else text))
         usage_before = self.usage
         turn = _Turn(text, about_files=bool(preview))
@@ -415,6 +423,7 @@ class Session:
             outputs=outputs,
             location=self.kernels.location,
             skip=self.settings.home,
+            redact=self.kernels.redactor,
         ):
             if isinstance(ev, ExecutionDone):
                 done = ev

@@ -28,8 +28,9 @@ def test_workspace_mode_command_line(tmp_path: Path) -> None:
     assert argv[:5] == [sys.executable, "-I", "-S", _LAUNCH, "outer"]
     assert "--ro-bind / /" in text and "--unshare-net" in text and "--unshare-pid" in text
     assert f"--bind {work} {work}" in text
-    # the history database stays read-only even inside the workspace: bound after it
-    assert text.index(f"--ro-bind {home} {home}") > text.index(f"--bind {work} {work}")
+    # the history database is hidden even inside the workspace: mounted over after it
+    assert text.index(f"--tmpfs {home}") > text.index(f"--bind {work} {work}")
+    assert text.index(f"--remount-ro {home}") > text.index(f"--tmpfs {home}")
     assert argv[-1] == "bash" and "--drop-caps" in argv
     assert box.label == "workspace,no-network"
 

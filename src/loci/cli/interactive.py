@@ -17,10 +17,12 @@ import click
 from prompt_toolkit import PromptSession
 from prompt_toolkit.history import FileHistory
 from rich.console import Console
+from rich.text import Text
 
 from ..approval import Decision
 from ..errors import LociError
 from ..events import CodeBlock, TurnDone
+from ..sanitize import clean
 from ..session import Session
 from .render import Renderer
 
@@ -65,7 +67,7 @@ class TerminalApprover:
             if answer in ("e", "edit"):
                 code = edit_code(code, block.language)
                 self.console.print("[dim]edited code:[/dim]")
-                self.console.print(code, markup=False, highlight=False)
+                self.console.print(clean(code), markup=False, highlight=False)
 
 
 def edit_code(code: str, language: str) -> str:
@@ -114,11 +116,14 @@ def repl(session: Session, console: Console, renderer: Renderer) -> None:
     """The chat loop. Returns on %exit or Ctrl-D."""
     history = FileHistory(str(session.settings.home / "input_history"))
     prompt = PromptSession[str](history=history)
-    console.print(
-        f"[bold]loci[/bold] · model [cyan]{session.model.name}[/cyan] · "
-        f"{session.settings.workdir} · conversation {session.conversation_id}\n"
-        "[dim]%help for commands, Ctrl-C stops, Ctrl-D exits[/dim]"
+    banner = Text.assemble(
+        ("loci", "bold"),
+        " · model ",
+        (clean(session.model.name), "cyan"),
+        f" · {clean(str(session.settings.workdir))} · conversation {session.conversation_id}\n",
+        ("%help for commands, Ctrl-C stops, Ctrl-D exits", "dim"),
     )
+    console.print(banner)
     while True:
         try:
             text = prompt.prompt("> ")
@@ -136,7 +141,7 @@ def repl(session: Session, console: Console, renderer: Renderer) -> None:
         try:
             run_turn(session, text, renderer)
         except LociError as exc:
-            console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            console.print(Text("error: ", style="red"), Text(clean(exc.message)), sep="")
 
 
 Command = Callable[[Session, Console, list[str]], str | None]
@@ -181,7 +186,7 @@ def _model(session: Session, console: Console, args: list[str]) -> None:
     try:
         session.switch_model(get_model(session.settings.replace(model=args[0])))
     except LociError as exc:
-        console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        console.print(Text("error: ", style="red"), Text(clean(exc.message)), sep="")
         return
     session.store.set_model(session.conversation_id, session.model.name)
     console.print(f"model: {session.model.name}")

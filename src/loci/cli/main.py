@@ -26,6 +26,7 @@ from ..config import Settings, load_settings
 from ..errors import LociError, NotFoundError
 from ..events import CodeBlock, Notice, TurnDone, to_dict
 from ..sandbox import Sandbox
+from ..sanitize import clean
 from ..session import Session
 from ..store import Store
 from .interactive import TerminalApprover, repl, run_turn
@@ -123,7 +124,13 @@ def _ensure_ipykernel(python: str, auto: bool, *, interactive: bool) -> None:
 
 
 def _announce_sandbox(settings: Settings, *, as_json: bool) -> None:
-    """Say at start-up when the confinement asked for cannot be enforced here."""
+    """Say at start-up where code works when it is not where loci was started, and when
+    the confinement asked for cannot be enforced here."""
+    if settings.started_in is not None:
+        note = workspace_note(settings)
+        click.echo(f"loci: {note}", err=True)
+        if as_json:
+            sys.stdout.write(json.dumps(to_dict(Notice("info", note))) + "\n")
     if settings.kernel_gateway:
         if not as_json:
             click.echo(
@@ -138,6 +145,15 @@ def _announce_sandbox(settings: Settings, *, as_json: bool) -> None:
     click.echo(f"loci: warning: {warning}", err=True)
     if as_json:
         sys.stdout.write(json.dumps(to_dict(Notice("warning", warning))) + "\n")
+
+
+def workspace_note(settings: Settings) -> str:
+    """The start-up line for a workspace moved out of a folder too broad to be writable."""
+    where = "your home folder" if settings.started_in == Path.home() else settings.started_in
+    return (
+        f"workspace {settings.workdir}: you started loci in {where}, which code may read "
+        "(credential stores hidden) but not write; choose another with --workdir DIR"
+    )
 
 
 class ConfirmingApprover:
@@ -156,7 +172,8 @@ class ConfirmingApprover:
         from rich.text import Text
 
         style = "bold yellow" if self.console.is_terminal else ""
-        self.console.print(Text(f"⚠ this code {reason}. Check it before you say yes.", style=style))
+        warning = clean(f"⚠ this code {reason}. Check it before you say yes.")
+        self.console.print(Text(warning, style=style))
         return self.inner(block)
 
 
@@ -230,9 +247,8 @@ def history(as_json: bool, limit: int) -> None:
     if not rows:
         click.echo("no conversations yet")
     for r in rows:
-        click.echo(
-            f"{r.id:>5}  {_when(r.updated)}  {r.message_count:>3} msgs  {r.model:<24.24}  {r.title}"
-        )
+        line = f"{r.id:>5}  {_when(r.updated)}  {r.message_count:>3} msgs  {r.model:<24.24}  "
+        click.echo(line + clean(r.title, colour=False))
 
 
 def _when(ts: float | str) -> str:
@@ -317,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         command.main(args, prog_name="loci", standalone_mode=False)
     except LociError as exc:
-        click.echo(f"loci: error: {exc.message}", err=True)
+        click.echo(f"loci: error: {clean(exc.message, colour=False)}", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()

@@ -55,6 +55,18 @@ sandbox_options = _group(
     click.option(
         "--max-output-mb", type=click.FloatRange(min=0), help="Output kept per execution (0: none)"
     ),
+    click.option(
+        "--expose",
+        multiple=True,
+        metavar="PATH",
+        help="Show a protected location (e.g. ~/.aws) to the code, read-only (repeatable)",
+    ),
+    click.option(
+        "--pass-env",
+        multiple=True,
+        metavar="NAME",
+        help="Pass a secret-looking environment variable to the code (repeatable)",
+    ),
 )
 
 gateway_options = _group(
@@ -68,7 +80,7 @@ SETTINGS_OPTIONS = frozenset(
     {
         "model", "api_base", "api_key", "tools", "yes", "max_steps", "timeout", "python",
         "workdir", "sandbox", "no_network", "memory_mb", "max_processes", "max_output_mb",
-        "kernel_gateway", "gateway_token",
+        "kernel_gateway", "gateway_token", "expose", "pass_env",
     }
 )  # fmt: skip
 
@@ -81,6 +93,8 @@ def settings_flags(options: dict[str, Any]) -> dict[str, Any]:
             continue
         if name == "no_network":
             value = False if value else None
+        elif isinstance(value, tuple):  # a repeatable option: not given when empty
+            value = value or None
         elif name == "workdir" and isinstance(value, Path):
             value = value.resolve()
         if value is not None:

@@ -1,6 +1,8 @@
 """Rendering session events in a terminal with rich — the only place that draws.
 
-``Renderer(console).handle(event)`` for every event of a turn. On a terminal the model's reply
+``Renderer(console).handle(event)`` for every event of a turn; each passes
+``loci.sanitize`` first, so no control sequence from code, a model or a file name reaches
+the terminal (colour is kept). On a terminal the model's reply
 streams as live Markdown (highlighted code included); without one (a pipe, a file) everything
 is plain text written as it arrives.
 """
@@ -28,6 +30,7 @@ from ..events import (
     TurnStart,
 )
 from ..grounding import unbacked_warning
+from ..sanitize import clean_event
 
 _LEXER = {"python": "python", "shell": "bash"}
 _STATUS_STYLE = {
@@ -145,6 +148,7 @@ class Renderer:
             )
 
     def handle(self, ev: Event) -> None:
+        ev = clean_event(ev)  # every text field through the one sanitiser, before drawing
         if isinstance(ev, TextDelta):
             self._delta(ev)
         elif isinstance(ev, ModelDone):

@@ -17,6 +17,10 @@ local sandbox (confinement is the gateway's business).
 confines and no ``python`` was chosen, the Python kernel runs in loci's kernel venv in
 ``LOCI_HOME`` (writable inside the sandbox, so package installs work) and both kernels find
 that venv first on ``PATH``; a chosen ``python`` that is a venv has its folder made writable.
+Its private ``/tmp`` is one host folder shared by the pool's kernels (``TempRoot``), so
+``reveal`` can make a file the user names under the host's ``/tmp`` readable to them.
+``redactor`` replaces the secret values loci withheld from the kernels (and its own keys)
+in what the code prints.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from pathlib import Path
 from ..config import Settings
 from ..errors import KernelError, LociError
 from ..sandbox import Sandbox, ensure_venv, venv_dir
+from ..sandbox.core import temp_dirs
+from ..sandbox.mounts import TempRoot
+from ..secret_env import Redactor, withhold
 from .base import Kernel
 from .jupyter import JupyterKernel
 from .shell import ShellKernel
@@ -91,6 +98,15 @@ class KernelPool:
         pool = cls(settings.workdir, python=settings.python, sandbox=sandbox, gateway=gateway)
         if owner is not None:
             pool.venv_home = settings.home / "users" / owner
+        withheld = withhold(os.environ, settings.pass_env)[1]
+        pool.redactor = Redactor.from_values(
+            {
+                "api_key": settings.api_key,
+                "anthropic_api_key": settings.anthropic_api_key,
+                "gateway_token": settings.gateway_token,
+                **withheld,  # the variable's own name, where a key came from one
+            }
+        )
         return pool
 
     def __init__(
@@ -113,6 +129,7 @@ class KernelPool:
         self._prepared = False
         self._specs: dict[str, str] | None = None  # the gateway's, by language
         self.venv_home: Path | None = None  # where the kernel venv lives; None: LOCI_HOME
+        self.redactor = Redactor()  # secret values to take out of outputs
 
     @property
     def location(self) -> str:
@@ -144,10 +161,33 @@ class KernelPool:
         self.env = {**(self.env or {}), "PATH": f"{root / 'bin'}{os.pathsep}{path}"}
         self.env["VIRTUAL_ENV"] = str(root)
 
+    def _temp_root(self) -> TempRoot | None:
+        """The host folder behind the kernels' private /tmp (made when first needed)."""
+        self._prepare()
+        box = self.sandbox
+        if box is None or not box.active:
+            return None
+        if box.temp_root is None:
+            box = self.sandbox = replace(box, temp_root=TempRoot(temp_dirs()))
+        return box.temp_root
+
+    def reveal(self, paths: list[Path]) -> dict[Path, str]:
+        """For each file the user named: "" when the code can open it (a file under the
+        host's /tmp is made readable, read-only, at its own path), else why not."""
+        found: dict[Path, str] = {}
+        for path in paths:
+            why = self.sandbox.hides(path) if self.sandbox is not None else ""
+            if why == "temp":
+                with self._lock:
+                    root = self._temp_root()
+                    why = root.reveal(Path(os.path.abspath(path))) if root else ""
+            found[path] = why
+        return found
+
     def _default_factory(self, language: str) -> Kernel:
         if self.gateway is not None:
             return self._gateway_kernel(language)
-        self._prepare()
+        self._temp_root()
         if language == "python":
             return JupyterKernel(
                 self.workdir, python=self.python, env=self.env, sandbox=self.sandbox
@@ -272,3 +312,8 @@ class KernelPool:
         for kernel in kernels:
             with contextlib.suppress(LociError, OSError):  # one failure must not leak the rest
                 kernel.shutdown()
+        with self._lock:
+            box = self.sandbox
+            if box is not None and box.temp_root is not None and not self._kernels:
+                box.temp_root.remove()
+                self.sandbox = replace(box, temp_root=None)

@@ -35,6 +35,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, cast
 
+from ..protected import credential_paths, is_exposed
+from ..protected import homes as protected_homes
+from ..secret_env import withhold
+from .mounts import TempRoot, View, protect_args
 from .probe import Support, probe
 
 __all__ = ["MODES", "Limits", "Sandbox", "SandboxMode", "default_memory_mb", "process_cap"]
@@ -84,6 +88,9 @@ class Sandbox:
     # hide LOCI_HOME (history, other conversations' workspaces) behind an empty tmpfs instead
     # of showing it read-only: what a server with many users needs
     private_home: bool = False
+    expose: tuple[Path, ...] = ()  # protected locations the user shows to the code on purpose
+    pass_env: frozenset[str] = frozenset()  # secret-looking variables passed on purpose
+    temp_root: TempRoot | None = None  # host folders behind the private temp (KernelPool's)
 
     @classmethod
     def from_settings(cls, settings: object) -> Sandbox:
@@ -95,7 +102,15 @@ class Sandbox:
             output_bytes=int(s.max_output_mb * _MB),
         )
         mode = cast(SandboxMode, s.sandbox)
-        return cls(mode, Path(s.workdir), Path(s.home), network=s.network, limits=limits)
+        return cls(
+            mode,
+            Path(s.workdir),
+            Path(s.home),
+            network=s.network,
+            limits=limits,
+            expose=tuple(Path(p).expanduser() for p in s.expose),
+            pass_env=frozenset(s.pass_env),
+        )
 
     def with_writable(self, *paths: Path) -> Sandbox:
         return replace(self, writable=(*self.writable, *paths))
@@ -181,9 +196,12 @@ class Sandbox:
             args.append("--unshare-user")
         if not self.network:
             args.append("--unshare-net")
-        temps = _temp_dirs()
-        for tmp in temps:
-            args += ["--size", str(self.limits.tmp_mb * _MB), "--tmpfs", tmp]
+        temps = temp_dirs()
+        if self.temp_root is not None:
+            args += self.temp_root.args()
+        else:
+            for tmp in temps:
+                args += ["--size", str(self.limits.tmp_mb * _MB), "--tmpfs", tmp]
         for path in _python_dirs():  # loci's own Python, should it live under a temp dir
             if any(_inside(path, Path(t)) for t in temps):
                 args += _bind("--ro-bind", path)
@@ -191,39 +209,71 @@ class Sandbox:
         for path in (self.workspace, *self.writable):
             args += _bind(rw, path)
         hidden = self._hidden()
-        for path in hidden:  # LOCI_HOME and the server owner's home: empty, private
+        for path in hidden:  # LOCI_HOME (and the server owner's home): empty, private
             args += ["--tmpfs", str(path)]
         for path in _python_dirs():  # loci's own Python, should it live there
             if any(_inside(path, h) for h in hidden):
                 args += _bind("--ro-bind", path)
-        if not hidden:  # the history database, even inside the workspace
-            args += _bind("--ro-bind", self.home)
         # Folders of LOCI_HOME that the code may write (a web conversation's workspace, the
-        # kernel venv) are bound again over the read-only (or hidden) home.
-        covered = [self.home, *hidden]
-        again = [p for p in (self.workspace, *self.writable) if any(_inside(p, h) for h in covered)]
+        # kernel venv) are bound again over the hidden home.
+        again = [p for p in (self.workspace, *self.writable) if any(_inside(p, h) for h in hidden)]
         args += [a for p in again for a in _bind(rw, p)]
+        if self.home in hidden:  # nor can anything be written there (what is bound back can)
+            args += ["--remount-ro", str(self.home)]
+        writable = [self.workspace, *self.writable] if self.mode == "workspace" else []
+        view = View(
+            temps=tuple(Path(t) for t in temps),
+            hidden=tuple(hidden),
+            bound=(*self._roots(), *map(Path, private), *_python_dirs()),
+        )
+        args += protect_args(
+            homes=protected_homes(), writable=writable, exposed=self.expose, view=view
+        )
         for path in private:
             args += _bind("--bind", path)
         args += ["--chdir", str(self.workspace)]
         return args
 
+    def _roots(self) -> list[Path]:
+        return [p.resolve() for p in (self.workspace, *self.writable) if p.exists()]
+
     def _hidden(self) -> list[Path]:
-        """With ``private_home``: LOCI_HOME and this user's home, outermost first."""
-        if not self.private_home:
-            return []
+        """LOCI_HOME (the history, config.toml with its keys, other conversations) and, with
+        ``private_home``, this user's home too; outermost first."""
+        candidates = {self.home, Path.home()} if self.private_home else {self.home}
         found: list[Path] = []
-        for path in sorted({Path.home(), self.home}, key=lambda p: len(p.parts)):
+        for path in sorted(candidates, key=lambda p: len(p.parts)):
             if path.exists() and not any(_inside(path, h) for h in found):
                 found.append(path)
         return found
 
+    def hides(self, path: Path) -> str:
+        """Why code in this sandbox cannot open ``path`` ("" when it can, or when no sandbox
+        is in force): a credential store, LOCI_HOME, or ``"temp"``: a private temp folder
+        hides it (which ``TempRoot.reveal`` can mend)."""
+        if not self.active:
+            return ""
+        at, real = Path(os.path.abspath(path)), path.resolve()
+        if not is_exposed(real, self.expose):
+            for place in credential_paths(protected_homes()):
+                if _inside(real, place) or _inside(real, place.resolve()):
+                    return "it is a credential store, hidden from the code (see --expose)"
+        roots = [*self._roots(), *_python_dirs()]
+        for where in {at, real}:
+            if any(_inside(where, h) for h in self._hidden()) and not _within_any(where, roots):
+                return "it is in a folder the sandbox hides (loci's own state)"
+        temps = [Path(t) for t in temp_dirs()]
+        if any(_inside(at, t) for t in temps) and not _within_any(at, roots):
+            return "temp"
+        return ""
+
     def base_env(self, environ: Mapping[str, str]) -> dict[str, str]:
-        """The environment a kernel starts from: all of ``environ``, or with ``private_home``
-        only what code needs (no API keys, tokens or the server's other settings)."""
-        if not self.private_home:
-            return dict(environ)
-        return {k: v for k, v in environ.items() if k in _ENV_KEEP or k.startswith("LC_")}
+        """The environment a kernel starts from: ``environ`` less every secret-looking
+        variable not passed on purpose (``loci.secret_env``), or with ``private_home`` only
+        what code needs (no API keys, tokens or the server's other settings)."""
+        if self.private_home:
+            return {k: v for k, v in environ.items() if k in _ENV_KEEP or k.startswith("LC_")}
+        return withhold(environ, self.pass_env)[0]
 
     def env(self) -> dict[str, str]:
         """Variables for a confined kernel: caches and config dirs that would live in the
@@ -245,6 +295,8 @@ class _SettingsLike:  # the fields of Settings that from_settings reads
     memory_mb: int | None
     max_processes: int
     max_output_mb: float
+    expose: tuple[Path, ...]
+    pass_env: tuple[str, ...]
 
 
 _ENV_KEEP = frozenset(
@@ -253,10 +305,11 @@ _ENV_KEEP = frozenset(
 
 
 def kernel_environ(sandbox: Sandbox | None, environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment a kernel starts with: ``environ`` as it is without a sandbox, else
-    what ``base_env`` keeps of it plus the confined kernel's own variables (``env``)."""
+    """The environment a kernel starts with: what ``base_env`` keeps of ``environ`` plus the
+    confined kernel's own variables (``env``); without a sandbox, ``environ`` less its
+    secret-looking variables."""
     if sandbox is None:
-        return dict(environ)
+        return withhold(environ)[0]
     return {**sandbox.base_env(environ), **sandbox.env()}
 
 
@@ -271,6 +324,10 @@ def _bind(flag: str, path: Path) -> list[str]:
     return [flag, str(path), str(path)] if path.exists() else []
 
 
+def _within_any(path: Path, roots: Sequence[Path]) -> bool:
+    return any(_inside(path, r) for r in roots)
+
+
 def _inside(path: Path, root: Path) -> bool:
     try:
         path.resolve().relative_to(root.resolve())
@@ -279,7 +336,7 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
-def _temp_dirs() -> list[str]:
+def temp_dirs() -> list[str]:
     found: list[str] = []
     for tmp in ("/tmp", "/var/tmp", tempfile.gettempdir()):
         if os.path.isdir(tmp) and tmp not in found:
