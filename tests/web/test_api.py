@@ -6,6 +6,7 @@ import hashlib
 import time
 from collections.abc import Iterator
 
+import pytest
 from web_helpers import ServerFactory, drive, read_events, wait_for
 
 from loci.messages import ToolCall
@@ -157,3 +158,21 @@ def test_two_conversations_have_their_own_kernels(start_server: ServerFactory) -
         e2 = read_events(c, two, a2)
     assert [e["data"] for e in e1 if e["type"] == "output"] == ["1\n"]
     assert [e["data"] for e in e2 if e["type"] == "output"] == ["False\n"]
+
+
+def test_secret_variables_never_reach_a_served_kernel(
+    start_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``loci serve`` in single-user mode: the kernels get no API keys or tokens."""
+    secrets = {"OPENAI_API_KEY": "sk-web-lociSECRET0123", "GITHUB_TOKEN": "ghp_webSECRET0123"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    srv = start_server()
+    code = "import os\nprint(sorted(k for k in os.environ if 'KEY' in k or 'TOKEN' in k))"
+    srv.model.enqueue("", [ToolCall("c1", "python", code)])
+    srv.model.enqueue("", [ToolCall("c2", "shell", "env | grep -c -E 'KEY|TOKEN'")])
+    with srv.client() as c:
+        cid = c.post("/api/conversations", json={"auto_run": True}).json()["id"]
+        after = c.post(f"/api/conversations/{cid}/messages", json={"text": "env?"}).json()
+        events = read_events(c, cid, after["after"])
+    assert [e["data"] for e in events if e["type"] == "output"] == ["[]\n", "0\n"]
