@@ -37,6 +37,7 @@ __all__ = [
     "homes",
     "is_exposed",
     "protected_startup",
+    "within",
 ]
 
 CREDENTIALS: tuple[str, ...] = (
@@ -128,12 +129,15 @@ def protected_startup(home: Path, writable: Iterable[Path]) -> Iterator[Path]:
             yield root / rel
 
 
+def within(path: Path, root: Path) -> bool:
+    """Whether ``path`` is ``root`` or lies under it (normalised, symlinks not resolved)."""
+    try:
+        Path(os.path.normpath(path)).relative_to(os.path.normpath(root))
+    except ValueError:
+        return False
+    return True
+
+
 def is_exposed(path: Path, exposed: Iterable[Path]) -> bool:
     """Whether the user asked for ``path`` (or a folder above it) to be visible."""
-    for item in exposed:
-        try:
-            Path(os.path.normpath(path)).relative_to(os.path.normpath(item))
-        except ValueError:
-            continue
-        return True
-    return False
+    return any(within(path, item) for item in exposed)

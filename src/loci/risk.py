@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from .protected import CREDENTIALS, STARTUP
+from .protected import within as _within
 
 __all__ = ["Risk", "RiskContext", "assess", "summary"]
 
@@ -138,14 +139,6 @@ class RiskContext:
             rel = path.relative_to(self.home)
             return "~" if str(rel) == "." else f"~/{rel}"
         return str(path)
-
-
-def _within(path: Path, root: Path) -> bool:
-    try:
-        Path(os.path.normpath(path)).relative_to(os.path.normpath(root))
-    except ValueError:
-        return False
-    return True
 
 
 def assess(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..protected import RUNTIME, credential_paths, is_exposed, protected_startup
+from ..protected import within as _inside
 
 __all__ = ["FILES_MOUNT", "TempRoot", "View", "protect_args"]
 
@@ -106,14 +107,6 @@ def _real(path: Path) -> Path | None:
     except (OSError, RuntimeError):
         return None
     return real
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        Path(os.path.normpath(path)).relative_to(os.path.normpath(root))
-    except ValueError:
-        return False
-    return True
 
 
 class TempRoot:
