@@ -221,11 +221,7 @@ class Sandbox:
         if self.home in hidden:  # nor can anything be written there (what is bound back can)
             args += ["--remount-ro", str(self.home)]
         writable = [self.workspace, *self.writable] if self.mode == "workspace" else []
-        view = View(
-            temps=tuple(Path(t) for t in temps),
-            hidden=tuple(hidden),
-            bound=(*self._roots(), *map(Path, private), *_python_dirs()),
-        )
+        view = self._view(private)
         args += protect_args(
             homes=protected_homes(), writable=writable, exposed=self.expose, view=view
         )
@@ -234,8 +230,14 @@ class Sandbox:
         args += ["--chdir", str(self.workspace)]
         return args
 
-    def _roots(self) -> list[Path]:
-        return [p.resolve() for p in (self.workspace, *self.writable) if p.exists()]
+    def _view(self, private: Sequence[Path] = ()) -> View:
+        """What the code sees of the host: the one answer for the mounts and ``hides``."""
+        roots = [p.resolve() for p in (self.workspace, *self.writable) if p.exists()]
+        return View(
+            temps=tuple(Path(t) for t in temp_dirs()),
+            hidden=tuple(self._hidden()),
+            bound=(*roots, *map(Path, private), *_python_dirs()),
+        )
 
     def _hidden(self) -> list[Path]:
         """LOCI_HOME (the history, config.toml with its keys, other conversations) and, with
@@ -258,14 +260,11 @@ class Sandbox:
             for place in credential_paths(protected_homes()):
                 if _inside(real, place) or _inside(real, place.resolve()):
                     return "it is a credential store, hidden from the code (see --expose)"
-        roots = [*self._roots(), *_python_dirs()]
+        view = self._view()
         for where in {at, real}:
-            if any(_inside(where, h) for h in self._hidden()) and not _within_any(where, roots):
+            if not view.visible(where) and any(_inside(where, h) for h in view.hidden):
                 return "it is in a folder the sandbox hides (loci's own state)"
-        temps = [Path(t) for t in temp_dirs()]
-        if any(_inside(at, t) for t in temps) and not _within_any(at, roots):
-            return "temp"
-        return ""
+        return "" if view.visible(at) else "temp"
 
     def base_env(self, environ: Mapping[str, str]) -> dict[str, str]:
         """The environment a kernel starts from: ``environ`` less every secret-looking
@@ -322,10 +321,6 @@ def launched(argv: Sequence[str]) -> list[str]:
 
 def _bind(flag: str, path: Path) -> list[str]:
     return [flag, str(path), str(path)] if path.exists() else []
-
-
-def _within_any(path: Path, roots: Sequence[Path]) -> bool:
-    return any(_inside(path, r) for r in roots)
 
 
 def _inside(path: Path, root: Path) -> bool:
