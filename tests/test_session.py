@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from loci.approval import Decision, auto_approve
+from loci.coaching import SILENT_NOTE, VERIFY_NOTE
 from loci.config import Settings, load_settings
 from loci.errors import ModelUnavailableError
 from loci.events import (
@@ -28,7 +29,8 @@ from loci.kernels.pool import KernelPool
 from loci.messages import ToolCall
 from loci.models.base import TextChunk
 from loci.models.scripted import ScriptedModel
-from loci.session import RESUMED_NOTE, SILENT_NOTE, VERIFY_NOTE, Session
+from loci.prompts import RESUMED_NOTE
+from loci.session import Session
 from loci.store import Store
 
 

@@ -11,9 +11,18 @@ from collections.abc import Callable, Sequence
 
 from .events import ExecutionDone, Output
 from .messages import Message
+from .models.base import CHARS_PER_TOKEN, MESSAGE_TOKENS
 
 # What one execution may put back into the model's context, in characters.
 DEFAULT_OUTPUT_CHARS = 2000
+REPLY_RESERVE_TOKENS = 1024  # room kept free in the window for the model's reply ...
+REPLY_RESERVE_SHARE = 4  # ... or a quarter of the window, if that is less
+MIN_TRIMMED_CHARS = 200  # a message trimmed to fit keeps at least this much of its text
+
+
+def input_budget(window: int) -> int:
+    """The tokens a model call's messages may use in a ``window``-token context."""
+    return window - min(REPLY_RESERVE_TOKENS, window // REPLY_RESERVE_SHARE)
 
 
 def trim_text(text: str, limit: int, where: str = "") -> str:
@@ -95,7 +104,9 @@ def fit_history(
     rest = list(messages[len(system) :])
 
     def size(ms: Sequence[Message]) -> int:
-        return sum(count(m.content) + 4 + sum(count(c.code) for c in m.tool_calls) for m in ms)
+        return sum(
+            count(m.content) + MESSAGE_TOKENS + sum(count(c.code) for c in m.tool_calls) for m in ms
+        )
 
     groups = _groups(rest)
     used = size(system)
@@ -110,7 +121,7 @@ def fit_history(
     if used > budget and out:
         over = used - budget
         last = out[-1]
-        limit = max(200, (len(last.content) - over * 4))
+        limit = max(MIN_TRIMMED_CHARS, len(last.content) - over * CHARS_PER_TOKEN)
         out[-1] = Message(
             last.role, trim_text(last.content, limit), last.tool_calls, last.tool_call_id
         )

@@ -19,15 +19,14 @@ import binascii
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import LociError
 from .events import Event, ExecutionDone, ExecutionStart, KernelResult, Notice, Output
 from .kernels.base import Kernel
 from .mirror import Mirror, mirror_for
-from .risk import assess, summary
 from .sandbox import Sandbox
 from .sizes import human_size
 from .store import Store
@@ -172,22 +171,17 @@ def _restart(kernel: Kernel) -> str:
 
 
 def _stream(
-    kernel: Kernel,
-    store: Store,
-    code: str,
-    timeout: float | None,
-    cancel: threading.Event,
-    cap: OutputCap,
-    outputs: list[Output],
-    stem: str,
-    redact: Callable[[str], str],
-) -> Generator[Event, None, KernelResult]:
-    """Run the code; store and yield what it prints (within ``cap``); return how it ended."""
+    kernel: Kernel, store: Store, request: ExecutionRequest, cap: OutputCap, stem: str
+) -> Generator[Event, None, tuple[KernelResult, list[Output]]]:
+    """Run the code; store and yield what it prints (within ``cap``); return how it ended
+    and the outputs kept."""
     exec_id = int(stem.rsplit("-", 1)[1])
     result = KernelResult("crashed", message="the kernel ended without a result")
-    stop = _Either(cancel)
+    outputs: list[Output] = []
+    stop = _Either(request.cancel)
     images = 0
-    for ev in kernel.execute(code, timeout=timeout, cancel=stop):
+    redact = request.redact
+    for ev in kernel.execute(request.code, timeout=request.timeout, cancel=stop):
         if isinstance(ev, KernelResult):
             result = ev
             continue
@@ -208,7 +202,7 @@ def _stream(
         store.add_output(exec_id, note)
         outputs.append(note)
         yield note
-    return result
+    return result, outputs
 
 
 def _remote_before(mirror: Mirror | None) -> dict[str, tuple[float, int]]:
@@ -219,66 +213,70 @@ def _remote_before(mirror: Mirror | None) -> dict[str, tuple[float, int]]:
     return mirror.remote_files()
 
 
+@dataclass(frozen=True)
+class ExecutionRequest:
+    """One approved block to run, and what its audit record keeps: who approved it, the
+    risk the approval policy saw (assessed once, there), and the sandbox in force."""
+
+    conversation_id: int
+    block_id: str
+    language: str
+    code: str
+    approved_by: str
+    cancel: threading.Event  # the session's Stop
+    timeout: float | None = None
+    risk: str = ""  # why the policy found the code risky ("" when it did not)
+    location: str = "off"  # the audit's sandbox column (``KernelPool.location``)
+    skip: Path | None = None  # loci's own state, when it lies inside the workspace
+    redact: Callable[[str], str] = str  # takes known secret values out of text outputs
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """How a block ended, and the outputs it kept (for the model's trimmed view)."""
+
+    done: ExecutionDone
+    outputs: tuple[Output, ...]
+
+
 def run_block(
-    kernel: Kernel,
-    store: Store,
-    *,
-    conversation_id: int,
-    block_id: str,
-    language: str,
-    code: str,
-    approved_by: str,
-    timeout: float | None,
-    cancel: threading.Event,
-    outputs: list[Output],
-    location: str = "off",
-    skip: Path | None = None,
-    redact: Callable[[str], str] = str,
-) -> Iterator[Event]:
-    """Run ``code``; yield ExecutionStart, Output*, [Notice], ExecutionDone (all stored first).
-    ``outputs`` receives the Output events, for the caller to feed back to the model;
-    ``location`` is the audit's sandbox column (``KernelPool.location``); ``redact`` takes
-    known secret values out of every text output (``KernelPool.redactor``)."""
+    kernel: Kernel, store: Store, request: ExecutionRequest
+) -> Generator[Event, None, ExecutionResult]:
+    """Run ``request.code``; yield ExecutionStart, Output*, [Notice], ExecutionDone (all
+    stored first); return the ``ExecutionResult``."""
     sandbox: Sandbox | None = getattr(kernel, "sandbox", None)
-    risk = summary(assess(language, code, workspace=kernel.cwd))
+    conv = request.conversation_id
     exec_id = store.start_execution(
-        conversation_id,
-        block_id=block_id,
-        language=language,
-        code=code,
-        approved_by=approved_by,
-        sandbox=location,
-        risk=risk,
+        conv,
+        block_id=request.block_id,
+        language=request.language,
+        code=request.code,
+        approved_by=request.approved_by,
+        sandbox=request.location,
+        risk=request.risk,
     )
-    yield ExecutionStart(exec_id, block_id, language, code)
+    yield ExecutionStart(exec_id, request.block_id, request.language, request.code)
     workdir = kernel.cwd
-    before = snapshot(workdir, skip)
+    before = snapshot(workdir, request.skip)
     mirror = mirror_for(kernel, workdir)
     remote_before = _remote_before(mirror)
     started = time.monotonic()
     cap = OutputCap(sandbox.limits.output_bytes if sandbox is not None else 0)
-    result = yield from _stream(
-        kernel, store, code, timeout, cancel, cap, outputs, f"{conversation_id}-{exec_id}", redact
-    )
+    result, outputs = yield from _stream(kernel, store, request, cap, f"{conv}-{exec_id}")
     limit, why = limit_breach(result, outputs, sandbox, cap.cut)
     if limit == "processes":
         why += "; " + _restart(kernel)
     if limit and limit != "time":
         yield Notice("warning", f"{why}; the conversation goes on")
-    message = result.message
-    if limit == "output":
-        message = f"stopped: {why}" + (f"; {message}" if message != "interrupted" else "")
-    elif limit:
-        message = f"{why}" + (f"; {message}" if message and limit != "time" else "")
     done = ExecutionDone(
         execution_id=exec_id,
         status=result.status,
         duration=round(time.monotonic() - started, 3),
         exit_code=result.exit_code,
         error_name=result.error_name,
-        error_value=redact(result.error_value),
-        message=message,
-        files=changed_files(before, workdir, skip),
+        error_value=request.redact(result.error_value),
+        message=_done_message(result.message, limit, why),
+        files=changed_files(before, workdir, request.skip),
     )
     if mirror is not None:
         fetched, kept = mirror.pull_changed(remote_before)
@@ -288,3 +286,13 @@ def run_block(
             yield Notice("info", f"left on the gateway in {where} (too large): {', '.join(kept)}")
     store.finish_execution(exec_id, done, output_bytes=cap.seen, truncated=cap.cut, limit_hit=limit)
     yield done
+    return ExecutionResult(done, tuple(outputs))
+
+
+def _done_message(message: str, limit: str, why: str) -> str:
+    """The kernel's own message, with the limit that stopped the block (if one did)."""
+    if limit == "output":
+        return f"stopped: {why}" + (f"; {message}" if message != "interrupted" else "")
+    if limit:
+        return f"{why}" + (f"; {message}" if message and limit != "time" else "")
+    return message

@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
+# Who wrote a message: the person, the model, or loci itself (its prompt, the results of code,
+# the notes it adds to a turn). A "user" message may be the person's or one of loci's notes.
+Origin = Literal["person", "model", "loci"]
+_ORIGIN_OF_ROLE: dict[str, Origin] = {
+    "system": "loci", "user": "person", "assistant": "model", "tool": "loci"
+}  # fmt: skip
 
 TOOL_NAME = "execute"
 TOOL_DESCRIPTION = (
@@ -52,10 +58,17 @@ class Message:
     content: str
     tool_calls: tuple[ToolCall, ...] = field(default_factory=tuple)
     tool_call_id: str = ""
+    origin: Origin | None = field(default=None, compare=False)  # None: as the role implies
+
+    @property
+    def by(self) -> Origin:
+        """Who wrote it: ``origin``, or the usual author of its role."""
+        return self.origin or _ORIGIN_OF_ROLE[self.role]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "role": self.role,
+            "origin": self.by,
             "content": self.content,
             "tool_calls": [
                 {"id": c.id, "language": c.language, "code": c.code} for c in self.tool_calls
@@ -72,4 +85,5 @@ class Message:
                 ToolCall(c["id"], c["language"], c["code"]) for c in d.get("tool_calls") or ()
             ),
             tool_call_id=d.get("tool_call_id") or "",
+            origin=d.get("origin"),
         )

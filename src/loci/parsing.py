@@ -13,7 +13,9 @@ is closed by ``finish()``.
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _OPEN = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$")
@@ -111,3 +113,30 @@ def looping_tail(text: str, *, min_span: int = 240, min_repeats: int = 8) -> boo
         if text.endswith(unit * needed):
             return True
     return False
+
+
+Resolve = Callable[[str | None], str | None]  # a fence's tag -> the kernel that runs it
+
+
+def block_language(block: Fenced, resolve: Resolve) -> str | None:
+    """The kernel a fenced block runs in, or None for a block that is not code to run.
+    Small models often fence plain text (their answer, an echoed output) without a tag, so an
+    untagged block counts as Python only when it parses as Python."""
+    if block.language:
+        return resolve(block.language)
+    try:
+        ast.parse(block.code)
+    except (SyntaxError, ValueError):
+        return None
+    return "python"
+
+
+def cut_after_last_fence(text: str, resolve: Resolve) -> str:
+    """Keep the reply up to the end of the code block that will run (drop invented output)."""
+    parser = FenceParser()
+    kept: list[str] = []
+    for line in text.split("\n"):
+        kept.append(line)
+        if any(block_language(b, resolve) for b in parser.feed(line + "\n")):
+            break
+    return "\n".join(kept).rstrip()

@@ -184,7 +184,7 @@ def test_unknown_ids_raise_not_found(store: Store) -> None:
         lambda: store.add_message(42, Message("user", "x")),
         lambda: store.set_title(42, "x"),
         lambda: store.add_usage(42, Usage(1, 1)),
-        lambda: store.truncate_from_last_user_message(42),
+        lambda: store.truncate_from_last_request(42),
         lambda: store.start_execution(
             42, block_id="b", language="python", code="", approved_by="u"
         ),
@@ -198,7 +198,7 @@ def test_unknown_ids_raise_not_found(store: Store) -> None:
     assert issubclass(NotFoundError, StoreError)
 
 
-def test_truncate_from_last_user_message(store: Store) -> None:
+def test_truncate_from_last_request(store: Store) -> None:
     conv = store.create_conversation(model="m", workdir="/w")
     store.add_message(conv, Message("user", "first"))
     store.add_message(conv, Message("assistant", "ok"))
@@ -207,7 +207,7 @@ def test_truncate_from_last_user_message(store: Store) -> None:
     ex = run_block(store, conv, [Output("stdout", "x\n")])
     store.add_message(conv, Message("tool", "x", tool_call_id="c"))
 
-    assert store.truncate_from_last_user_message(conv) == 4
+    assert store.truncate_from_last_request(conv) == 4
     assert [m.content for m in store.messages(conv)] == ["first", "ok"]
     assert store.get_conversation(conv).executions == []
     with pytest.raises(NotFoundError):
@@ -215,9 +215,9 @@ def test_truncate_from_last_user_message(store: Store) -> None:
 
     store.add_message(conv, Message("user", "again"))
     assert [i.seq for i in store.get_conversation(conv).items] == [1, 2, 7]
-    assert store.truncate_from_last_user_message(conv) == 1
-    assert store.truncate_from_last_user_message(conv) == 2
-    assert store.truncate_from_last_user_message(conv) == 0
+    assert store.truncate_from_last_request(conv) == 1
+    assert store.truncate_from_last_request(conv) == 2
+    assert store.truncate_from_last_request(conv) == 0
 
 
 def test_delete_conversation_cascades(store: Store, db_path: Path) -> None:

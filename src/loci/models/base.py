@@ -61,10 +61,15 @@ def close_model(model: Model) -> None:
         close()
 
 
+CHARS_PER_TOKEN = 4  # roughly, for English text and code
+MESSAGE_TOKENS = 4  # what a message's role and framing cost beyond its text
+_WIDE = 0x2E80  # from here on (CJK and beyond) a character is about a token of its own
+
+
 def estimate_tokens(text: str) -> int:
     """A cheap token estimate: ~4 characters per token, CJK characters one each."""
-    wide = sum(1 for ch in text if ord(ch) > 0x2E80)
-    return (len(text) - wide) // 4 + wide + 1
+    wide = sum(1 for ch in text if ord(ch) > _WIDE)
+    return (len(text) - wide) // CHARS_PER_TOKEN + wide + 1
 
 
 @runtime_checkable

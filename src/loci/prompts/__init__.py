@@ -1,10 +1,55 @@
-"""System prompts, kept as data files beside this module."""
+"""What the model is told: the system prompts (data files beside this module), the notes loci
+adds to a conversation, and the assembly of the messages one model call is sent."""
 
 from __future__ import annotations
 
+import platform
+import sys
+from collections.abc import Collection, Sequence
 from importlib import resources
+
+from ..context import fit_history, input_budget
+from ..messages import Message
+from ..models.base import Model
+from ..models.convert import orphan_results_to_user
+
+RESUMED_NOTE = (
+    "(This conversation was resumed: the code session was restarted, so variables, imports "
+    "and open files from before are gone. Re-run what you need.)"
+)
+PREVIEW_NOTE = "(loci: a look at the files mentioned above)"
 
 
 def load(name: str, **values: str) -> str:
     text = resources.files(__package__).joinpath(f"{name}.md").read_text(encoding="utf-8")
     return text.format(**values).strip()
+
+
+def with_preview(request: str, preview: str) -> str:
+    """The request as the model reads it: with a look at the files it names, if any."""
+    return f"{request}\n\n{PREVIEW_NOTE}\n{preview}" if preview else request
+
+
+def system_message(tools: bool, workdir: str, languages: Collection[str] = ()) -> Message:
+    """The system prompt for a model with (``tools``) or without native tool calls;
+    ``languages`` are those a kernel gateway adds to python and shell."""
+    text = load("tools" if tools else "system", workdir=workdir)
+    if languages and tools:
+        text += f"\nThe execute tool also takes language: {', '.join(languages)}."
+    elif languages:
+        fences = ", ".join(f"```{lang}" for lang in languages)
+        text += f"\nThe kernel gateway also runs {fences} blocks."
+    return Message(
+        "system", text + f"\nSystem: {platform.system()}, Python {sys.version.split()[0]}."
+    )
+
+
+def for_model(
+    model: Model, history: Sequence[Message], workdir: str, languages: Collection[str] = ()
+) -> list[Message]:
+    """The messages one call sends: the system prompt and as much of the history as fits the
+    model's window (leaving room for its reply), in the shape its tool support wants."""
+    system = system_message(model.supports_tools, workdir, languages)
+    budget = input_budget(model.context_window)
+    sent = fit_history([system, *history], model.count_tokens, budget)
+    return orphan_results_to_user(sent) if model.supports_tools else sent

@@ -223,3 +223,30 @@ def m004_users(db: sqlite3.Connection) -> None:
 def m005_grounding(db: sqlite3.Connection) -> None:
     # A final answer's numbers checked against the turn's outputs (JSON; NULL: not checked).
     db.execute("ALTER TABLE messages ADD COLUMN grounding TEXT")
+
+
+# loci's notes as the versions before m006 wrote them: the one place they are recognised by text.
+_NOTES_BEFORE_ORIGIN = (
+    "(This conversation was resumed: the code session was restarted, so variables, imports "
+    "and open files from before are gone. Re-run what you need.)",
+    "Step limit reached. Answer now from the outputs above, without code.",
+    "No code has run yet, so that answer is not backed by any output. "
+    "Write a code block that computes it.",
+    "The last code failed, so that answer is not backed by any output. "
+    "Fix the error and run the code again.",
+    "The code printed nothing, so that answer is not backed by any output. print() the result.",
+)
+
+
+@migration
+def m006_message_origin(db: sqlite3.Connection) -> None:
+    # Who wrote each message (person, model or loci), so undo and exports need not recognise
+    # loci's notes by their wording. Rows from before are classified once, here.
+    db.execute("ALTER TABLE messages ADD COLUMN origin TEXT NOT NULL DEFAULT 'person'")
+    db.execute("UPDATE messages SET origin = 'model' WHERE role = 'assistant'")
+    db.execute("UPDATE messages SET origin = 'loci' WHERE role IN ('system', 'tool')")
+    marks = ", ".join("?" * len(_NOTES_BEFORE_ORIGIN))
+    db.execute(
+        f"UPDATE messages SET origin = 'loci' WHERE role = 'user' AND content IN ({marks})",
+        _NOTES_BEFORE_ORIGIN,
+    )

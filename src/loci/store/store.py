@@ -196,12 +196,13 @@ class Store:
             seq = self._touch(db, conv_id, seq=True)
             cur = db.execute(
                 "INSERT INTO messages"
-                " (conversation_id, seq, role, content, tool_calls, tool_call_id, created)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " (conversation_id, seq, role, origin, content, tool_calls, tool_call_id, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conv_id,
                     seq,
                     message.role,
+                    message.by,
                     message.content,
                     calls,
                     message.tool_call_id,
@@ -330,12 +331,14 @@ class Store:
             if cur.rowcount == 0:
                 raise NotFoundError(f"no conversation with id {conv_id}")
 
-    def truncate_from_last_user_message(self, conv_id: int) -> int:
-        """Delete the last user message and everything after it; return how many items went."""
+    def truncate_from_last_request(self, conv_id: int) -> int:
+        """Delete the person's last request and everything after it (the notes loci added to
+        that turn with it); return how many items went."""
         with self._write("undo in") as db:
             self._touch(db, conv_id)
             row = db.execute(
-                "SELECT MAX(seq) FROM messages WHERE conversation_id = ? AND role = 'user'",
+                "SELECT MAX(seq) FROM messages WHERE conversation_id = ? AND role = 'user'"
+                " AND origin = 'person'",
                 (conv_id,),
             ).fetchone()
             if row[0] is None:
@@ -449,6 +452,7 @@ def _message(row: sqlite3.Row) -> Message:
         content=str(row["content"]),
         tool_calls=tuple(ToolCall(c["id"], c["language"], c["code"]) for c in calls),
         tool_call_id=str(row["tool_call_id"]),
+        origin=row["origin"],
     )
 
 

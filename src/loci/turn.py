@@ -1,0 +1,30 @@
+"""One request being handled: the state the loop passes from step to step.
+
+``Session.run`` makes a ``Turn`` for each request and hands it to every step; nothing about
+the request lives on the session itself, so a step reads and changes exactly the turn it is
+given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .events import Usage
+
+
+@dataclass
+class Turn:
+    """What one request has done so far."""
+
+    text: str
+    usage_before: Usage = field(default_factory=Usage)  # the session's usage when it began
+    steps: int = 0
+    run_codes: set[str] = field(default_factory=set)  # hashes of the code that ran
+    evidence: list[str] = field(default_factory=list)  # what its executions printed
+    nudges: int = 0  # times the model was sent back to back its answer with code
+    last_failed: bool = False  # the last execution ended in an error, timeout or crash
+    executions: int = 0
+    repeats: int = 0
+    prefill: str = ""  # how the next reply must begin
+    about_files: bool = False  # the request names files in the workspace
+    reply_id: int | None = None  # the stored id of the model's latest reply
