@@ -282,6 +282,19 @@ def test_undo_forgets_last_request(settings: Settings, fake_pool: KernelPool) ->
         assert [m.content for m in s.messages] == ["first", "one"]
 
 
+def test_undo_knows_a_request_by_who_wrote_it_not_by_its_words(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    # A person may type what reads like one of loci's notes; it is still their request.
+    model = ScriptedModel(["one", "two"])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        events_of(s, "first")
+        events_of(s, VERIFY_NOTE)
+        assert s.undo() == 2
+        assert [m.content for m in s.messages] == ["first", "one"]
+        assert [m.by for m in s.messages] == ["person", "model"]
+
+
 # -- real kernels -----------------------------------------------------------------------------
 
 

@@ -25,6 +25,13 @@ PYTHON_LANGUAGES = frozenset({"python", "py", "python3", "ipython"})
 _SHOWN_ROLES = frozenset({"user", "assistant"})
 
 
+def _author(item: MessageRecord) -> str:
+    """Whose words a shown message is: the user's, the assistant's, or one of loci's notes."""
+    if item.role == "assistant":
+        return "Assistant"
+    return "User" if item.message.by == "person" else "loci"
+
+
 # -- notebook ---------------------------------------------------------------------------------
 #
 # The notebook is built as plain JSON-shaped dicts (nbformat's builders are untyped) and checked
@@ -41,7 +48,7 @@ def export_ipynb(record: ConversationRecord) -> str:
     for item in record.items:
         if isinstance(item, MessageRecord):
             if item.role in _SHOWN_ROLES and item.content.strip():
-                heading = "**User**" if item.role == "user" else "**Assistant**"
+                heading = f"**{_author(item)}**"
                 warning = unbacked_warning(item.grounding)
                 note = f"\n\n> {warning}" if warning else ""
                 cells.append(_markdown_cell(f"{heading}\n\n{item.content}{note}"))
@@ -154,7 +161,7 @@ def export_markdown(record: ConversationRecord) -> str:
     for item in record.items:
         if isinstance(item, MessageRecord):
             if item.role in _SHOWN_ROLES and item.content.strip():
-                parts.append(f"## {item.role.capitalize()}\n\n{item.content.strip()}")
+                parts.append(f"## {_author(item)}\n\n{item.content.strip()}")
                 if warning := unbacked_warning(item.grounding):
                     parts.append(f"> {warning}")
         else:

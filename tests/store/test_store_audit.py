@@ -56,3 +56,35 @@ def test_older_databases_are_migrated(tmp_path: Path) -> None:
         conv = store.create_conversation(model="m", workdir="/")
         store.start_execution(conv, block_id="b", language="python", code="1", approved_by="user")
         assert store.get_conversation(conv).executions[0].risk == ""
+
+
+def test_message_origin_is_classified_once_for_older_databases(tmp_path: Path) -> None:
+    import sqlite3
+
+    from loci.coaching import FINAL_NOTE
+    from loci.messages import Message
+    from loci.store import migrations
+
+    before = [fn for fn in migrations.MIGRATIONS if fn.__name__ < "m006"]
+    db = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    migrations._ensure_table(db)
+    for fn in before:
+        fn(db)
+        db.execute("INSERT INTO _migrations VALUES (?, 0)", (fn.__name__,))
+    db.execute(
+        "INSERT INTO conversations (id, title, model, workdir, created, updated, last_seq)"
+        " VALUES (1, '', 'm', '/', 0, 0, 4)"
+    )
+    rows = [("user", "sum it"), ("assistant", "ok"), ("tool", "3"), ("user", FINAL_NOTE)]
+    for seq, (role, content) in enumerate(rows, 1):
+        db.execute(
+            "INSERT INTO messages (conversation_id, seq, role, content, tool_calls,"
+            " tool_call_id, created) VALUES (1, ?, ?, ?, '[]', '', 0)",
+            (seq, role, content),
+        )
+    db.close()
+    with Store(tmp_path / "old.db") as store:
+        assert [m.by for m in store.messages(1)] == ["person", "model", "loci", "loci"]
+        store.add_message(1, Message("user", FINAL_NOTE))  # typed by the person this time
+        assert store.messages(1)[-1].by == "person"
+        assert store.truncate_from_last_request(1) == 1  # only what the person wrote

@@ -129,3 +129,23 @@ def test_empty_conversation_exports(tmp_path: Path) -> None:
         record = store.get_conversation(store.create_conversation(model="m", workdir="/w"))
     nbformat.validate(nbformat.reads(export_ipynb(record), as_version=4))
     assert export_markdown(record).startswith(f"# Conversation {record.id}\n")
+
+
+def test_loci_notes_are_not_exported_as_the_users_words(tmp_path: Path) -> None:
+    from loci.coaching import VERIFY_NOTE
+
+    with Store(tmp_path / "h.db") as store:
+        conv = store.create_conversation(model="scripted", workdir="/w", title="t")
+        store.add_message(conv, Message("user", "what is 2+2?"))
+        store.add_message(conv, Message("assistant", "4"))
+        store.add_message(conv, Message("user", VERIFY_NOTE, origin="loci"))
+        record = store.get_conversation(conv)
+    md = export_markdown(record)
+    assert "## User\n\nwhat is 2+2?" in md
+    assert f"## loci\n\n{VERIFY_NOTE}" in md and f"## User\n\n{VERIFY_NOTE}" not in md
+    nb = nbformat.reads(export_ipynb(record), as_version=4)
+    assert [c.source.split("\n")[0] for c in nb.cells[1:]] == [
+        "**User**",
+        "**Assistant**",
+        "**loci**",
+    ]

@@ -141,6 +141,27 @@ def test_chat_plot_upload_download_stop_reload(
     assert "not found in any output of this turn: 5.5" in page.inner_text("#log")
 
 
+def test_a_reload_shows_the_persons_words_not_locis_notes(
+    start_server: ServerFactory, page: Any
+) -> None:
+    from loci.coaching import VERIFY_NOTE
+
+    srv = start_server()
+    srv.model.enqueue("The answer is 4.")  # from memory: loci sends it back for code
+    srv.model.enqueue("", [ToolCall("c1", "python", "print(12 // 3)")])
+    srv.model.enqueue("It is 4.")
+    page.goto(f"{srv.url}/?token={TOKEN}")
+    page.check("#auto")
+    _send(page, "Split 12 apples among 3 people. How many each?")
+    _turns_done(page, 1)
+    page.reload()
+    page.wait_for_function("document.querySelector('#log').innerText.includes('It is 4.')")
+    assert page.locator("#log .user").all_inner_texts() == [
+        "Split 12 apples among 3 people. How many each?"
+    ]
+    assert VERIFY_NOTE not in page.inner_text("#log")
+
+
 def test_model_and_program_output_are_shown_as_text(start_server: ServerFactory, page: Any) -> None:
     srv = start_server()
     html = "from IPython.display import HTML, display\n" + (

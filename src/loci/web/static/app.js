@@ -111,7 +111,7 @@ function renderHistory(items) {
       for (const o of item.outputs) showOutput(card, o);
       card.done({ status: item.status, duration: item.duration, files: item.files,
         message: item.message, error_name: item.error_name, error_value: item.error_value });
-    } else if (item.role === "user" && !item.content.startsWith("(This conversation was resumed")) {
+    } else if (item.role === "user" && item.origin === "person") {  // not one of loci's notes
       $("log").append(el("div", "user", item.content));
     } else if (item.role === "assistant" && item.content) {
       const div = el("div", "assistant");
