@@ -1,32 +1,21 @@
 """The history database: every conversation, message and execution, written as it happens.
 
-One SQLite file (WAL mode, foreign keys on; schema and its intent in ``migrations.py``). Every
-write is its own transaction and commits before the method returns, so a process killed at any
-point loses nothing that was already shown. The connection is shared between threads (the web
-server calls in from several): one lock serialises every statement, so a reader never sees
-another thread's half-written transaction. Other processes may open the same file; SQLite's
-busy timeout makes them wait for each other's writes.
-
-``sqlite3`` errors never leave this module: ``_translate`` turns them into ``StoreError``
-(naming the file) at the one boundary; an unknown id is a ``NotFoundError``.
+One SQLite file (the connection, its transactions and error translation in ``database.py``;
+the schema and its intent in ``migrations.py``). Every write commits before the method
+returns; an unknown id is a ``NotFoundError``.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
-from types import TracebackType
+from collections.abc import Mapping
 from typing import Any
 
-from loci.errors import NotFoundError, StoreError
+from loci.errors import NotFoundError
 from loci.events import ExecutionDone, Grounding, Output, Usage
 from loci.messages import Message, ToolCall
-from loci.store import migrations
+from loci.store.database import Database
 from loci.store.records import (
     ConversationRecord,
     ConversationSummary,
@@ -35,9 +24,6 @@ from loci.store.records import (
     MessageRecord,
     grounding_dict,
 )
-
-_CORRUPT_CODES = {"SQLITE_NOTADB", "SQLITE_CORRUPT"}
-_CORRUPT_WORDS = ("not a database", "malformed")
 
 _SUMMARY_SQL = """
     SELECT c.id, c.title, c.model, c.workdir, c.created, c.updated,
@@ -53,109 +39,17 @@ _EXECUTION_COLUMNS = (
 )
 
 
-class Store:
+class Store(Database):
     """The history database at ``path`` (created, with its parent folders, if missing).
 
     ``clock`` gives the current time as a unix timestamp; tests pass a fake one.
     """
 
-    def __init__(
-        self,
-        path: Path | str,
-        *,
-        clock: Callable[[], float] = time.time,
-        timeout: float = 10.0,
-    ) -> None:
-        self.path = Path(path)
-        self._clock = clock
-        self._lock = threading.RLock()
-        self._closed = False
-        with self._translate("open"):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
-            )
-        try:
-            with self._translate("open"):
-                self._db.row_factory = sqlite3.Row
-                self._db.execute("PRAGMA foreign_keys = ON")
-                self._db.execute("PRAGMA journal_mode = WAL")
-                # In WAL mode NORMAL survives a killed process; only power loss can drop the
-                # last commits.
-                self._db.execute("PRAGMA synchronous = NORMAL")
-                migrations.migrate(self._db)
-        except BaseException:
-            self._db.close()
-            raise
-
-    # -- lifetime ---------------------------------------------------------------------------
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
-
-    # -- the boundary -----------------------------------------------------------------------
-
-    @contextmanager
-    def _translate(self, action: str) -> Iterator[None]:
-        """Turn ``sqlite3`` and file-system errors into ``StoreError`` naming the file."""
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise StoreError(self._describe(action, exc)) from exc
-        except OSError as exc:
-            raise StoreError(f"cannot {action} the history database {self.path}: {exc}") from exc
-
-    def _describe(self, action: str, exc: sqlite3.Error) -> str:
-        code = getattr(exc, "sqlite_errorname", "")
-        if code in _CORRUPT_CODES or any(w in str(exc) for w in _CORRUPT_WORDS):
-            return (
-                f"{self.path} is not a usable history database (not SQLite, or corrupt): "
-                f"{exc}. Move it aside and loci will start a new one."
-            )
-        if self._closed:
-            return f"the history database {self.path} is closed"
-        return f"cannot {action} the history database {self.path}: {exc}"
-
-    @contextmanager
-    def _read(self, action: str) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._translate(action):
-            yield self._db
-
-    @contextmanager
-    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
-        """One transaction, committed on leaving the block, rolled back on any error."""
-        with self._lock, self._translate(action):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-
     def _touch(self, db: sqlite3.Connection, conv_id: int, *, seq: bool = False) -> int:
         """Mark activity on ``conv_id``; with ``seq``, take and return its next sequence number."""
         bump = ", last_seq = last_seq + 1" if seq else ""
         cur = db.execute(
-            f"UPDATE conversations SET updated = ?{bump} WHERE id = ?", (self._clock(), conv_id)
+            f"UPDATE conversations SET updated = ?{bump} WHERE id = ?", (self.now(), conv_id)
         )
         if cur.rowcount == 0:
             raise NotFoundError(f"no conversation with id {conv_id}")
@@ -165,8 +59,8 @@ class Store:
     # -- writes -----------------------------------------------------------------------------
 
     def create_conversation(self, *, model: str, workdir: str, title: str = "") -> int:
-        now = self._clock()
-        with self._write("create a conversation in") as db:
+        now = self.now()
+        with self.write("create a conversation in") as db:
             cur = db.execute(
                 "INSERT INTO conversations (title, model, workdir, created, updated)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -181,7 +75,7 @@ class Store:
         self._set(conv_id, "model", model)
 
     def _set(self, conv_id: int, column: str, value: str) -> None:
-        with self._write(f"set the {column} in") as db:
+        with self.write(f"set the {column} in") as db:
             cur = db.execute(
                 f"UPDATE conversations SET {column} = ? WHERE id = ?", (value, conv_id)
             )
@@ -192,7 +86,7 @@ class Store:
         calls = json.dumps(
             [{"id": c.id, "language": c.language, "code": c.code} for c in message.tool_calls]
         )
-        with self._write("add a message to") as db:
+        with self.write("add a message to") as db:
             seq = self._touch(db, conv_id, seq=True)
             cur = db.execute(
                 "INSERT INTO messages"
@@ -206,7 +100,7 @@ class Store:
                     message.content,
                     calls,
                     message.tool_call_id,
-                    self._clock(),
+                    self.now(),
                 ),
             )
             return _rowid(cur)
@@ -214,7 +108,7 @@ class Store:
     def set_grounding(self, message_id: int, grounding: Grounding) -> None:
         """Keep what the grounding check found in a final answer (message ``message_id``)."""
         data = json.dumps(grounding_dict(grounding))
-        with self._write("record the grounding of an answer in") as db:
+        with self.write("record the grounding of an answer in") as db:
             db.execute("UPDATE messages SET grounding = ? WHERE id = ?", (data, message_id))
 
     def start_execution(
@@ -252,9 +146,9 @@ class Store:
 
     def _insert_execution(self, conv_id: int, row: Mapping[str, object], action: str) -> int:
         """One executions row: ``row``'s columns (names from this module only), numbered."""
-        with self._write(action) as db:
+        with self.write(action) as db:
             seq = self._touch(db, conv_id, seq=True)
-            cols = {"conversation_id": conv_id, "seq": seq, **row, "started": self._clock()}
+            cols = {"conversation_id": conv_id, "seq": seq, **row, "started": self.now()}
             marks = ", ".join("?" * len(cols))
             cur = db.execute(
                 f"INSERT INTO executions ({', '.join(cols)}) VALUES ({marks})", tuple(cols.values())
@@ -262,7 +156,7 @@ class Store:
             return _rowid(cur)
 
     def add_output(self, execution_id: int, output: Output) -> None:
-        with self._write("record an output in") as db:
+        with self.write("record an output in") as db:
             if (
                 db.execute("SELECT 1 FROM executions WHERE id = ?", (execution_id,)).fetchone()
                 is None
@@ -295,7 +189,7 @@ class Store:
         truncated: bool = False,
         limit_hit: str = "",
     ) -> None:
-        with self._write("finish an execution in") as db:
+        with self.write("finish an execution in") as db:
             cur = db.execute(
                 "UPDATE executions SET status = ?, duration = ?, exit_code = ?, error_name = ?,"
                 " error_value = ?, message = ?, files = ?, output_bytes = ?, truncated = ?,"
@@ -322,7 +216,7 @@ class Store:
             self._touch(db, int(row[0]))
 
     def add_usage(self, conv_id: int, usage: Usage) -> None:
-        with self._write("record token usage in") as db:
+        with self.write("record token usage in") as db:
             cur = db.execute(
                 "UPDATE conversations SET prompt_tokens = prompt_tokens + ?,"
                 " completion_tokens = completion_tokens + ? WHERE id = ?",
@@ -334,7 +228,7 @@ class Store:
     def truncate_from_last_request(self, conv_id: int) -> int:
         """Delete the person's last request and everything after it (the notes loci added to
         that turn with it); return how many items went."""
-        with self._write("undo in") as db:
+        with self.write("undo in") as db:
             self._touch(db, conv_id)
             row = db.execute(
                 "SELECT MAX(seq) FROM messages WHERE conversation_id = ? AND role = 'user'"
@@ -353,7 +247,7 @@ class Store:
             return removed
 
     def delete_conversation(self, conv_id: int) -> None:
-        with self._write("delete a conversation from") as db:
+        with self.write("delete a conversation from") as db:
             cur = db.execute("DELETE FROM conversations WHERE id = ?", (conv_id,))
             if cur.rowcount == 0:
                 raise NotFoundError(f"no conversation with id {conv_id}")
@@ -362,7 +256,7 @@ class Store:
 
     def messages(self, conv_id: int) -> list[Message]:
         """The conversation's messages in order (what a resumed session sends the model)."""
-        with self._read("read") as db:
+        with self.read("read") as db:
             self._summary(db, conv_id)
             rows = db.execute(
                 "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq", (conv_id,)
@@ -376,14 +270,14 @@ class Store:
         where, args = (
             ("", (limit,)) if user_id is None else (" WHERE c.user_id = ?", (user_id, limit))
         )
-        with self._read("list") as db:
+        with self.read("list") as db:
             rows = db.execute(
                 _SUMMARY_SQL + where + " ORDER BY c.updated DESC, c.id DESC LIMIT ?", args
             ).fetchall()
         return [_summary(row) for row in rows]
 
     def get_conversation(self, conv_id: int) -> ConversationRecord:
-        with self._read("read") as db:
+        with self.read("read") as db:
             summary = self._summary(db, conv_id)
             items: list[Item] = [
                 _message_record(row)
@@ -396,7 +290,7 @@ class Store:
         return ConversationRecord(summary=summary, items=tuple(items))
 
     def get_execution(self, execution_id: int) -> ExecutionRecord:
-        with self._read("read") as db:
+        with self.read("read") as db:
             found = self._executions(db, "id = ?", execution_id)
         if not found:
             raise NotFoundError(f"no execution with id {execution_id}")

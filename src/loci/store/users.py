@@ -57,17 +57,17 @@ class Users:
         if self.get(name) is not None:
             raise ConfigError(f"a user named {name!r} already exists")
         token = secrets.token_urlsafe(32)
-        with self.store._write("add a user to") as db:
+        with self.store.write("add a user to") as db:
             db.execute(
                 "INSERT INTO users (name, token_hash, max_kernels, created) VALUES (?, ?, ?, ?)",
-                (name, hash_token(token), max_kernels, self.store._clock()),
+                (name, hash_token(token), max_kernels, self.store.now()),
             )
         return token
 
     def new_token(self, name: str) -> str:
         """Replace ``name``'s token; the old one stops working at once."""
         token = secrets.token_urlsafe(32)
-        with self.store._write("change a token in") as db:
+        with self.store.write("change a token in") as db:
             cur = db.execute(
                 "UPDATE users SET token_hash = ? WHERE name = ?", (hash_token(token), name)
             )
@@ -76,14 +76,14 @@ class Users:
         return token
 
     def set_limit(self, name: str, max_kernels: int | None) -> None:
-        with self.store._write("change a user in") as db:
+        with self.store.write("change a user in") as db:
             cur = db.execute("UPDATE users SET max_kernels = ? WHERE name = ?", (max_kernels, name))
             if cur.rowcount == 0:
                 raise NotFoundError(f"no user named {name!r}")
 
     def remove(self, name: str) -> None:
         """Delete ``name``; their conversations stay in the history, owned by nobody."""
-        with self.store._write("remove a user from") as db:
+        with self.store.write("remove a user from") as db:
             row = db.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise NotFoundError(f"no user named {name!r}")
@@ -91,12 +91,12 @@ class Users:
             db.execute("DELETE FROM users WHERE id = ?", (row[0],))
 
     def get(self, name: str) -> User | None:
-        with self.store._read("read users from") as db:
+        with self.store.read("read users from") as db:
             row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
         return None if row is None else _user(row)
 
     def all(self) -> list[User]:
-        with self.store._read("read users from") as db:
+        with self.store.read("read users from") as db:
             rows = db.execute("SELECT * FROM users ORDER BY name").fetchall()
         return [_user(r) for r in rows]
 
@@ -104,14 +104,14 @@ class Users:
         """The user this token belongs to, if any (looked up by hash: no timing leak)."""
         if not token:
             return None
-        with self.store._read("read users from") as db:
+        with self.store.read("read users from") as db:
             row = db.execute(
                 "SELECT * FROM users WHERE token_hash = ?", (hash_token(token),)
             ).fetchone()
         return None if row is None else _user(row)
 
     def assign(self, conv_id: int, user_id: int) -> None:
-        with self.store._write("set the owner in") as db:
+        with self.store.write("set the owner in") as db:
             cur = db.execute(
                 "UPDATE conversations SET user_id = ? WHERE id = ?", (user_id, conv_id)
             )
@@ -119,7 +119,7 @@ class Users:
                 raise NotFoundError(f"no conversation with id {conv_id}")
 
     def owner(self, conv_id: int) -> int | None:
-        with self.store._read("read") as db:
+        with self.store.read("read") as db:
             row = db.execute(
                 "SELECT user_id FROM conversations WHERE id = ?", (conv_id,)
             ).fetchone()
