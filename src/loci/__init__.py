@@ -7,36 +7,71 @@
         for event in session.run("What is 2**100?"):
             print(event.type)
 
-Importing loci does nothing else: no argv parsing, no environment changes, no kernels.
+Importing loci does nothing else: no argv parsing, no environment changes, no kernels; each
+name is imported when first used.
 """
 
 from __future__ import annotations
 
-from .approval import Decision as Decision
-from .approval import auto_approve as auto_approve
-from .approval import deny_all as deny_all
-from .config import Settings as Settings
-from .config import load_settings as load_settings
-from .errors import ConfigError as ConfigError
-from .errors import KernelError as KernelError
-from .errors import LociError as LociError
-from .errors import ModelError as ModelError
-from .errors import StoreError as StoreError
-from .events import Approval as Approval
-from .events import CodeBlock as CodeBlock
-from .events import Event as Event
-from .events import ExecutionDone as ExecutionDone
-from .events import ExecutionStart as ExecutionStart
-from .events import Grounding as Grounding
-from .events import ModelDone as ModelDone
-from .events import Notice as Notice
-from .events import Output as Output
-from .events import TextDelta as TextDelta
-from .events import TurnDone as TurnDone
-from .events import TurnStart as TurnStart
-from .events import Usage as Usage
-from .models.scripted import ScriptedModel as ScriptedModel
-from .session import Session as Session
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .approval import Decision as Decision
+    from .approval import auto_approve as auto_approve
+    from .approval import deny_all as deny_all
+    from .config import Settings as Settings
+    from .config import load_settings as load_settings
+    from .errors import ConfigError as ConfigError
+    from .errors import KernelError as KernelError
+    from .errors import LociError as LociError
+    from .errors import ModelError as ModelError
+    from .errors import StoreError as StoreError
+    from .events import Approval as Approval
+    from .events import CodeBlock as CodeBlock
+    from .events import Event as Event
+    from .events import ExecutionDone as ExecutionDone
+    from .events import ExecutionStart as ExecutionStart
+    from .events import Grounding as Grounding
+    from .events import ModelDone as ModelDone
+    from .events import Notice as Notice
+    from .events import Output as Output
+    from .events import TextDelta as TextDelta
+    from .events import TurnDone as TurnDone
+    from .events import TurnStart as TurnStart
+    from .events import Usage as Usage
+    from .models.scripted import ScriptedModel as ScriptedModel
+    from .session import Session as Session
+
+# public name -> the module that defines it; imported on first use, so `import loci` costs
+# nothing a program does not use (the CLI's `--version` loads no kernel or model code).
+_HOMES = {
+    "Decision": "approval",
+    "auto_approve": "approval",
+    "deny_all": "approval",
+    "Settings": "config",
+    "load_settings": "config",
+    "ConfigError": "errors",
+    "KernelError": "errors",
+    "LociError": "errors",
+    "ModelError": "errors",
+    "StoreError": "errors",
+    "Approval": "events",
+    "CodeBlock": "events",
+    "Event": "events",
+    "ExecutionDone": "events",
+    "ExecutionStart": "events",
+    "Grounding": "events",
+    "ModelDone": "events",
+    "Notice": "events",
+    "Output": "events",
+    "TextDelta": "events",
+    "TurnDone": "events",
+    "TurnStart": "events",
+    "Usage": "events",
+    "ScriptedModel": "models.scripted",
+    "Session": "session",
+}
 
 __all__ = [
     "Approval",
@@ -65,3 +100,16 @@ __all__ = [
     "deny_all",
     "load_settings",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'loci' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
