@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from loci.config import SETTINGS, Settings, load_settings
+from loci.config import SETTINGS, Settings, load_settings, settings_markdown
 from loci.errors import ConfigError
 
 
@@ -88,3 +88,12 @@ def test_a_broken_rule_names_the_setting_and_the_value(
         load_settings(flags)
     assert str(err.value) == message
 
+
+def test_the_readme_table_is_made_from_the_declarations() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- settings table: made by loci.config.settings_markdown() -->\n")
+    table = readme[readme.index("\n", start) + 1 : readme.index("<!-- end of settings table -->")]
+    assert table == settings_markdown(), (
+        "README.md's settings table is out of date; replace it with the output of\n"
+        "python -c 'from loci.config import settings_markdown; print(settings_markdown())'"
+    )
