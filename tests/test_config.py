@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from loci.config import load_settings
+from loci.config import SETTINGS, Settings, load_settings, settings_markdown
 from loci.errors import ConfigError
 
 
@@ -49,3 +49,51 @@ def test_bad_values_are_config_errors(loci_home: Path, line: str) -> None:
     (loci_home / "config.toml").write_text(line + "\n")
     with pytest.raises(ConfigError):
         load_settings(env={"LOCI_HOME": str(loci_home)})
+
+
+def test_every_field_but_home_and_started_in_is_a_declared_setting() -> None:
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    assert set(SETTINGS) == fields - {"home", "started_in"}
+    assert all(s.help and s.name for s in SETTINGS.values())
+
+
+def test_each_environment_variable_sets_its_setting(loci_home: Path) -> None:
+    declared = {s.env: s.name for s in SETTINGS.values() if s.env}
+    assert declared["OPENAI_API_KEY"] == "api_key" and declared["LOCI_SANDBOX"] == "sandbox"
+    for var, name in declared.items():
+        value = {"sandbox": "off", "kernel_gateway": "http://gw:8888"}.get(name, "/from-env")
+        s = load_settings(env={"LOCI_HOME": str(loci_home), var: value})
+        assert str(getattr(s, name)) == value, var
+        assert getattr(load_settings(env={"LOCI_HOME": str(loci_home), var: ""}), name) == (
+            SETTINGS[name].default
+        )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"timeout": -1.5}, "timeout must be >= 0 seconds, got -1.5"),
+        ({"max_steps": 0}, "max_steps must be at least 1, got 0"),
+        ({"sandbox": "jail"}, "sandbox must be one of off, workspace, readonly, got 'jail'"),
+        ({"memory_mb": -1}, "memory_mb must be >= 0, got -1"),
+        ({"kernel_gateway": "gw"}, "kernel_gateway must be an http:// or https:// URL, got 'gw'"),
+    ],
+)
+def test_a_broken_rule_names_the_setting_and_the_value(
+    flags: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(flags)
+    assert str(err.value) == message
+
+
+def test_the_readme_table_is_made_from_the_declarations() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- settings table: made by loci.config.settings_markdown() -->\n")
+    table = readme[readme.index("\n", start) + 1 : readme.index("<!-- end of settings table -->")]
+    assert table == settings_markdown(), (
+        "README.md's settings table is out of date; replace it with the output of\n"
+        "python -c 'from loci.config import settings_markdown; print(settings_markdown())'"
+    )

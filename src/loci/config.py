@@ -3,27 +3,21 @@
 This is the only module that reads the environment. ``LOCI_HOME`` (default ``~/.loci``) holds
 all user state: ``config.toml``, ``history.db``, ``models/``.
 
-config.toml keys (all optional)::
+Each setting is declared once, as a field of ``Settings`` made by ``setting(...)``: the field's
+name is its config.toml key, and the declaration (a ``Setting``, kept in the field's metadata)
+gives its default, its ``Kind`` (the TOML type and how a value becomes the field's), the
+environment variable and CLI flags that set it, its choices or lower bound, and its help.
+``SETTINGS`` lists them; the loader, the validation, the CLI options (``loci.cli.options``)
+and the README's table (``settings_markdown``, checked by a test) are all made from it.
 
-    model = "local"                 # or "openai:gpt-4.1-mini", "anthropic:...", "local:/x.gguf"
-    api_base = "http://127.0.0.1:11434/v1"
-    api_key = "..."
-    auto_run = false
-    timeout = 120                   # seconds per execution; 0 = no limit
-    max_steps = 10                  # code rounds per request
-    tools = "auto"                  # native tool calls: auto | on | off
-    context_window = 8192           # override the model's context size
-    python = "/path/to/venv/bin/python"
-    sandbox = "workspace"           # off | workspace | readonly (env LOCI_SANDBOX)
-    network = true                  # false: code gets no network (needs the sandbox)
-    memory_mb = 4096                # per kernel process; default 3/4 of RAM; 0 = no limit
-    max_processes = 512             # processes + threads of one kernel; 0 = no limit
-    max_output_mb = 10              # output kept and shown per execution; 0 = no limit
-    kernel_gateway = "http://gw:8888"  # run kernels on a Jupyter (Enterprise) Kernel Gateway
-    gateway_token = "..."           # its auth token (env LOCI_GATEWAY_TOKEN)
-    gateway_kernel = "python3"      # the gateway's kernelspec for Python blocks
-    expose = ["~/.aws"]             # protected locations shown to the code, read-only
-    pass_env = ["HF_TOKEN"]         # secret-looking variables the kernels get anyway
+To add a setting, add its field here with ``setting(default, kind, help, ...)``; to give it a
+CLI option, declare its ``flags`` and name it in a group in ``loci.cli.options`` (or put
+``setting_option(name)`` on the command); then paste ``settings_markdown()`` into the README.
+
+A small table of our own rather than pydantic-settings: loci's settings are a couple of dozen
+flat values with one rule each, pydantic would be a new dependency of the base install and
+costs tens of milliseconds on ``import loci``, its messages differ from the ones users (and
+tests) see, and the CLI options would still need writing out for click.
 
 The workspace is never ``/``, the home folder or a folder above it while a sandbox is asked
 for: started there, loci works in ``~/loci-workspace`` instead (``Settings.started_in`` keeps
@@ -35,10 +29,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ConfigError
 
@@ -47,6 +41,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+T = TypeVar("T")
+
 
 def loci_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
@@ -54,31 +50,230 @@ def loci_home(env: Mapping[str, str] | None = None) -> Path:
     return Path(raw).expanduser()
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a setting is written in config.toml and becomes its field's value."""
+
+    name: str  # as the README's table says it
+    toml: tuple[type, ...]  # the TOML types accepted (a list: of strings)
+    convert: Callable[[Any], Any] = _same
+    show: Callable[[Any], str] = str  # a number as an error message shows it
+
+
+def _folder(value: Any) -> Any:
+    return Path(value).expanduser() if isinstance(value, str) else value
+
+
+TEXT = Kind("string", (str,))
+SWITCH = Kind("bool", (bool,))
+WHOLE = Kind("integer", (int,))
+NUMBER = Kind("number", (int, float))
+SECONDS = Kind("seconds", (int, float), lambda v: float(v) or None, lambda v: f"{float(v):g}")
+FOLDER = Kind("path", (str,), _folder)
+PATHS = Kind("list of paths", (list,), lambda v: tuple(Path(p).expanduser() for p in v))
+NAMES = Kind("list of names", (list,), tuple)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting's declaration (see ``setting``); ``name`` and ``default`` come from its
+    field. A switch's flag turns it away from its default (``-y``, ``--no-network``)."""
+
+    kind: Kind
+    help: str  # the CLI option's help and the README's description
+    env: str | None = None  # the environment variable that sets it (when not empty)
+    flags: tuple[str, ...] = ()  # its CLI option's names; () = no option
+    metavar: str | None = None
+    choices: tuple[str, ...] = ()
+    loose: bool = False  # True: only the CLI holds a value to the choices; its user checks it
+    minimum: float | None = None
+    check: Callable[[Any], bool] | None = None  # another rule a value must keep
+    rule: str = ""  # how an error states the rule (default: from choices or minimum)
+    shown_default: str | None = None  # the README's default, where the value says too little
+    name: str = ""
+    default: Any = None
+
+    def value(self, raw: Any) -> Any:
+        """``raw`` (from the file, the environment or a flag) as the field's value; a
+        ConfigError when it breaks the setting's rule."""
+        if raw is None:
+            return None
+        if (
+            (self.choices and not self.loose and raw not in self.choices)
+            or (self.minimum is not None and raw < self.minimum)
+            or (self.check is not None and not self.check(raw))
+        ):
+            rule = self.rule or (
+                f"one of {', '.join(self.choices)}" if self.choices else f">= {self.minimum}"
+            )
+            shown = repr(raw) if isinstance(raw, str) else self.kind.show(raw)
+            raise ConfigError(f"{self.name} must be {rule}, got {shown}")
+        return self.kind.convert(raw)
+
+
+_KEY = "loci.setting"
+
+
+def about(kind: Kind, help: str, **rules: Any) -> dict[str, Setting]:
+    """A field's metadata declaring it a setting; ``rules`` are ``Setting``'s other fields."""
+    return {_KEY: Setting(kind, help, **rules)}
+
+
+def setting(default: T, kind: Kind, help: str, **rules: Any) -> T:
+    """A ``Settings`` field that is a setting (a config.toml key of the same name)."""
+    return field(default=default, metadata=about(kind, help, **rules))
+
+
+def _is_url(value: Any) -> bool:
+    return not value or str(value).startswith(("http://", "https://"))
+
+
+SANDBOX_MODES = ("off", "workspace", "readonly")
+
+
 @dataclass(frozen=True)
 class Settings:
+    """Everything loci is configured with; every field but ``home`` and ``started_in`` is a
+    setting (see the module's docstring)."""
+
     home: Path = field(default_factory=loci_home)
-    model: str = "local"
-    api_base: str | None = None
-    api_key: str | None = None
-    anthropic_api_key: str | None = None
-    auto_run: bool = False
-    timeout: float | None = 120.0
-    max_steps: int = 10
-    workdir: Path = field(default_factory=Path.cwd)
-    python: str | None = None  # interpreter for the Python kernel; None = loci's own
-    models_dir: Path | None = None  # where embedded models live; None = home/models
-    tools: str = "auto"  # native tool calls: "auto" (on for OpenAI/Anthropic proper), "on", "off"
-    context_window: int | None = None  # override the model's context size (tokens)
-    sandbox: str = "workspace"  # off | workspace | readonly (see loci.sandbox)
-    network: bool = True  # False: cut the code's network access (enforced by the sandbox)
-    memory_mb: int | None = None  # per kernel process; None = 3/4 of RAM, 0 = no limit
-    max_processes: int = 512  # processes and threads of one kernel; 0 = no limit
-    max_output_mb: float = 10.0  # output stored and shown per execution; 0 = no limit
-    kernel_gateway: str | None = None  # URL of a Jupyter Kernel Gateway; None = local kernels
-    gateway_token: str | None = None
-    gateway_kernel: str | None = None  # kernelspec name for Python; None = the gateway's default
-    expose: tuple[Path, ...] = ()  # protected locations (credential stores) shown, read-only
-    pass_env: tuple[str, ...] = ()  # secret-looking variables passed to kernels on purpose
+    model: str = setting(
+        "local",
+        TEXT,
+        "local | local:NAME | local:FILE.gguf | openai:NAME | anthropic:NAME | scripted:FILE",
+        env="LOCI_MODEL",
+        flags=("-m", "--model"),
+    )
+    api_base: str | None = setting(
+        None,
+        TEXT,
+        "OpenAI-compatible server URL (Ollama, vLLM, llama.cpp, …)",
+        env="OPENAI_BASE_URL",
+        flags=("--api-base",),
+    )
+    api_key: str | None = setting(
+        None,
+        TEXT,
+        "API key for the model provider",
+        env="OPENAI_API_KEY",
+        flags=("--api-key",),
+    )
+    anthropic_api_key: str | None = setting(
+        None, TEXT, "API key for Anthropic models", env="ANTHROPIC_API_KEY"
+    )
+    auto_run: bool = setting(False, SWITCH, "Run code without asking", flags=("-y", "--yes"))
+    timeout: float | None = setting(
+        120.0,
+        SECONDS,
+        "Seconds per execution (0: none)",
+        flags=("--timeout",),
+        minimum=0,
+        rule=">= 0 seconds",
+    )
+    max_steps: int = setting(
+        10,
+        WHOLE,
+        "Cap on code rounds per request",
+        flags=("--max-steps",),
+        minimum=1,
+        rule="at least 1",
+    )
+    workdir: Path = field(
+        default_factory=Path.cwd,
+        metadata=about(
+            FOLDER,
+            "Where code runs (default: the current directory)",
+            flags=("--workdir",),
+            shown_default="the current directory",
+        ),
+    )
+    python: str | None = setting(
+        None,
+        TEXT,
+        "Python interpreter for the kernel (e.g. a venv's)",
+        flags=("--python",),
+        shown_default="loci's own",
+    )
+    models_dir: Path | None = setting(  # noqa: RUF009 (it returns a field, as field() does)
+        None,
+        FOLDER,
+        "Where embedded models live",
+        env="LOCI_MODELS_DIR",
+        shown_default="`LOCI_HOME/models`",
+    )
+    tools: str = setting(
+        "auto",
+        TEXT,
+        "Native tool calls",
+        flags=("--tools",),
+        choices=("auto", "on", "off"),
+        loose=True,  # loci.models.registry checks it, in any case ("ON" too)
+    )
+    context_window: int | None = setting(
+        None, WHOLE, "Override the model's context size (tokens)", shown_default="the model's"
+    )
+    sandbox: str = setting(
+        "workspace",
+        TEXT,
+        "Confine the code: writes only to the workspace (default), only to temp, or off",
+        env="LOCI_SANDBOX",
+        flags=("--sandbox",),
+        choices=SANDBOX_MODES,
+    )
+    network: bool = setting(True, SWITCH, "Cut the code's network access", flags=("--no-network",))
+    memory_mb: int | None = setting(
+        None,
+        WHOLE,
+        "Memory per kernel process (0: none)",
+        flags=("--memory-mb",),
+        minimum=0,
+        shown_default="¾ of RAM",
+    )
+    max_processes: int = setting(
+        512, WHOLE, "Processes per kernel (0: none)", flags=("--max-processes",), minimum=0
+    )
+    max_output_mb: float = setting(
+        10.0, NUMBER, "Output kept per execution (0: none)", flags=("--max-output-mb",), minimum=0
+    )
+    kernel_gateway: str | None = setting(
+        None,
+        TEXT,
+        "Run kernels on a Jupyter Kernel Gateway",
+        env="LOCI_KERNEL_GATEWAY",
+        flags=("--kernel-gateway",),
+        metavar="URL",
+        check=_is_url,
+        rule="an http:// or https:// URL",
+        shown_default="local kernels",
+    )
+    gateway_token: str | None = setting(
+        None,
+        TEXT,
+        "The gateway's auth token (or LOCI_GATEWAY_TOKEN)",
+        env="LOCI_GATEWAY_TOKEN",
+        flags=("--gateway-token",),
+    )
+    gateway_kernel: str | None = setting(
+        None, TEXT, "The gateway's kernelspec for Python blocks", shown_default="the gateway's"
+    )
+    expose: tuple[Path, ...] = setting(
+        (),
+        PATHS,
+        "Show a protected location (e.g. ~/.aws) to the code, read-only (repeatable)",
+        flags=("--expose",),
+        metavar="PATH",
+    )
+    pass_env: tuple[str, ...] = setting(
+        (),
+        NAMES,
+        "Pass a secret-looking environment variable to the code (repeatable)",
+        flags=("--pass-env",),
+        metavar="NAME",
+    )
     started_in: Path | None = None  # the folder loci was started in, when not the workspace
 
     @property
@@ -97,31 +292,15 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-_FILE_KEYS: dict[str, type | tuple[type, ...]] = {
-    "model": str,
-    "api_base": str,
-    "api_key": str,
-    "anthropic_api_key": str,
-    "auto_run": bool,
-    "timeout": (int, float),
-    "max_steps": int,
-    "python": str,
-    "workdir": str,
-    "models_dir": str,
-    "tools": str,
-    "context_window": int,
-    "sandbox": str,
-    "network": bool,
-    "memory_mb": int,
-    "max_processes": int,
-    "max_output_mb": (int, float),
-    "kernel_gateway": str,
-    "gateway_token": str,
-    "gateway_kernel": str,
-    "expose": list,
-    "pass_env": list,
+def _declared(f: dataclasses.Field[Any]) -> Setting:
+    spec: Setting = f.metadata[_KEY]
+    default = None if f.default is dataclasses.MISSING else f.default
+    return dataclasses.replace(spec, name=f.name, default=default)
+
+
+SETTINGS: dict[str, Setting] = {
+    f.name: _declared(f) for f in dataclasses.fields(Settings) if _KEY in f.metadata
 }
-SANDBOX_MODES = ("off", "workspace", "readonly")
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -137,70 +316,26 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
     for key, value in data.items():
-        if key not in _FILE_KEYS:
+        if key not in SETTINGS:
             raise ConfigError(
-                f"{path}: unknown setting {key!r} (known: {', '.join(sorted(_FILE_KEYS))})"
+                f"{path}: unknown setting {key!r} (known: {', '.join(sorted(SETTINGS))})"
             )
-        expected = _FILE_KEYS[key]
-        if isinstance(value, bool) and expected is not bool:
-            ok = False
-        else:
-            ok = isinstance(value, expected)
-        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
-            ok = False
-        if not ok:
+        if not _has_type(value, SETTINGS[key].kind):
             raise ConfigError(f"{path}: {key} has the wrong type ({type(value).__name__})")
     return data
 
 
+def _has_type(value: Any, kind: Kind) -> bool:
+    """A TOML value of the kind's type (a bool is no number; a list holds strings)."""
+    if isinstance(value, bool) and kind.toml != (bool,):
+        return False
+    if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+        return False
+    return isinstance(value, kind.toml)
+
+
 def _env_settings(env: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if env.get("LOCI_MODEL"):
-        out["model"] = env["LOCI_MODEL"]
-    if env.get("OPENAI_BASE_URL"):
-        out["api_base"] = env["OPENAI_BASE_URL"]
-    if env.get("OPENAI_API_KEY"):
-        out["api_key"] = env["OPENAI_API_KEY"]
-    if env.get("ANTHROPIC_API_KEY"):
-        out["anthropic_api_key"] = env["ANTHROPIC_API_KEY"]
-    if env.get("LOCI_MODELS_DIR"):
-        out["models_dir"] = env["LOCI_MODELS_DIR"]
-    if env.get("LOCI_SANDBOX"):
-        out["sandbox"] = env["LOCI_SANDBOX"]
-    if env.get("LOCI_KERNEL_GATEWAY"):
-        out["kernel_gateway"] = env["LOCI_KERNEL_GATEWAY"]
-    if env.get("LOCI_GATEWAY_TOKEN"):
-        out["gateway_token"] = env["LOCI_GATEWAY_TOKEN"]
-    return out
-
-
-def _coerce(values: dict[str, Any]) -> dict[str, Any]:
-    out = dict(values)
-    for key in ("workdir", "models_dir"):
-        if isinstance(out.get(key), str):
-            out[key] = Path(out[key]).expanduser()
-    if "expose" in out:
-        out["expose"] = tuple(Path(p).expanduser() for p in out["expose"])
-    if "pass_env" in out:
-        out["pass_env"] = tuple(out["pass_env"])
-    if "timeout" in out and out["timeout"] is not None:
-        t = float(out["timeout"])
-        if t < 0:
-            raise ConfigError(f"timeout must be >= 0 seconds, got {t:g}")
-        out["timeout"] = t or None
-    if "max_steps" in out and int(out["max_steps"]) < 1:
-        raise ConfigError(f"max_steps must be at least 1, got {out['max_steps']}")
-    if "sandbox" in out and out["sandbox"] not in SANDBOX_MODES:
-        raise ConfigError(
-            f"sandbox must be one of {', '.join(SANDBOX_MODES)}, got {out['sandbox']!r}"
-        )
-    gateway = out.get("kernel_gateway")
-    if gateway and not str(gateway).startswith(("http://", "https://")):
-        raise ConfigError(f"kernel_gateway must be an http:// or https:// URL, got {gateway!r}")
-    for key in ("memory_mb", "max_processes", "max_output_mb"):
-        if key in out and out[key] is not None and out[key] < 0:
-            raise ConfigError(f"{key} must be >= 0, got {out[key]}")
-    return out
+    return {s.name: env[s.env] for s in SETTINGS.values() if s.env and env.get(s.env)}
 
 
 def load_settings(
@@ -213,7 +348,10 @@ def load_settings(
     merged.update(read_config_file(home / "config.toml"))
     merged.update(_env_settings(env))
     merged.update({k: v for k, v in (flags or {}).items() if v is not None})
-    values = _coerce(merged)
+    values = {k: v for k, v in merged.items() if k not in SETTINGS}
+    for s in SETTINGS.values():  # checked in the order declared
+        if s.name in merged:
+            values[s.name] = s.value(merged[s.name])
     if values.get("sandbox", "workspace") != "off":
         values.update(narrowed_workspace(Path(values.get("workdir") or Path.cwd())))
     return Settings(home=home, **values)
@@ -235,3 +373,34 @@ def narrowed_workspace(folder: Path) -> dict[str, Path]:
     if not too_broad(folder):
         return {}
     return {"workdir": Path.home() / WORKSPACE_FOLDER, "started_in": folder.expanduser()}
+
+
+def settings_markdown() -> str:
+    """The README's table of settings, made from ``SETTINGS`` (a test keeps them equal)."""
+    rows = [
+        "| key | type | default | environment | flag | what |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in SETTINGS.values():
+        kind = " \\| ".join(f"`{c}`" for c in s.choices) if s.choices else s.kind.name
+        env = f"`{s.env}`" if s.env else ""
+        flags = ", ".join(f"`{f}`" for f in s.flags)
+        what = s.help.replace("|", "\\|")
+        rows.append(f"| `{s.name}` | {kind} | {_shown_default(s)} | {env} | {flags} | {what} |")
+    return "\n".join(rows) + "\n"
+
+
+def _shown_default(s: Setting) -> str:
+    if s.shown_default is not None:
+        return s.shown_default
+    if s.default is None:
+        return "none"
+    if isinstance(s.default, bool):
+        return f"`{str(s.default).lower()}`"
+    if isinstance(s.default, str):
+        return f'`"{s.default}"`'
+    if isinstance(s.default, float):
+        return f"`{s.default:g}`"
+    if isinstance(s.default, tuple):
+        return "`[]`"
+    return f"`{s.default}`"

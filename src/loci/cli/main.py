@@ -35,6 +35,7 @@ from .options import (
     model_options,
     run_options,
     sandbox_options,
+    setting_option,
     settings_flags,
 )
 from .render import Renderer
@@ -58,13 +59,9 @@ def _flags(**given: Any) -> dict[str, Any]:
     help="local | local:NAME | local:FILE.gguf | openai:NAME | anthropic:NAME | scripted:FILE",
 )
 @model_options
-@click.option("-y", "--yes", is_flag=True, default=None, help="Run code without asking")
+@setting_option("auto_run")
 @run_options
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where code runs (default: the current directory)",
-)
+@setting_option("workdir")
 @sandbox_options
 @gateway_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON event per line on stdout")
@@ -276,7 +273,7 @@ def show(conversation_id: int, as_json: bool) -> None:
 
 @commands.command()
 @click.argument("conversation_id", type=int)
-@click.option("-y", "--yes", is_flag=True, default=None, help="Run code without asking")
+@setting_option("auto_run")
 def resume(conversation_id: int, yes: bool | None) -> None:
     """Continue a conversation (the kernel is fresh; the model is told so)."""
     settings = load_settings(_flags(auto_run=yes))

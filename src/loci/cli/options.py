@@ -1,8 +1,10 @@
-"""The options ``loci`` and ``loci serve`` share, declared once, and how they become settings.
+"""The options ``loci`` and ``loci serve`` share, and how options become settings.
 
-Each group is a decorator that adds its options to a click command; ``settings_flags`` turns
-the values a command received into ``load_settings`` overrides (an option not given is left
-out, so config.toml and the environment still apply).
+An option that sets a setting is made from its declaration in ``loci.config`` (``SETTINGS``):
+its names, help, type, choices or range. Each group is a decorator that adds its options to
+a click command; ``settings_flags`` turns the values a command received into
+``load_settings`` overrides (an option not given is left out, so config.toml and the
+environment still apply).
 """
 
 from __future__ import annotations
@@ -13,12 +15,43 @@ from typing import Any, TypeVar
 
 import click
 
-from ..config import SANDBOX_MODES
+from ..config import FOLDER, NAMES, NUMBER, PATHS, SECONDS, SETTINGS, SWITCH, WHOLE, Setting
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _group(*options: Callable[[F], F]) -> Callable[[F], F]:
+def param_name(s: Setting) -> str:
+    """The name click gives the option's value (``--no-network``: ``no_network``)."""
+    longest = max(s.flags, key=len)
+    return longest.lstrip("-").replace("-", "_")
+
+
+def _click_type(s: Setting) -> Any:
+    if s.choices:
+        return click.Choice(s.choices)
+    if s.kind is FOLDER:
+        return click.Path(file_okay=False, path_type=Path)
+    if s.kind is WHOLE:
+        return int if s.minimum is None else click.IntRange(min=int(s.minimum))
+    if s.kind in (NUMBER, SECONDS):
+        return float if s.minimum is None else click.FloatRange(min=s.minimum)
+    return None
+
+
+def setting_option(name: str, help: str | None = None) -> Callable[[F], F]:
+    """The CLI option for setting ``name``, as declared (``help``: a command's own words)."""
+    s = SETTINGS[name]
+    extra: dict[str, Any] = {"metavar": s.metavar} if s.metavar else {}
+    if s.kind is SWITCH:
+        extra.update(is_flag=True, default=None)
+    elif s.kind in (PATHS, NAMES):
+        extra["multiple"] = True
+    return click.option(*s.flags, type=_click_type(s), help=help or s.help, **extra)
+
+
+def _group(*names: str) -> Callable[[F], F]:
+    options = [setting_option(name) for name in names]
+
     def apply(f: F) -> F:
         for option in reversed(options):  # as if written top to bottom above ``f``
             f = option(f)
@@ -27,76 +60,31 @@ def _group(*options: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
-model_options = _group(
-    click.option("--api-base", help="OpenAI-compatible server URL (Ollama, vLLM, llama.cpp, …)"),
-    click.option("--api-key", help="API key for the model provider"),
-    click.option("--tools", type=click.Choice(["auto", "on", "off"]), help="Native tool calls"),
-)
-
-run_options = _group(
-    click.option("--max-steps", type=click.IntRange(min=1), help="Cap on code rounds per request"),
-    click.option("--timeout", type=click.FloatRange(min=0), help="Seconds per execution (0: none)"),
-    click.option("--python", "python", help="Python interpreter for the kernel (e.g. a venv's)"),
-)
-
+model_options = _group("api_base", "api_key", "tools")
+run_options = _group("max_steps", "timeout", "python")
 sandbox_options = _group(
-    click.option(
-        "--sandbox",
-        type=click.Choice(SANDBOX_MODES),
-        help="Confine the code: writes only to the workspace (default), only to temp, or off",
-    ),
-    click.option("--no-network", is_flag=True, default=None, help="Cut the code's network access"),
-    click.option(
-        "--memory-mb", type=click.IntRange(min=0), help="Memory per kernel process (0: none)"
-    ),
-    click.option(
-        "--max-processes", type=click.IntRange(min=0), help="Processes per kernel (0: none)"
-    ),
-    click.option(
-        "--max-output-mb", type=click.FloatRange(min=0), help="Output kept per execution (0: none)"
-    ),
-    click.option(
-        "--expose",
-        multiple=True,
-        metavar="PATH",
-        help="Show a protected location (e.g. ~/.aws) to the code, read-only (repeatable)",
-    ),
-    click.option(
-        "--pass-env",
-        multiple=True,
-        metavar="NAME",
-        help="Pass a secret-looking environment variable to the code (repeatable)",
-    ),
+    "sandbox", "network", "memory_mb", "max_processes", "max_output_mb", "expose", "pass_env"
 )
+gateway_options = _group("kernel_gateway", "gateway_token")
 
-gateway_options = _group(
-    click.option("--kernel-gateway", metavar="URL", help="Run kernels on a Jupyter Kernel Gateway"),
-    click.option("--gateway-token", help="The gateway's auth token (or LOCI_GATEWAY_TOKEN)"),
-)
-
-# option name -> settings field, where they differ
-_RENAMED = {"yes": "auto_run", "no_network": "network"}
-SETTINGS_OPTIONS = frozenset(
-    {
-        "model", "api_base", "api_key", "tools", "yes", "max_steps", "timeout", "python",
-        "workdir", "sandbox", "no_network", "memory_mb", "max_processes", "max_output_mb",
-        "kernel_gateway", "gateway_token", "expose", "pass_env",
-    }
-)  # fmt: skip
+# option name -> the setting it sets
+OPTION_SETTINGS: dict[str, Setting] = {param_name(s): s for s in SETTINGS.values() if s.flags}
+SETTINGS_OPTIONS = frozenset(OPTION_SETTINGS)
 
 
 def settings_flags(options: dict[str, Any]) -> dict[str, Any]:
     """The settings the given options override: those among SETTINGS_OPTIONS that are set."""
     flags: dict[str, Any] = {}
     for name, value in options.items():
-        if name not in SETTINGS_OPTIONS or value is None:
+        s = OPTION_SETTINGS.get(name)
+        if s is None or value is None:
             continue
-        if name == "no_network":
-            value = False if value else None
+        if s.kind is SWITCH:  # a flag turns the switch away from its default
+            value = (not s.default) if value else None
         elif isinstance(value, tuple):  # a repeatable option: not given when empty
             value = value or None
-        elif name == "workdir" and isinstance(value, Path):
+        elif s.kind is FOLDER and isinstance(value, Path):
             value = value.resolve()
         if value is not None:
-            flags[_RENAMED.get(name, name)] = value
+            flags[s.name] = value
     return flags

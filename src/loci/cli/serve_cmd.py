@@ -22,6 +22,7 @@ from .options import (
     model_options,
     run_options,
     sandbox_options,
+    setting_option,
     settings_flags,
 )
 
@@ -63,11 +64,10 @@ def _bind(host: str, port: int) -> socket.socket:
 @click.option("--token", help="Access token (default: a new random one, printed in the URL)")
 @click.option("-m", "--model", help="Default model spec for new conversations")
 @model_options
-@click.option("-y", "--yes", is_flag=True, default=None, help="Auto-run code in new conversations")
+@setting_option("auto_run", help="Auto-run code in new conversations")
 @run_options
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
+@setting_option(
+    "workdir",
     help="One folder for every conversation (default: a new one per conversation "
     "under LOCI_HOME/workspaces)",
 )

@@ -1,6 +1,6 @@
 """The HTTP API's endpoints. Each one is small: it checks its input and calls the Hub.
 
-Errors are ``ApiError`` (or a ``LociError`` the app maps to a status) and become
+Errors are ``ApiError`` (or another ``LociError``, each with its ``http_status``) and become
 ``{"error": "..."}`` JSON. JSON endpoints refuse any other Content-Type (a simple cross-site
 form can only send form encodings or text/plain).
 """
@@ -19,22 +19,16 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ..approval import code_hash
 from ..config import Settings
-from ..errors import LociError, NotFoundError
+from ..errors import ApiError, NotFoundError, PathRefused
 from ..events import Notice, to_dict
 from ..store import Store
 from ..store.users import User, Users
 from .eventlog import EventLog
-from .files import PathRefused, download_response, list_files, new_workspace, save_upload
+from .files import download_response, list_files, new_workspace, save_upload
 from .live import Action, Hub, LiveConversation
 
 KEEPALIVE_S = 15.0
 TRIMMED_NOTE = "this conversation was closed while you were away; reload the page to see all of it"
-
-
-class ApiError(LociError):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass

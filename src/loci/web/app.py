@@ -22,20 +22,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..config import Settings, load_settings
-from ..errors import LociError, ModelError, NotFoundError
+from ..errors import LociError
 from ..models.catalog import CATALOG
 from ..store import Store
 from ..store.users import Users
 from . import api
-from .files import PathRefused
-from .live import (
-    ApprovalError,
-    Hub,
-    KernelLimitError,
-    ModelFactory,
-    PoolFactory,
-    TurnRunningError,
-)
+from .live import Hub, ModelFactory, PoolFactory
 from .models import DefaultModels
 from .openapi import schema
 from .security import Guard
@@ -80,24 +72,11 @@ ROUTES = [
     Route(_C + "/files/{path:path}", api.file_upload, methods=["PUT"]),
 ]
 
-_STATUS: tuple[tuple[type[LociError], int], ...] = (
-    (NotFoundError, 404),
-    (PathRefused, 403),
-    (ApprovalError, 409),
-    (TurnRunningError, 409),
-    (ModelError, 400),
-    (KernelLimitError, 429),
-)
-
 
 async def _error(request: Request, exc: Exception) -> Response:
+    """Any LociError: ``{"error": message}`` with the status its class (or ApiError) carries."""
     assert isinstance(exc, LociError)
-    status = exc.status if isinstance(exc, api.ApiError) else 500
-    for kind, code in _STATUS:
-        if isinstance(exc, kind):
-            status = code
-            break
-    return JSONResponse({"error": exc.message}, status_code=status)
+    return JSONResponse({"error": exc.message}, status_code=exc.http_status)
 
 
 def create_app(

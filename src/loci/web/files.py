@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from starlette.responses import Response, StreamingResponse
 
-from ..errors import LociError, NotFoundError
+from ..errors import NotFoundError, PathRefused
 
 LIST_LIMIT = 1000
 CHUNK = 1 << 16
@@ -47,10 +47,6 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | _CLOEXEC
 _TMP_FLAGS = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | _CLOEXEC
 _REFUSED_ERRNOS = {errno.ELOOP, errno.ENOTDIR, errno.ENAMETOOLONG}
-
-
-class PathRefused(LociError):
-    """A path that is not a plain relative path inside the workspace."""
 
 
 def new_workspace(root: Path) -> Path:

@@ -22,7 +22,7 @@ from typing import Literal
 
 from ..approval import Decision, code_hash
 from ..config import Settings
-from ..errors import LociError
+from ..errors import ApprovalError, KernelLimitError, LociError, TurnRunningError
 from ..events import Approval, CodeBlock, Notice, TurnDone, to_dict
 from ..kernels.pool import KernelPool
 from ..models.base import Model, close_model
@@ -37,10 +37,6 @@ Action = Literal["run", "skip", "always"]
 
 
 SWITCH_BUSY = "wait for the running request to end before switching models"
-
-
-class ApprovalError(LociError):
-    """An approval that does not match a waiting block (unknown id, or a stale hash)."""
 
 
 @dataclass
@@ -213,14 +209,6 @@ class LiveConversation:
         self.interrupt()
         self.join(30)
         self.session.close()
-
-
-class TurnRunningError(LociError):
-    """A request was sent while the conversation's previous one is still running."""
-
-
-class KernelLimitError(LociError):
-    """A user already has as many live kernels as allowed, all of them busy."""
 
 
 class Hub:
