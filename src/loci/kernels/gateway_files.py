@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 Run = Callable[[str], str]  # runs a housekeeping script in the kernel; its answer
+_MOST_FILES = 5000  # files listed at most
 _CHUNK = 2 * 1024 * 1024  # bytes per file-transfer message (Python kernels)
 _CHUNK_BASH = 256 * 1024  # through bash's stdout, which the gateway rate-limits
 # housekeeping scripts leave their answer in sys._loci_out (read back as a user expression)
@@ -50,7 +51,7 @@ _LIST = """import json, os, stat, sys
 found = {{}}
 for top, dirs, names in os.walk({root!r}):
     dirs[:] = [n for n in dirs if not n.startswith('.') and n != '__pycache__']
-    for path in (os.path.join(top, n) for n in names[: 5000 - len(found)]):
+    for path in (os.path.join(top, n) for n in names[: {most} - len(found)]):
         try:
             st = os.stat(path)
         except OSError:
@@ -58,7 +59,7 @@ for top, dirs, names in os.walk({root!r}):
         if stat.S_ISREG(st.st_mode):
             rel = os.path.relpath(path, {root!r}).replace(os.sep, '/')
             found[rel] = [st.st_mtime, st.st_size]
-    if len(found) >= 5000:
+    if len(found) >= {most}:
         break
 sys._loci_out = json.dumps(found)"""
 _PATH = """import base64, os, sys
@@ -129,7 +130,7 @@ def list_files(run: Run, root: str) -> dict[str, tuple[float, int]]:
     """Relative path → (mtime, size) of the files under ``root`` (hidden folders skipped);
     ``{}`` when anything fails."""
     try:
-        found = json.loads(run(_LIST.format(root=root)))
+        found = json.loads(run(_LIST.format(root=root, most=_MOST_FILES)))
         return {str(k): (float(v[0]), int(v[1])) for k, v in found.items()}
     except (KernelError, ValueError, TypeError, AttributeError, IndexError):
         return {}

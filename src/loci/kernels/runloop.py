@@ -37,6 +37,7 @@ __all__ = ["GRACE", "POLL", "End", "RunLoop", "describe_exit", "exit_code"]
 
 GRACE = 3.0  # seconds an interrupted block has to end before its kernel is restarted
 POLL = 0.1  # seconds between checks of timeout, cancel and liveness
+_SIGNALLED = 128  # bwrap exits with 128 + N when the process it runs is killed by signal N
 
 End = Literal["done", "dead", "lost", "stopped"]  # how a pump ended
 B = TypeVar("B")  # a kernel's handle on one running block
@@ -45,8 +46,8 @@ K = TypeVar("K", bound="RunLoop[Any]")
 
 def exit_code(code: int, sandbox: Sandbox | None) -> int:
     """A process's exit code, negative for a signal: bwrap reports signal N as 128 + N."""
-    if code > 128 and sandbox is not None and sandbox.active:
-        return 128 - code
+    if code > _SIGNALLED and sandbox is not None and sandbox.active:
+        return _SIGNALLED - code
     return code
 
 
