@@ -10,11 +10,12 @@ A kernel subclasses ``RunLoop`` and supplies what differs between interpreters:
     _send                       start one block; a handle (``B``) on it
     _pump                       stream the block's outputs until it ends ("done"), the
                                 interpreter dies ("dead") or is lost ("lost"), or ``should_stop``
-    interrupt                   ask the running code to stop
+    interrupt, shutdown         ask the running code to stop; end the interpreter for good
     _finished                   the result of a block that ended by itself
-    _crashed                    the result when the interpreter died or was lost (recovered)
-    _recover                    after an interrupt that did not end the block: recover; what
-                                happened
+    _stopped                    (optional) the result of one that ended once interrupted
+    _crashed                    (optional) the result when the interpreter died or was lost
+    _recover                    bring the interpreter back after "dead", "lost" or "stopped"
+                                (interrupted, yet not done within ``grace``); what happened
 
 ``exit_code`` and ``describe_exit`` read how an interpreter's process ended.
 """
