@@ -7,6 +7,10 @@ interrupting the code, then — if the code will not stop within a grace period 
 the interpreter, and says which in ``KernelResult.message``. A kernel that died is restarted
 on the next ``execute`` and reports ``status="crashed"`` for the block that killed it.
 Code that reads stdin gets end-of-file or an error at once, never a hang.
+
+``sandbox`` is what confines the interpreter (None: nothing loci set up, as on a gateway);
+``remote_cwd`` is the folder the code runs in on another machine (None: it runs here, in ``cwd``).
+``runloop.RunLoop`` implements the protocol's lifecycle and ``execute`` for the real kernels.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ..events import KernelEvent
+from ..sandbox import Sandbox
 
 
 @runtime_checkable
 class Kernel(Protocol):
     language: str
+    sandbox: Sandbox | None
+    remote_cwd: str | None
 
     def start(self) -> None:
         """Start the interpreter (idempotent). May be called from a background thread."""

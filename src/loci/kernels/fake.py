@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..events import KernelEvent, KernelResult
+from ..sandbox import Sandbox
 
 __all__ = ["FakeKernel"]
 
@@ -27,6 +28,8 @@ class FakeKernel:
 
     def __init__(self, language: str = "python", workdir: Path | None = None) -> None:
         self.language = language
+        self.sandbox: Sandbox | None = None
+        self.remote_cwd: str | None = None
         self._workdir = workdir or Path.cwd()
         self._scripts: deque[tuple[KernelEvent, ...]] = deque()
         self.executed: list[str] = []

@@ -1,35 +1,31 @@
 """The wire to a Jupyter Kernel Gateway: REST calls, the channels WebSocket, the messages on it.
 
-``_Rest`` makes the REST calls (``Authorization: token …`` with each) and ``_Socket`` holds a
+``Rest`` makes the REST calls (``Authorization: token …`` with each) and ``_Socket`` holds a
 kernel's ``/api/kernels/{id}/channels`` WebSocket (JSON messages with a ``channel`` field).
-``_Resources`` is the kernel a ``GatewayKernel`` holds: its id, its socket and the jupyter_client
-``Session`` that builds its messages; it creates, restarts, interrupts and deletes the kernel
-over REST, sends shell requests and waits for their replies. ``gateway_kernelspecs`` (name →
-language) and ``gateway_languages`` (language → name) list what a gateway can start. Deciding
-what to do when something fails is ``gateway.GatewayKernel``'s.
+``RemoteKernel`` is the kernel a ``GatewayKernel`` holds: its id, its socket and the
+jupyter_client ``Session`` that builds its messages; it creates, restarts, interrupts and deletes
+the kernel over REST, sends shell requests and waits for their replies.
+``gateway_kernelspecs`` (name → language) and ``gateway_languages`` (language → name) list what
+a gateway can start. Deciding what to do when something fails is ``gateway.GatewayKernel``'s.
+The names ``gateway`` uses are public; the rest stay private here.
 
 Third-party failures (httpx, websockets) are translated here, once, into one-line errors:
 
     no gateway, no answer       KernelError naming the URL
-    wrong or missing token      _Refused (HTTP 401 / 403), naming the token settings
-    socket closed / not opened  _Lost
-    the kernel died meanwhile   _Died (the gateway's iopub status "restarting" / "dead")
+    wrong or missing token      Refused (HTTP 401 / 403), naming the token settings
+    socket closed / not opened  Lost
+    the kernel died meanwhile   Died (the gateway's iopub status "restarting" / "dead")
 
 The WebSocket client is the optional ``gateway`` extra (``websockets``), imported when a socket
 opens: without it, a KernelError says how to install it.
 
-Files move through the kernel itself: the housekeeping scripts below (``_SETUP``, ``_LIST``,
-``_READ``, ``_WRITE``, ``_REMOVE``) run in it, or in ``python3`` next to a bash kernel, and leave
-their answer in ``sys._loci_out``: a user expression reads it back, or bash's stdout. Kernels of
-other languages (R, Julia, Scheme …) get none of them.
+The code loci runs in the kernel for itself, and the files it moves, are ``gateway_files``'.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import json
-import posixpath
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -43,88 +39,52 @@ if TYPE_CHECKING:
     from jupyter_client.session import Session
     from websockets.sync.client import ClientConnection
 
-__all__ = ["gateway_kernelspecs", "gateway_languages"]
+__all__ = [
+    "Died",
+    "Lost",
+    "Refused",
+    "RemoteKernel",
+    "Rest",
+    "gateway_kernelspecs",
+    "gateway_languages",
+    "is_death",
+    "parent_id",
+    "shell_exit",
+]
 
 _HTTP_TIMEOUT = 10.0  # seconds for a REST call (start and restart get ``start_timeout``)
+_DELETE_TIMEOUT = 5.0  # seconds for the REST call that deletes a kernel being released
+_RETRY = 0.5  # seconds between tries to reach a gateway that does not answer
+_WAIT = 1.0  # seconds per wait for a message while waiting for a reply
 _MISSING = "remote kernels need the gateway extra: pip install 'loci[gateway]'"
-_CHUNK = 2 * 1024 * 1024  # bytes per file-transfer message (Python kernels)
-_CHUNK_BASH = 256 * 1024  # through bash's stdout, which the gateway rate-limits
-# housekeeping scripts leave their answer in sys._loci_out (read back as a user expression)
-_EOF = "__LOCI_EOF__"  # ends a script given to python3 as a bash here-document
-_OUT = "__import__('sys').__dict__.pop('_loci_out', None)"
-_SETUP = """import os, sys, tempfile
-os.environ.update({env!r})
-d = os.path.abspath(os.path.expanduser({folder!r})) if {folder!r} else tempfile.mkdtemp(
-    prefix='loci-')
-os.makedirs(d, exist_ok=True)
-os.chdir(d)
-sys._loci_out = os.getcwd()"""
-_LIST = """import json, os, stat, sys
-found = {{}}
-for top, dirs, names in os.walk({root!r}):
-    dirs[:] = [n for n in dirs if not n.startswith('.') and n != '__pycache__']
-    for path in (os.path.join(top, n) for n in names[: 5000 - len(found)]):
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode):
-            rel = os.path.relpath(path, {root!r}).replace(os.sep, '/')
-            found[rel] = [st.st_mtime, st.st_size]
-    if len(found) >= 5000:
-        break
-sys._loci_out = json.dumps(found)"""
-_PATH = """import base64, os, sys
-root = os.path.realpath({root!r})
-path = os.path.realpath(os.path.join(root, {rel!r}))
-inside = path != root and os.path.commonpath([root, path]) == root
-"""
-_READ = (
-    _PATH
-    + """if not inside or not os.path.isfile(path) or os.path.getsize(path) > {limit}:
-    sys._loci_out = 'none'
-else:
-    with open(path, 'rb') as f:
-        f.seek({offset})
-        sys._loci_out = 'data:' + base64.b64encode(f.read({size})).decode()"""
-)
-_WRITE = (
-    _PATH
-    + """if inside:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, {mode!r}) as f:
-        f.write(base64.b64decode({data!r}))
-sys._loci_out = 'ok' if inside else 'outside'"""
-)
-_REMOVE = "import shutil, sys\nshutil.rmtree({root!r}, ignore_errors=True)\nsys._loci_out = 'ok'"
 
 
-class _Lost(KernelError):
+class Lost(KernelError):
     """The channels socket closed (or could not open)."""
 
 
-class _Refused(KernelError):
+class Refused(KernelError):
     """The gateway refused the token."""
 
 
-class _Died(KernelError):
+class Died(KernelError):
     """The gateway said the kernel died while loci waited for a reply."""
 
 
-def _refused(url: str, code: int) -> _Refused:
-    return _Refused(
+def _refused(url: str, code: int) -> Refused:
+    return Refused(
         f"the Jupyter gateway at {url} refused loci (HTTP {code}): its token is wrong or "
         "missing; set LOCI_GATEWAY_TOKEN or --gateway-token"
     )
 
 
-def _is_death(msg: dict[str, Any]) -> bool:
+def is_death(msg: dict[str, Any]) -> bool:
     """The gateway's own status message: the kernel process died (and is being restarted)."""
     state = (msg.get("content") or {}).get("execution_state")
     return msg.get("msg_type") == "status" and state in ("restarting", "dead")
 
 
-def _parent(msg: dict[str, Any]) -> Any:
+def parent_id(msg: dict[str, Any]) -> Any:
     return (msg.get("parent_header") or {}).get("msg_id")
 
 
@@ -137,13 +97,7 @@ def _reason(resp: httpx.Response) -> str:
     return f"HTTP {resp.status_code}" + (f": {detail}" if detail else "")
 
 
-def _relative(relpath: str) -> str | None:
-    """``relpath`` as a clean relative POSIX path; None if absolute or climbing out."""
-    rel = posixpath.normpath(relpath.replace("\\", "/"))
-    return None if rel.startswith(("/", "../")) or rel in (".", "..") else rel
-
-
-def _shell_exit(error: dict[str, Any]) -> int | None:
+def shell_exit(error: dict[str, Any]) -> int | None:
     """The exit status of a failed shell command (a ``%%bash`` cell's CalledProcessError, or
     bash_kernel's nameless error); None for any other error."""
     value = str(error.get("evalue", ""))
@@ -155,40 +109,7 @@ def _shell_exit(error: dict[str, Any]) -> int | None:
     return int(found[1]) if found[1] else -int(found[2])
 
 
-def _execute(code: str, *, private: bool, bash: bool) -> dict[str, Any]:
-    """An execute_request's content: a block, or loci's own (silent in Python kernels)."""
-    silent = private and not bash
-    return {
-        "code": code,
-        "silent": silent,
-        "store_history": not private,
-        "user_expressions": {"out": _OUT} if silent else {},
-        "allow_stdin": False,
-        "stop_on_error": not private,
-    }
-
-
-def _housekeeping_code(script: str, *, bash: bool) -> str:
-    """The code that runs a housekeeping script: in a namespace of its own, or in python3 next
-    to a bash kernel (which prints its answer)."""
-    if bash:
-        return f"python3 - <<'{_EOF}'\n{script}\nsys.stdout.write(sys._loci_out)\n{_EOF}"
-    return f"exec({script!r}, {{}})"
-
-
-def _housekeeping_answer(reply: dict[str, Any], *, bash: bool) -> str:
-    """What a housekeeping script left in ``sys._loci_out``, from its execute reply."""
-    if bash:
-        return str(reply["stdout"]).strip()
-    out = (reply.get("user_expressions") or {}).get("out") or {}
-    try:
-        value = ast.literal_eval((out.get("data") or {}).get("text/plain", "None"))
-    except (ValueError, SyntaxError) as exc:
-        raise KernelError("loci's housekeeping code gave an unreadable answer") from exc
-    return value if isinstance(value, str) else ""
-
-
-class _Rest:
+class Rest:
     """The gateway's REST API; every failure becomes a one-line KernelError."""
 
     def __init__(self, url: str, token: str | None) -> None:
@@ -210,7 +131,7 @@ class _Rest:
         return resp
 
 
-def _kernelspecs(rest: _Rest) -> tuple[str, dict[str, str]]:
+def _kernelspecs(rest: Rest) -> tuple[str, dict[str, str]]:
     """The gateway's default kernelspec and each spec's language, lowercased (name → language)."""
     resp = rest.call("GET", "/api/kernelspecs")
     try:
@@ -232,13 +153,13 @@ def _kernelspecs(rest: _Rest) -> tuple[str, dict[str, str]]:
 
 def gateway_kernelspecs(url: str, token: str | None = None) -> dict[str, str]:
     """The gateway's kernelspecs: name → language, lowercased (``GET /api/kernelspecs``)."""
-    return _kernelspecs(_Rest(url, token))[1]
+    return _kernelspecs(Rest(url, token))[1]
 
 
 def gateway_languages(url: str, token: str | None = None) -> dict[str, str]:
     """The languages the gateway has kernels for (lowercased) → the kernelspec that runs each:
     the gateway's default spec for its language, else the first one listed."""
-    default, specs = _kernelspecs(_Rest(url, token))
+    default, specs = _kernelspecs(Rest(url, token))
     found: dict[str, str] = {}
     for name, language in specs.items():
         if language and (language not in found or name == default):
@@ -266,16 +187,16 @@ class _Socket:
             code = exc.response.status_code
             if code in (401, 403):
                 raise _refused(gateway, code) from exc
-            raise _Lost(
+            raise Lost(
                 f"the Jupyter gateway at {gateway} refused the channels (HTTP {code})"
             ) from exc
         except TimeoutError as exc:
-            raise _Lost(
+            raise Lost(
                 f"the kernel on the Jupyter gateway at {gateway} did not answer within "
                 f"{timeout:g}s (see the gateway's log)"
             ) from exc
         except (OSError, WebSocketException) as exc:
-            raise _Lost(f"cannot connect to the kernel at {url}: {exc}") from exc
+            raise Lost(f"cannot connect to the kernel at {url}: {exc}") from exc
 
     def send(self, msg: dict[str, Any]) -> None:
         from jupyter_client.jsonutil import json_default
@@ -283,7 +204,7 @@ class _Socket:
         try:
             self._ws.send(json.dumps(msg, default=json_default))
         except self._errors as exc:
-            raise _Lost("the connection to the Jupyter gateway was lost") from exc
+            raise Lost("the connection to the Jupyter gateway was lost") from exc
 
     def recv(self, timeout: float) -> dict[str, Any] | None:
         """The next message; None if none came within ``timeout`` seconds."""
@@ -292,7 +213,7 @@ class _Socket:
         except TimeoutError:
             return None
         except self._errors as exc:
-            raise _Lost("the connection to the Jupyter gateway was lost") from exc
+            raise Lost("the connection to the Jupyter gateway was lost") from exc
         except ValueError:
             return None
         return msg if isinstance(msg, dict) else None
@@ -302,20 +223,20 @@ class _Socket:
             self._stack.close()
 
 
-class _Resources:
+class RemoteKernel:
     """The kernel a GatewayKernel holds and its channels; ``release`` deletes the kernel (a
     finalizer calls it too)."""
 
-    def __init__(self, rest: _Rest) -> None:
+    def __init__(self, rest: Rest) -> None:
         self.rest = rest
         self.kernel_id: str | None = None
         self.socket: _Socket | None = None
         self.session: Session | None = None
 
     def _id(self) -> str:
-        """The kernel's id; _Lost once it was released (shut down while a block ran)."""
+        """The kernel's id; Lost once it was released (shut down while a block ran)."""
         if self.kernel_id is None:
-            raise _Lost("the kernel on the Jupyter gateway was shut down")
+            raise Lost("the kernel on the Jupyter gateway was shut down")
         return self.kernel_id
 
     def connect(self, timeout: float) -> None:
@@ -387,12 +308,12 @@ class _Resources:
             try:
                 resp = self.rest.call("GET", path)
                 return resp.status_code != 404
-            except _Refused:
+            except Refused:
                 raise
             except KernelError:
                 if time.monotonic() >= deadline:
                     raise
-                time.sleep(0.5)
+                time.sleep(_RETRY)
 
     def close_socket(self) -> None:
         socket, self.socket = self.socket, None
@@ -403,13 +324,14 @@ class _Resources:
         self.close_socket()
         kernel_id, self.kernel_id = self.kernel_id, None
         if kernel_id is not None:
+            path = f"/api/kernels/{quote(kernel_id)}"
             with contextlib.suppress(KernelError):
-                self.rest.call("DELETE", f"/api/kernels/{quote(kernel_id)}", timeout=5.0)
+                self.rest.call("DELETE", path, timeout=_DELETE_TIMEOUT)
 
     def send(self, msg_type: str, content: dict[str, Any]) -> str:
         """Send a shell request; its msg_id."""
         if self.socket is None or self.session is None:
-            raise _Lost("not connected to the Jupyter gateway")
+            raise Lost("not connected to the Jupyter gateway")
         msg = self.session.msg(msg_type, content)
         msg["channel"] = "shell"
         self.socket.send(msg)
@@ -417,7 +339,7 @@ class _Resources:
 
     def recv(self, timeout: float) -> dict[str, Any] | None:
         if self.socket is None:
-            raise _Lost("not connected to the Jupyter gateway")
+            raise Lost("not connected to the Jupyter gateway")
         return self.socket.recv(timeout)
 
     def request(self, msg_type: str, content: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -433,10 +355,10 @@ class _Resources:
                 raise KernelError(
                     f"the kernel on the Jupyter gateway at {self.rest.url} did not answer"
                 )
-            msg = self.recv(min(left, 1.0))
-            if msg is not None and _is_death(msg):
-                raise _Died(f"the kernel on the Jupyter gateway at {self.rest.url} died")
-            if msg is None or _parent(msg) != msg_id:
+            msg = self.recv(min(left, _WAIT))
+            if msg is not None and is_death(msg):
+                raise Died(f"the kernel on the Jupyter gateway at {self.rest.url} died")
+            if msg is None or parent_id(msg) != msg_id:
                 continue
             kind, body = msg.get("msg_type"), msg.get("content") or {}
             if kind == msg_type.replace("_request", "_reply"):

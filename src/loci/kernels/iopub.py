@@ -11,7 +11,8 @@ parent ``msg_id`` of the execution) and returns the ``Output`` events it stands 
 
 Rich data is reduced to the one best MIME type (``pick_mime``); ``Output.text`` always carries a
 plain-text rendering of it, so a front end without images or HTML still has something to show.
-``status: idle`` ends an execution; the caller (``jupyter.py``) watches for it.
+``status: idle`` ends an execution; the caller (``jupyter.py``, ``gateway.py``) watches for it,
+and keeps the ``error`` contents in a ``Request``, whose ``result`` is the block's KernelResult.
 """
 
 from __future__ import annotations
@@ -19,12 +20,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from ..events import Output, OutputStream
+from ..events import KernelResult, Output, OutputStream
 
-__all__ = ["MIME_PREFERENCE", "html_to_text", "message_to_events", "pick_mime", "strip_ansi"]
+__all__ = [
+    "MIME_PREFERENCE",
+    "Request",
+    "html_to_text",
+    "message_to_events",
+    "pick_mime",
+    "strip_ansi",
+]
 
 MIME_PREFERENCE = (
     "image/png",
@@ -58,6 +67,26 @@ def message_to_events(msg: Mapping[str, Any]) -> list[Output]:
     if kind == "error":
         return [_error(content)]
     return []
+
+
+@dataclass
+class Request:
+    """One execute_request (``msg_id``; None if it could not be sent) and the contents of the
+    ``error`` messages that answered it."""
+
+    msg_id: str | None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def result(self) -> KernelResult:
+        """The block's result once idle: ok, or the last error's name and value."""
+        if not self.errors:
+            return KernelResult(status="ok")
+        last = self.errors[-1]
+        return KernelResult(
+            status="error",
+            error_name=str(last.get("ename", "")),
+            error_value=str(last.get("evalue", "")),
+        )
 
 
 def _error(content: Mapping[str, Any]) -> Output:

@@ -35,39 +35,54 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import weakref
 from collections.abc import Callable, Coroutine, Generator, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from ..errors import KernelError
-from ..events import ExecStatus, KernelEvent, KernelResult, Output
+from ..events import KernelResult, Output
 from ..sandbox import Sandbox
 from ..sandbox.core import kernel_environ
-from .iopub import message_to_events
+from .iopub import Request, message_to_events
+from .runloop import GRACE, POLL, End, RunLoop, describe_exit, exit_code
 
-__all__ = ["JupyterKernel", "has_ipykernel", "ipykernel_install_command"]
+__all__ = [
+    "GONE",
+    "RESTORE",
+    "START_TIMEOUT",
+    "STASH",
+    "JupyterKernel",
+    "has_ipykernel",
+    "ipykernel_install_command",
+]
 
 T = TypeVar("T")
 # loci's own housekeeping, sent as silent executions: keep the kernel's output streams at
 # start, and put them back before every block (code that replaced sys.stdout would otherwise
 # make every later block silent).
-_STASH = "import sys as _loci_sys\n_loci_sys._loci_streams = (_loci_sys.stdout, _loci_sys.stderr)"
-_RESTORE = (
+STASH = "import sys as _loci_sys\n_loci_sys._loci_streams = (_loci_sys.stdout, _loci_sys.stderr)"
+RESTORE = (
     "import sys as _loci_sys\n"
     "if hasattr(_loci_sys, '_loci_streams'):\n"
     "    _loci_sys.stdout, _loci_sys.stderr = _loci_sys._loci_streams"
 )
-_POLL = 0.1  # seconds between checks of timeout, cancel and liveness
-_GONE = "variables are gone"
+GONE = "variables are gone"  # what a Python kernel's restart costs, in messages
+START_TIMEOUT = 60.0  # seconds for a kernel to start and answer
+_PROBE_TIMEOUT = 60.0  # seconds for ``python -c "import ipykernel"``
+_CLOSE_TIMEOUT = 10.0  # seconds for the loop thread to stop
+_DRAIN = 0.05  # seconds to wait for each last message of a kernel that died
+_LOG_TAIL = 5  # lines of the kernel's log in a start failure
 
 
 def has_ipykernel(python: str) -> bool:
     """Whether ``python`` can import ipykernel (False if it cannot even be run)."""
     try:
         done = subprocess.run(
-            [python, "-c", "import ipykernel"], capture_output=True, timeout=60, check=False
+            [python, "-c", "import ipykernel"],
+            capture_output=True,
+            timeout=_PROBE_TIMEOUT,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return False
@@ -77,14 +92,6 @@ def has_ipykernel(python: str) -> bool:
 def ipykernel_install_command(python: str) -> list[str]:
     """The command that installs ipykernel for ``python``."""
     return [python, "-m", "pip", "install", "ipykernel"]
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "exit code unknown"
-    if code < 0:
-        return f"killed by signal {-code}"
-    return f"exit code {code}"
 
 
 class _LoopThread:
@@ -107,7 +114,7 @@ class _LoopThread:
         if self._loop.is_closed():
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=_CLOSE_TIMEOUT)
         if not self._thread.is_alive():
             self._loop.close()
 
@@ -144,7 +151,7 @@ def _start_failure(python: str, exc: BaseException, log: Path | None) -> str:
         install = shlex.join(ipykernel_install_command(python))
         return f"{message}. ipykernel is not installed for that Python; install it with: {install}"
     if log is not None and log.exists():
-        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-_LOG_TAIL:]
         if tail:
             message += "\n" + "\n".join(tail)
     return message
@@ -192,7 +199,7 @@ async def _ashutdown(km: Any, kc: Any) -> None:
             km.context.destroy(linger=0)
 
 
-class JupyterKernel:
+class JupyterKernel(RunLoop[Request]):
     """Persistent Python (ipykernel) for one conversation; see the module docstring.
 
     ``env`` holds variables added to this process's environment for the kernel; ``sandbox``
@@ -206,26 +213,18 @@ class JupyterKernel:
         workdir: Path,
         python: str | None = None,
         env: dict[str, str] | None = None,
-        grace: float = 3.0,
+        grace: float = GRACE,
         *,
-        start_timeout: float = 60.0,
+        start_timeout: float = START_TIMEOUT,
         sandbox: Sandbox | None = None,
     ) -> None:
-        self.sandbox = sandbox
-        self._workdir = Path(workdir)
+        super().__init__(workdir, grace, sandbox)
         self.python = python or sys.executable
         self.env = dict(env or {})
-        self.grace = grace
         self.start_timeout = start_timeout
-        self._lock = threading.RLock()  # start / restart / shutdown
-        self._exec_lock = threading.Lock()  # one execution at a time
         self._r = _Resources()
         # shuts the kernel down if this object is dropped or the interpreter exits first
         self._finalizer = weakref.finalize(self, self._r.release)
-
-    @property
-    def cwd(self) -> Path:
-        return self._workdir
 
     @property
     def pid(self) -> int | None:
@@ -239,19 +238,10 @@ class JupyterKernel:
         """The kernel's connection file while it runs (removed by ``shutdown``)."""
         return None if self._r.tmpdir is None else self._r.tmpdir / "connection.json"
 
-    def __enter__(self) -> JupyterKernel:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        with self._lock:
-            if self._r.kc is None:
-                self._start_locked()
+    def _running(self) -> bool:
+        return self._r.kc is not None
 
     def _start_locked(self) -> None:
         self._r.release()
@@ -304,15 +294,8 @@ class JupyterKernel:
         except BaseException:
             kc.stop_channels()
             raise
-        kc.execute(_STASH, silent=True, store_history=False, allow_stdin=False)
+        kc.execute(STASH, silent=True, store_history=False, allow_stdin=False)
         self._r.kc = kc
-
-    def restart(self) -> None:
-        with self._lock:
-            if self._r.km is None:
-                self._start_locked()
-            else:
-                self._restart_locked()
 
     def _restart_locked(self) -> None:
         log = None if self._r.tmpdir is None else self._r.tmpdir / "kernel.log"
@@ -347,106 +330,57 @@ class JupyterKernel:
             raise KernelError("the Python kernel is not running")
         return loop.run(coro)
 
-    # -- execution ---------------------------------------------------------------------------
+    # -- execution (RunLoop's hooks) ---------------------------------------------------------
 
-    def execute(
-        self, code: str, *, timeout: float | None = None, cancel: threading.Event | None = None
-    ) -> Iterator[KernelEvent]:
-        with self._exec_lock:
-            self.start()
-            revived = self._revive_if_dead()
-            if revived is not None:
-                yield revived
-            msg_id = self._call(self._asend(code))
-            finished = False
-            try:
-                for event in self._run(msg_id, timeout, cancel):
-                    finished = isinstance(event, KernelResult)
-                    yield event
-            finally:
-                if not finished:  # the consumer walked away: do not leave the code running
-                    with contextlib.suppress(KernelError):
-                        for _ in self._stop(msg_id, [], "interrupted", "interrupted"):
-                            pass
+    def _revive(self) -> Output | None:
+        """Between blocks the kernel may have died (killed from outside): restart it."""
+        if self._call(self._r.km.is_alive()):
+            return None
+        died = f"the Python kernel had died ({describe_exit(self._exit_code())})"
+        with self._lock:
+            self._restart_locked()
+        return Output(stream="stderr", data=f"[{died} and was restarted: {GONE}]\n")
+
+    def _send(self, code: str) -> Request:
+        return Request(self._call(self._asend(code)))
 
     async def _asend(self, code: str) -> str:
         kc = self._r.kc
         with contextlib.suppress(queue.Empty):
             while True:  # drop replies of earlier blocks
                 await kc.get_shell_msg(timeout=0)
-        kc.execute(_RESTORE, silent=True, store_history=False, allow_stdin=False)
+        kc.execute(RESTORE, silent=True, store_history=False, allow_stdin=False)
         msg_id: str = kc.execute(code, allow_stdin=False, store_history=True)
         return msg_id
 
-    def _run(
-        self, msg_id: str, timeout: float | None, cancel: threading.Event | None
-    ) -> Iterator[KernelEvent]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        errors: list[dict[str, Any]] = []
-
-        def should_stop() -> bool:
-            if cancel is not None and cancel.is_set():
-                return True
-            return deadline is not None and time.monotonic() >= deadline
-
-        end = yield from self._pump(msg_id, errors, should_stop)
-        if end == "idle":
-            yield _finished(errors)
-        elif end == "dead":
-            yield self._crashed()
-        else:
-            timed_out = cancel is None or not cancel.is_set()
-            status: ExecStatus = "timeout" if timed_out else "interrupted"
-            reason = f"timed out after {timeout:g}s" if timed_out else "interrupted"
-            yield from self._stop(msg_id, errors, status, reason)
-
-    def _stop(
-        self, msg_id: str, errors: list[dict[str, Any]], status: ExecStatus, reason: str
-    ) -> Iterator[KernelEvent]:
-        """Interrupt; if the kernel is not idle within ``grace`` seconds, restart it."""
-        self.interrupt()
-        until = time.monotonic() + self.grace
-        end = yield from self._pump(msg_id, errors, lambda: time.monotonic() >= until)
-        if end == "idle":
-            message = reason if reason == "interrupted" else f"{reason}; interrupted"
-            yield KernelResult(status=status, message=message)
-            return
-        if end == "dead":
-            what = f"the kernel died ({_describe_exit(self._exit_code())})"
-        else:
-            what = "the kernel did not stop"
-        with self._lock:
-            self._restart_locked()
-        yield KernelResult(status=status, message=f"{reason}; {what} and was restarted: {_GONE}")
-
     def _pump(
-        self, msg_id: str, errors: list[dict[str, Any]], should_stop: Callable[[], bool]
-    ) -> Generator[Output, None, str]:
-        """Yield the block's outputs until ``idle`` / ``dead`` / ``stopped`` (returned)."""
+        self, block: Request, should_stop: Callable[[], bool]
+    ) -> Generator[Output, None, End]:
+        """Yield the block's outputs until ``idle`` (done), ``dead`` or ``stopped``."""
         while not should_stop():
-            msg = self._call(self._aget_iopub(_POLL))
+            msg = self._call(self._aget_iopub(POLL))
             if msg is None:
                 if not self._call(self._r.km.is_alive()):
-                    yield from self._drain(msg_id, errors)
+                    yield from self._drain(block)
                     return "dead"
                 continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            if msg.get("parent_header", {}).get("msg_id") != block.msg_id:
                 continue
             if msg.get("msg_type") == "status":
                 if msg.get("content", {}).get("execution_state") == "idle":
-                    return "idle"
+                    return "done"
                 continue
             if msg.get("msg_type") == "error":
-                errors.append(msg.get("content") or {})
+                block.errors.append(msg.get("content") or {})
             yield from message_to_events(msg)
         return "stopped"
 
-    def _drain(self, msg_id: str, errors: list[dict[str, Any]]) -> Iterator[Output]:
+    def _drain(self, block: Request) -> Iterator[Output]:
         """What a dead kernel managed to send before it died."""
-        while (msg := self._call(self._aget_iopub(0.05))) is not None:
-            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+        while (msg := self._call(self._aget_iopub(_DRAIN))) is not None:
+            if msg.get("parent_header", {}).get("msg_id") == block.msg_id:
                 if msg.get("msg_type") == "error":
-                    errors.append(msg.get("content") or {})
+                    block.errors.append(msg.get("content") or {})
                 yield from message_to_events(msg)
 
     async def _aget_iopub(self, timeout: float) -> dict[str, Any] | None:
@@ -456,41 +390,31 @@ class JupyterKernel:
             return None
         return msg
 
-    def _exit_code(self) -> int | None:
-        process = getattr(getattr(self._r.km, "provisioner", None), "process", None)
-        code = None if process is None else process.poll()
-        if code is not None and code > 128 and self.sandbox is not None and self.sandbox.active:
-            return 128 - int(code)  # bwrap reports a kernel killed by signal N as 128 + N
-        return None if code is None else int(code)
+    def _finished(self, block: Request) -> KernelResult:
+        return block.result()
 
-    def _crashed(self) -> KernelResult:
+    def _crashed(self, end: End) -> KernelResult:
         code = self._exit_code()
-        died = f"the Python kernel died ({_describe_exit(code)})"
+        died = f"the Python kernel died ({describe_exit(code)})"
         try:
             with self._lock:
                 self._restart_locked()
         except KernelError as exc:
             message = f"{died} and could not be restarted: {exc}"
         else:
-            message = f"{died} and was restarted: {_GONE}"
+            message = f"{died} and was restarted: {GONE}"
         return KernelResult(status="crashed", exit_code=code, message=message)
 
-    def _revive_if_dead(self) -> Output | None:
-        """Between blocks the kernel may have died (killed from outside): restart it."""
-        if self._call(self._r.km.is_alive()):
-            return None
-        died = f"the Python kernel had died ({_describe_exit(self._exit_code())})"
+    def _recover(self, end: End) -> str:
+        if end == "dead":
+            what = f"the kernel died ({describe_exit(self._exit_code())})"
+        else:
+            what = "the kernel did not stop"
         with self._lock:
             self._restart_locked()
-        return Output(stream="stderr", data=f"[{died} and was restarted: {_GONE}]\n")
+        return f"{what} and was restarted: {GONE}"
 
-
-def _finished(errors: list[dict[str, Any]]) -> KernelResult:
-    if not errors:
-        return KernelResult(status="ok")
-    last = errors[-1]
-    return KernelResult(
-        status="error",
-        error_name=str(last.get("ename", "")),
-        error_value=str(last.get("evalue", "")),
-    )
+    def _exit_code(self) -> int | None:
+        process = getattr(getattr(self._r.km, "provisioner", None), "process", None)
+        code = None if process is None else process.poll()
+        return None if code is None else exit_code(int(code), self.sandbox)

@@ -210,9 +210,8 @@ class KernelPool:
             if python is None:
                 python = self._kernels["python"] = self._gateway_kernel("python")
             python.start()
-            folder = getattr(python, "remote_cwd", None)
-            if folder:
-                env["LOCI_REMOTE_CWD"] = folder
+            if python.remote_cwd:
+                env["LOCI_REMOTE_CWD"] = python.remote_cwd
             name = self._gateway_specs().get("bash", gw.kernel)
         elif language != "python":
             name = self._gateway_specs()[language]

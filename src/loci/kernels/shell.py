@@ -31,25 +31,21 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
-import time
 import weakref
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 from ..errors import KernelError
-from ..events import ExecStatus, KernelEvent, KernelResult, Output, OutputStream
+from ..events import ExecStatus, KernelResult, Output, OutputStream
 from ..sandbox import Sandbox
 from ..sandbox.core import kernel_environ, launched
+from .runloop import GRACE, POLL, End, RunLoop, describe_exit, exit_code
 
 __all__ = ["ShellKernel"]
 
-_POLL = 0.1
 _RESET = "the working directory and variables are reset"
-
-
-def _describe_exit(code: int) -> str:
-    return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+_READ_SIZE = 65536  # bytes read from a pipe at a time
+_TOKEN_BYTES = 8  # random bytes in each block's end marker
 
 
 class _Channel:
@@ -122,7 +118,7 @@ class _Resources:
             self.tmpdir = None
 
 
-class ShellKernel:
+class ShellKernel(RunLoop[tuple[_Channel, _Channel]]):
     """Persistent bash for one conversation; see the module docstring.
 
     ``env`` holds variables added to this process's environment for the shell.
@@ -134,44 +130,27 @@ class ShellKernel:
         self,
         workdir: Path,
         env: dict[str, str] | None = None,
-        grace: float = 3.0,
+        grace: float = GRACE,
         *,
         sandbox: Sandbox | None = None,
     ) -> None:
-        self.sandbox = sandbox
-        self._workdir = Path(workdir)
+        super().__init__(workdir, grace, sandbox)
         self.env = dict(env or {})
-        self.grace = grace
-        self._lock = threading.RLock()
-        self._exec_lock = threading.Lock()
         self._r = _Resources()
         # kills bash if this object is dropped or the interpreter exits first
         self._finalizer = weakref.finalize(self, self._r.release)
-
-    @property
-    def cwd(self) -> Path:
-        return self._workdir
 
     @property
     def pid(self) -> int | None:
         """bash's process id, which is also the id of its process group."""
         return None if self._r.proc is None else self._r.proc.pid
 
-    def __enter__(self) -> ShellKernel:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        with self._lock:
-            if self._r.proc is None:
-                self._spawn()
+    def _running(self) -> bool:
+        return self._r.proc is not None
 
-    def _spawn(self) -> None:
+    def _start_locked(self) -> None:
         bash = shutil.which("bash")
         if bash is None:
             raise KernelError("cannot start the shell: bash was not found on PATH")
@@ -197,52 +176,35 @@ class ShellKernel:
             self._r.tmpdir = None
             raise KernelError(f"cannot start the shell in {self._workdir}: {exc}") from exc
 
-    def restart(self) -> None:
-        with self._lock:
-            self._r.release()
-            self._spawn()
+    def _restart_locked(self) -> None:
+        self._r.release()
+        self._start_locked()
 
     def interrupt(self) -> None:
-        self._signal(signal.SIGINT)
+        proc = self._r.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGINT)
 
     def shutdown(self) -> None:
         with self._lock:
             self._r.release()
 
-    def _signal(self, signum: int) -> None:
-        proc = self._r.proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signum)
+    # -- execution (RunLoop's hooks) ---------------------------------------------------------
 
-    # -- execution ---------------------------------------------------------------------------
-
-    def execute(
-        self, code: str, *, timeout: float | None = None, cancel: threading.Event | None = None
-    ) -> Iterator[KernelEvent]:
-        with self._exec_lock:
-            self.start()
-            if self._r.proc is None or self._r.proc.poll() is not None:
-                code_ = -1 if self._r.proc is None else self._r.proc.returncode
-                self.restart()
-                note = f"[the shell had ended ({_describe_exit(code_)}) and was restarted]\n"
-                yield Output(stream="stderr", data=note)
-            channels = self._send(code)
-            finished = False
-            try:
-                for event in self._run(channels, timeout, cancel):
-                    finished = isinstance(event, KernelResult)
-                    yield event
-            finally:
-                if not finished:  # the consumer walked away: stop the block, drop its output
-                    with contextlib.suppress(KernelError):
-                        for _ in self._stop(channels, "interrupted", "interrupted"):
-                            pass
+    def _revive(self) -> Output | None:
+        """bash may have ended between blocks (``exit``, killed from outside): restart it."""
+        if self._r.proc is not None and self._r.proc.poll() is None:
+            return None
+        code = -1 if self._r.proc is None else self._r.proc.returncode
+        self.restart()
+        note = f"[the shell had ended ({describe_exit(code, 'exit status')}) and was restarted]\n"
+        return Output(stream="stderr", data=note)
 
     def _send(self, code: str) -> tuple[_Channel, _Channel]:
         proc, tmpdir = self._r.proc, self._r.tmpdir
         assert proc is not None and proc.stdin is not None and tmpdir is not None
-        token = secrets.token_hex(8)
+        token = secrets.token_hex(_TOKEN_BYTES)
         script = tmpdir / f"block-{token}.sh"
         script.write_text(code if code.endswith("\n") else code + "\n", encoding="utf-8")
         # The marker is assembled at run time so that `set -x` traces never contain it.
@@ -258,83 +220,57 @@ class ShellKernel:
         marker = head + tail
         return _Channel("stdout", marker + ":"), _Channel("stderr", marker)
 
-    def _run(
-        self,
-        channels: tuple[_Channel, _Channel],
-        timeout: float | None,
-        cancel: threading.Event | None,
-    ) -> Iterator[KernelEvent]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-
-        def should_stop() -> bool:
-            if cancel is not None and cancel.is_set():
-                return True
-            return deadline is not None and time.monotonic() >= deadline
-
-        end = yield from self._pump(channels, should_stop)
-        if end == "done":
-            status = _exit_status(channels[0].status)
-            yield KernelResult(status="ok" if status == 0 else "error", exit_code=status)
-        elif end == "exited":
-            yield self._exited()
-        else:
-            timed_out = cancel is None or not cancel.is_set()
-            reason = f"timed out after {timeout:g}s" if timed_out else "interrupted"
-            yield from self._stop(channels, "timeout" if timed_out else "interrupted", reason)
-
-    def _stop(
-        self, channels: tuple[_Channel, _Channel], status: ExecStatus, reason: str
-    ) -> Iterator[KernelEvent]:
-        """SIGINT the running command; if the block does not end within ``grace``, restart."""
-        self.interrupt()
-        until = time.monotonic() + self.grace
-        end = yield from self._pump(channels, lambda: time.monotonic() >= until)
-        if end == "done":
-            message = reason if reason == "interrupted" else f"{reason}; interrupted"
-            code = _exit_status(channels[0].status)
-            yield KernelResult(status=status, exit_code=code, message=message)
-            return
-        what = "the shell exited" if end == "exited" else "the shell did not stop"
-        self.restart()
-        yield KernelResult(status=status, message=f"{reason}; {what} and was restarted: {_RESET}")
-
-    def _exited(self) -> KernelResult:
-        assert self._r.proc is not None
-        code = self._r.proc.wait()
-        if code > 128 and self.sandbox is not None and self.sandbox.active:
-            code = 128 - code  # bwrap reports a shell killed by signal N as 128 + N
-        self.restart()
-        message = f"the shell exited ({_describe_exit(code)}) and was restarted: {_RESET}"
-        status: ExecStatus = "ok" if code == 0 else ("crashed" if code < 0 else "error")
-        return KernelResult(status=status, exit_code=code, message=message)
-
     def _pump(
-        self, channels: tuple[_Channel, _Channel], should_stop: Callable[[], bool]
-    ) -> Generator[Output, None, str]:
-        """Stream output until both markers arrive (``done``), bash ends (``exited``) or
+        self, block: tuple[_Channel, _Channel], should_stop: Callable[[], bool]
+    ) -> Generator[Output, None, End]:
+        """Stream output until both markers arrive (``done``), bash ends (``dead``) or
         ``should_stop`` (``stopped``)."""
         proc = self._r.proc
         assert proc is not None and proc.stdout is not None and proc.stderr is not None
         with selectors.DefaultSelector() as selector:
-            for pipe, channel in zip((proc.stdout, proc.stderr), channels, strict=True):
+            for pipe, channel in zip((proc.stdout, proc.stderr), block, strict=True):
                 if not channel.done and not channel.eof:
                     selector.register(pipe, selectors.EVENT_READ, channel)
-            while not all(channel.done for channel in channels):
+            while not all(channel.done for channel in block):
                 if should_stop():
                     return "stopped"
-                yield from _read_ready(selector, _POLL)
-                if proc.poll() is not None or all(channel.eof for channel in channels):
+                yield from _read_ready(selector, POLL)
+                if proc.poll() is not None or all(channel.eof for channel in block):
                     # bash is gone: take what is left (a background job may hold the pipes)
                     while selector.get_map() and (chunk := list(_read_ready(selector, 0))):
                         yield from chunk
-                    return "done" if all(channel.done for channel in channels) else "exited"
+                    return "done" if all(channel.done for channel in block) else "dead"
         return "done"
+
+    def _finished(self, block: tuple[_Channel, _Channel]) -> KernelResult:
+        status = _exit_status(block[0].status)
+        return KernelResult(status="ok" if status == 0 else "error", exit_code=status)
+
+    def _stopped(
+        self, block: tuple[_Channel, _Channel], status: ExecStatus, message: str
+    ) -> KernelResult:
+        return KernelResult(status=status, exit_code=_exit_status(block[0].status), message=message)
+
+    def _crashed(self, end: End) -> KernelResult:
+        """bash ended during the block (``exit N``, a signal): report how, and restart it."""
+        assert self._r.proc is not None
+        code = exit_code(self._r.proc.wait(), self.sandbox)
+        self.restart()
+        how = describe_exit(code, "exit status")
+        message = f"the shell exited ({how}) and was restarted: {_RESET}"
+        status: ExecStatus = "ok" if code == 0 else ("crashed" if code < 0 else "error")
+        return KernelResult(status=status, exit_code=code, message=message)
+
+    def _recover(self, end: End) -> str:
+        what = "the shell exited" if end == "dead" else "the shell did not stop"
+        self.restart()
+        return f"{what} and was restarted: {_RESET}"
 
 
 def _read_ready(selector: selectors.BaseSelector, timeout: float) -> Iterator[Output]:
     for key, _ in selector.select(timeout):
         channel: _Channel = key.data
-        data = os.read(key.fd, 65536)
+        data = os.read(key.fd, _READ_SIZE)
         text = channel.feed(data)
         if channel.eof or channel.done:
             selector.unregister(key.fileobj)
