@@ -244,7 +244,7 @@ def run_block(
 ) -> Generator[Event, None, ExecutionResult]:
     """Run ``request.code``; yield ExecutionStart, Output*, [Notice], ExecutionDone (all
     stored first); return the ``ExecutionResult``."""
-    sandbox: Sandbox | None = getattr(kernel, "sandbox", None)
+    sandbox = kernel.sandbox
     conv = request.conversation_id
     exec_id = store.start_execution(
         conv,
@@ -282,7 +282,7 @@ def run_block(
         fetched, kept = mirror.pull_changed(remote_before)
         done = replace(done, files=tuple(sorted({*done.files, *fetched})))
         if kept:
-            where = getattr(kernel, "remote_cwd", "") or "the gateway"
+            where = kernel.remote_cwd or "the gateway"
             yield Notice("info", f"left on the gateway in {where} (too large): {', '.join(kept)}")
     store.finish_execution(exec_id, done, output_bytes=cap.seen, truncated=cap.cut, limit_hit=limit)
     yield done

@@ -26,6 +26,7 @@ bubblewrap when the OS can confine; the private socket folder is bound writable 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import queue
@@ -95,7 +96,8 @@ def ipykernel_install_command(python: str) -> list[str]:
 
 
 class _LoopThread:
-    """An asyncio loop on a daemon thread; ``run`` executes a coroutine there and waits."""
+    """An asyncio loop on a daemon thread; ``run`` executes a coroutine there and waits.
+    ``cancel`` (from any thread) ends the coroutines being waited for with a KernelError."""
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -103,12 +105,29 @@ class _LoopThread:
             target=self._loop.run_forever, name="loci-jupyter", daemon=True
         )
         self._thread.start()
+        self._waiting: set[concurrent.futures.Future[Any]] = set()
+        self._cancelled = False
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self._loop.is_closed():
+    def run(self, coro: Coroutine[Any, Any, T], *, cancellable: bool = True) -> T:
+        if self._loop.is_closed() or (cancellable and self._cancelled):
             coro.close()
             raise KernelError("the Python kernel has been shut down")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        if cancellable:
+            self._waiting.add(future)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            raise KernelError("the Python kernel was shut down while it started") from None
+        finally:
+            self._waiting.discard(future)
+
+    def cancel(self) -> None:
+        """End what ``run`` waits for now, and refuse what it is given later (but for the
+        shutdown itself, run with ``cancellable=False``)."""
+        self._cancelled = True
+        for future in list(self._waiting):
+            future.cancel()
 
     def close(self) -> None:
         if self._loop.is_closed():
@@ -175,7 +194,7 @@ class _Resources:
         if loop is not None:
             try:
                 with contextlib.suppress(RuntimeError, OSError):
-                    loop.run(_ashutdown(km, kc))
+                    loop.run(_ashutdown(km, kc), cancellable=False)
             finally:
                 loop.close()
         if self.log is not None:
@@ -223,6 +242,7 @@ class JupyterKernel(RunLoop[Request]):
         self.env = dict(env or {})
         self.start_timeout = start_timeout
         self._r = _Resources()
+        self._closing = False  # a shutdown is under way: a start that waited for it gives up
         # shuts the kernel down if this object is dropped or the interpreter exits first
         self._finalizer = weakref.finalize(self, self._r.release)
 
@@ -248,6 +268,8 @@ class JupyterKernel(RunLoop[Request]):
         self._r.tmpdir = Path(tempfile.mkdtemp(prefix="loci-ipykernel-"))
         self._r.log = (self._r.tmpdir / "kernel.log").open("ab")
         self._r.loop = _LoopThread()
+        if self._closing:  # shut down while this start waited for the lock
+            self._r.loop.cancel()
         try:
             with _start_errors(self.python, self._r.tmpdir / "kernel.log"):
                 self._r.loop.run(self._astart())
@@ -320,8 +342,15 @@ class JupyterKernel(RunLoop[Request]):
                 loop.run(km.interrupt_kernel())
 
     def shutdown(self) -> None:
+        """End the kernel. A start still in progress (``prestart``) is cut short rather than
+        waited for, so a request answered without code ends at once."""
+        self._closing = True
+        loop = self._r.loop
+        if loop is not None and self._r.kc is None:
+            loop.cancel()  # still starting: stop waiting for the new kernel to answer
         with self._lock:
             self._r.release()
+            self._closing = False
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         loop = self._r.loop
