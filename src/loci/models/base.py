@@ -8,11 +8,14 @@ one place, and stop early (closing the network stream) when ``cancel`` is set.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Protocol, runtime_checkable
 
+from ..errors import MissingExtraError
 from ..events import Usage
 from ..messages import Message, ToolCall
 
@@ -59,6 +62,15 @@ def close_model(model: Model) -> None:
     close = getattr(model, "close", None)
     if callable(close):
         close()
+
+
+def import_extra(module: str, what: str, extra: str, package: str) -> ModuleType:
+    """``module`` from an optional extra, imported now; MissingExtraError (naming the
+    install command) when it is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(what, extra, package) from exc
 
 
 def estimate_tokens(text: str) -> int:

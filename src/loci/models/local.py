@@ -26,10 +26,10 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MissingExtraError, ModelError, ModelNotFoundError
+from ..errors import ModelError, ModelNotFoundError
 from ..events import Usage
 from ..messages import Message
-from .base import ModelChunk, TextChunk, UsageChunk
+from .base import ModelChunk, TextChunk, UsageChunk, import_extra
 from .catalog import CATALOG, DEFAULT_MODEL, CatalogEntry, get_entry
 from .convert import flatten_tool_messages
 from .install import ProgressCallback, install_model, installed_path, rich_progress
@@ -44,11 +44,7 @@ REPEAT_PENALTY = 1.05
 
 
 def _import_llama() -> Any:
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        raise MissingExtraError("The embedded local model", "local", "llama-cpp-python") from exc
-    return llama_cpp
+    return import_extra("llama_cpp", "The embedded local model", "local", "llama-cpp-python")
 
 
 class LocalModel:
