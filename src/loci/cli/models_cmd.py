@@ -49,15 +49,14 @@ def list_models() -> None:
 @click.option("--hf-endpoint", metavar="URL", help="Hugging Face mirror (default: huggingface.co)")
 def install(name: str, source: str, force: bool, hf_endpoint: str | None) -> None:
     """Fetch NAME, verify its sha256, and print where it is."""
-    from rich.console import Console
-
-    from ..models.install import install_model, rich_progress
+    from ..models.install import install_model
+    from .progress import InstallBar
 
     entry = get_entry(name)
     if entry is None:
         raise ModelNotFoundError(f"unknown model {name!r}: use one of {', '.join(CATALOG)}")
     models_dir = load_settings().model_dir
-    with rich_progress(Console(stderr=True)) as progress:
+    with InstallBar() as progress:
         path = install_model(
             entry,
             models_dir,

@@ -1,9 +1,9 @@
 """The embedded model: a GGUF file run in-process by llama-cpp-python.
 
 ``load_local_model(rest, settings)`` resolves the part of a model spec after ``local:``:
-``""`` is the default catalog model, a catalog name is installed on first use (with a
-progress bar on stderr: a newcomer's first run just works), and anything else is a path to a
-``.gguf`` file.
+``""`` is the default catalog model, a catalog name is installed on first use (reporting to
+the caller's progress callback, e.g. the CLI's bar: a newcomer's first run just works), and
+anything else is a path to a ``.gguf`` file.
 
 ``LocalModel`` speaks text only (``supports_tools = False``): tool calls and results are
 flattened into fenced blocks and user messages. The prompt is the GGUF's own chat template,
@@ -30,9 +30,9 @@ from ..errors import ModelError, ModelNotFoundError
 from ..events import Usage
 from ..messages import Message
 from .base import ModelChunk, TextChunk, UsageChunk, import_extra
-from .catalog import CATALOG, DEFAULT_MODEL, CatalogEntry, get_entry
+from .catalog import CATALOG, DEFAULT_MODEL, get_entry
 from .convert import flatten_tool_messages
-from .install import ProgressCallback, install_model, installed_path, rich_progress
+from .install import ProgressCallback, install_model
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -199,19 +199,6 @@ class LocalModel:
             raise ModelError(f"{self.name}: generation failed: {exc}") from exc
 
 
-def _resolve_catalog(
-    entry: CatalogEntry, settings: Settings, progress: ProgressCallback | None
-) -> Path:
-    models_dir = settings.model_dir
-    path = installed_path(entry, models_dir)
-    if path is not None:
-        return path
-    if progress is not None:
-        return install_model(entry, models_dir, progress=progress)
-    with rich_progress() as bar:
-        return install_model(entry, models_dir, progress=bar)
-
-
 def _unknown(rest: str) -> ModelNotFoundError:
     names = ", ".join(CATALOG)
     return ModelNotFoundError(
@@ -225,13 +212,13 @@ def load_local_model(
     """``rest`` is what follows ``local:`` — empty, a catalog name, or a .gguf path.
 
     A catalog model not yet installed is installed first; ``progress`` receives the install
-    progress (default: a rich progress bar on stderr).
+    progress (default: none is reported).
     """
     _import_llama()  # before a download: without the engine the model is of no use
     rest = rest.strip()
     entry = get_entry(rest or DEFAULT_MODEL)
     if entry is not None:
-        path = _resolve_catalog(entry, settings, progress)
+        path = install_model(entry, settings.model_dir, progress=progress)  # or the one in place
         context = settings.context_window or entry.context_window
         return LocalModel(path, name=f"local:{entry.name}", context_window=context)
     candidate = Path(rest).expanduser()

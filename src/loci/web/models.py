@@ -7,12 +7,14 @@ factory loads each one once and lets one conversation stream from it at a time.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 
 from ..config import Settings
 from ..messages import Message
 from ..models.base import Model, ModelChunk
+from ..models.install import InstallProgress
 
 
 class SerializedModel:
@@ -41,8 +43,16 @@ class SerializedModel:
                     close()
 
 
+def log_install(p: InstallProgress) -> None:
+    """Install progress as plain lines on the server's stderr, one a part (no bar)."""
+    if p.stage == "download":
+        sys.stderr.write(f"loci: fetching {p.model}, part {p.part} of {p.parts}\n")
+        sys.stderr.flush()
+
+
 class DefaultModels:
-    """``get_model`` per conversation, with embedded models loaded once and shared."""
+    """``get_model`` per conversation, with embedded models loaded once and shared (an
+    install they need first is logged by ``log_install``)."""
 
     def __init__(self) -> None:
         self._shared: dict[tuple[str, str], Model] = {}
@@ -58,5 +68,6 @@ class DefaultModels:
         with self._lock:
             model = self._shared.get(key)
             if model is None:
-                model = self._shared[key] = SerializedModel(get_model(settings))
+                model = get_model(settings, progress=log_install)
+                model = self._shared[key] = SerializedModel(model)
             return model
