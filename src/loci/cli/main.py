@@ -30,6 +30,7 @@ from ..sanitize import clean
 from ..session import Session
 from ..store import Store
 from .interactive import TerminalApprover, repl, run_turn
+from .models_cmd import model_option
 from .options import (
     gateway_options,
     model_options,
@@ -52,11 +53,7 @@ def _flags(**given: Any) -> dict[str, Any]:
     "models list|install | serve | users add|list|remove|token|limit",
 )
 @click.argument("request", nargs=-1)
-@click.option(
-    "-m",
-    "--model",
-    help="local | local:NAME | local:FILE.gguf | openai:NAME | anthropic:NAME | scripted:FILE",
-)
+@model_option()
 @model_options
 @click.option("-y", "--yes", is_flag=True, default=None, help="Run code without asking")
 @run_options

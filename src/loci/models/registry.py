@@ -135,6 +135,7 @@ class Provider:
     bare: bool = False  # a bare NAME (no ":" or "/") means this provider
     native_tools: bool = False  # can be offered the execute tool natively
     vision: bool = False  # can be shown images
+    shared: bool = False  # heavy: one instance serves every web conversation, one at a time
     suggestions: Callable[[], list[str]] = _no_specs  # specs the web UI offers
 
 
@@ -147,6 +148,7 @@ PROVIDERS: dict[str, Provider] = {
             ("local", "local:NAME", "local:FILE.gguf"),
             "an embedded model, installed on first use (extra loci[local])",
             needs_name=False,
+            shared=True,
             suggestions=_catalog_specs,
         ),
         Provider(

@@ -23,7 +23,6 @@ from starlette.staticfiles import StaticFiles
 
 from ..config import Settings, load_settings
 from ..errors import LociError, ModelError, NotFoundError
-from ..models.catalog import CATALOG
 from ..store import Store
 from ..store.users import Users
 from . import api
@@ -36,7 +35,7 @@ from .live import (
     PoolFactory,
     TurnRunningError,
 )
-from .models import DefaultModels
+from .models import DefaultModels, model_list
 from .openapi import schema
 from .security import Guard
 
@@ -53,9 +52,7 @@ async def openapi(request: Request) -> JSONResponse:
 
 
 async def models(request: Request) -> JSONResponse:
-    settings: Settings = request.app.state.web.settings
-    choices = [settings.model, "local", *(f"local:{name}" for name in CATALOG)]
-    return JSONResponse({"default": settings.model, "choices": list(dict.fromkeys(choices))})
+    return JSONResponse(model_list(request.app.state.web.settings))
 
 
 async def favicon(request: Request) -> Response:
