@@ -11,6 +11,8 @@ from ..messages import Message, ToolCall
 from .base import estimate_tokens
 
 RESULT_PREFIX = "Output:\n"
+MESSAGE_OVERHEAD_TOKENS = 4  # what a chat template adds around each message, roughly
+QUOTE_CHARS = 120  # how much of bad tool-call arguments an error quotes
 
 
 def orphan_results_to_user(messages: Sequence[Message]) -> list[Message]:
@@ -49,7 +51,9 @@ def flatten_tool_messages(messages: Sequence[Message]) -> list[Message]:
 def estimate_prompt_tokens(messages: Sequence[Message]) -> int:
     """What a prompt costs, estimated (for servers that report no usage)."""
     return sum(
-        estimate_tokens(m.content) + sum(estimate_tokens(c.code) for c in m.tool_calls) + 4
+        estimate_tokens(m.content)
+        + sum(estimate_tokens(c.code) for c in m.tool_calls)
+        + MESSAGE_OVERHEAD_TOKENS
         for m in messages
     )
 
@@ -72,16 +76,17 @@ def parse_tool_arguments(call_id: str, name: str, raw: str) -> ToolCall:
             return ToolCall(call_id, default_language, raw)
         raise ModelResponseError(
             f"the model called {name!r} with arguments that are not valid JSON "
-            f"({exc.msg}): {raw[:120]!r}"
+            f"({exc.msg}): {raw[:QUOTE_CHARS]!r}"
         ) from exc
     if not isinstance(data, dict):
         raise ModelResponseError(
-            f"the model called {name!r} with arguments that are not a JSON object: {raw[:120]!r}"
+            f"the model called {name!r} with arguments that are not a JSON object: "
+            f"{raw[:QUOTE_CHARS]!r}"
         )
     code = data.get("code")
     if not isinstance(code, str):
         raise ModelResponseError(
-            f"the model called {name!r} without a 'code' string: {raw[:120]!r}"
+            f"the model called {name!r} without a 'code' string: {raw[:QUOTE_CHARS]!r}"
         )
     language = data.get("language")
     if not isinstance(language, str) or not language.strip():

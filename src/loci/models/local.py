@@ -31,7 +31,7 @@ from ..events import Usage
 from ..messages import Message
 from .base import ModelChunk, TextChunk, UsageChunk, import_extra
 from .catalog import CATALOG, DEFAULT_MODEL, get_entry
-from .convert import flatten_tool_messages
+from .convert import MESSAGE_OVERHEAD_TOKENS, flatten_tool_messages
 from .install import ProgressCallback, install_model
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class LocalModel:
     def count_prompt_tokens(self, messages: Sequence[dict[str, str]]) -> int:
         """Exactly what the prompt costs, rendered through the chat template."""
         if self._formatter is None:
-            return sum(self.count_tokens(m["content"]) + 4 for m in messages)
+            return sum(self.count_tokens(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in messages)
         import jinja2
 
         try:

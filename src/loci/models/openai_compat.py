@@ -31,6 +31,7 @@ from .transport import RETRIES, TIMEOUT_S, RemoteModel, SdkErrors, map_errors, t
 
 DUMMY_API_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+CALL_ID_HEX = 16  # random hex digits in the id of a tool call the server left unnamed
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ class _Accumulator:
         out = []
         for index in sorted(self.calls):
             part = self.calls[index]
-            call_id = part.id or f"call_{uuid.uuid4().hex[:16]}"
+            call_id = part.id or f"call_{uuid.uuid4().hex[:CALL_ID_HEX]}"
             out.append(
                 parse_tool_arguments(call_id, part.name or TOOL_NAME, "".join(part.arguments))
             )
