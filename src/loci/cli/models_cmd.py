@@ -27,7 +27,7 @@ class ModelOption(click.Option):
         record = super().get_help_record(ctx)
         if record is None:
             return None
-        return record[0], record[1].replace("{forms}", spec_forms(" | "))
+        return record[0], record[1].replace("{forms}", spec_forms())
 
 
 F = TypeVar("F", bound=Callable[..., Any])

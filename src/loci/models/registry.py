@@ -184,9 +184,9 @@ def register_provider(provider: Provider) -> None:
     PROVIDERS[provider.prefix] = provider
 
 
-def spec_forms(sep: str = ", ") -> str:
-    """Every spec form of the table, joined by ``sep``."""
-    return sep.join(form for p in PROVIDERS.values() for form in p.forms)
+def spec_forms() -> str:
+    """Every spec form of the table, as ``-m/--model`` help shows them."""
+    return " | ".join(form for p in PROVIDERS.values() for form in p.forms)
 
 
 def valid_forms() -> str:
