@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from .events import ExecutionDone, Output
 from .messages import Message
-from .models.base import CHARS_PER_TOKEN, MESSAGE_TOKENS
+from .models.base import CHARS_PER_TOKEN, message_tokens
 
 # What one execution may put back into the model's context, in characters.
 DEFAULT_OUTPUT_CHARS = 2000
@@ -104,9 +104,7 @@ def fit_history(
     rest = list(messages[len(system) :])
 
     def size(ms: Sequence[Message]) -> int:
-        return sum(
-            count(m.content) + MESSAGE_TOKENS + sum(count(c.code) for c in m.tool_calls) for m in ms
-        )
+        return sum(message_tokens(m, count) for m in ms)
 
     groups = _groups(rest)
     used = size(system)

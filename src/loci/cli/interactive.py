@@ -182,9 +182,12 @@ def _model(session: Session, console: Console, args: list[str]) -> None:
         console.print(f"model: {session.model.name}")
         return
     from ..models.registry import get_model
+    from .progress import InstallBar
 
     try:
-        session.switch_model(get_model(session.settings.replace(model=args[0])))
+        with InstallBar(console) as bar:
+            model = get_model(session.settings.replace(model=args[0]), progress=bar)
+        session.switch_model(model)
     except LociError as exc:
         console.print(Text("error: ", style="red"), Text(clean(exc.message)), sep="")
         return

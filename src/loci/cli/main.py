@@ -30,6 +30,7 @@ from ..sanitize import clean
 from ..session import Session
 from ..store import Store
 from .interactive import TerminalApprover, repl, run_turn
+from .models_cmd import model_option
 from .options import (
     gateway_options,
     model_options,
@@ -53,11 +54,7 @@ def _flags(**given: Any) -> dict[str, Any]:
     "models list|install | serve | users add|list|remove|token|limit",
 )
 @click.argument("request", nargs=-1)
-@click.option(
-    "-m",
-    "--model",
-    help="local | local:NAME | local:FILE.gguf | openai:NAME | anthropic:NAME | scripted:FILE",
-)
+@model_option()
 @model_options
 @setting_option("auto_run")
 @run_options
@@ -189,10 +186,20 @@ def _resume_id(settings: Settings, resume: str | None) -> int | None:
         return int(resume)
 
 
+def _session(settings: Settings, approver: Approver, conv_id: int | None) -> Session:
+    """A Session whose model, when it must be installed first, shows a bar on stderr."""
+    from ..models.registry import get_model
+    from .progress import InstallBar
+
+    with InstallBar() as bar:
+        model = get_model(settings, progress=bar)
+    return Session(settings, model=model, approver=approver, conversation_id=conv_id)
+
+
 def _run_json(settings: Settings, text: str, conv_id: int | None) -> int:
     approver: Approver = auto_approve if settings.auto_run else deny_all
     done: TurnDone | None = None
-    with Session(settings, approver=approver, conversation_id=conv_id) as session:
+    with _session(settings, approver, conv_id) as session:
         for ev in session.run(text):
             sys.stdout.write(json.dumps(to_dict(ev), ensure_ascii=False) + "\n")
             sys.stdout.flush()
@@ -214,7 +221,7 @@ def _run_once(settings: Settings, text: str, conv_id: int | None) -> int:
     console = Console(highlight=False)
     interactive = sys.stdin.isatty() and console.is_terminal
     approver: Approver = ConfirmingApprover(console) if interactive else deny_all
-    with Session(settings, approver=approver, conversation_id=conv_id) as session:
+    with _session(settings, approver, conv_id) as session:
         done = run_turn(session, text, Renderer(console))
     return _exit_status(done)
 
@@ -222,7 +229,7 @@ def _run_once(settings: Settings, text: str, conv_id: int | None) -> int:
 def _run_chat(settings: Settings, conv_id: int | None) -> None:
     console = Console(highlight=False)
     approver = ConfirmingApprover(console)
-    with Session(settings, approver=approver, conversation_id=conv_id) as session:
+    with _session(settings, approver, conv_id) as session:
         repl(session, console, Renderer(console, show_usage=False))
 
 

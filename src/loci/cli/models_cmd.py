@@ -1,4 +1,5 @@
-"""``loci models list | install NAME``: the embedded models, where they are, and fetching them.
+"""``loci models list | install NAME``: the embedded models, where they are, and fetching them;
+and ``ModelOption``, the ``-m/--model`` option whose help lists the provider table's forms.
 
 Thin: the catalog and the install live in ``loci.models``; errors are ``LociError`` values that
 ``loci.cli.main`` turns into one line and an exit code.
@@ -6,11 +7,35 @@ Thin: the catalog and the install live in ``loci.models``; errors are ``LociErro
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from ..config import load_settings
 from ..errors import ModelNotFoundError
 from ..models.catalog import CATALOG, DEFAULT_MODEL, get_entry
+
+
+class ModelOption(click.Option):
+    """An option whose help has ``{forms}`` replaced, when shown, by the spec forms of
+    ``loci.models.registry.PROVIDERS`` (so a provider added there shows up here)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from ..models.registry import spec_forms
+
+        record = super().get_help_record(ctx)
+        if record is None:
+            return None
+        return record[0], record[1].replace("{forms}", spec_forms())
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def model_option(help: str = "{forms}") -> Callable[[F], F]:
+    """``-m/--model SPEC``, with ``help`` shown through ``ModelOption``."""
+    return click.option("-m", "--model", cls=ModelOption, help=help)
 
 
 @click.group()
@@ -49,15 +74,14 @@ def list_models() -> None:
 @click.option("--hf-endpoint", metavar="URL", help="Hugging Face mirror (default: huggingface.co)")
 def install(name: str, source: str, force: bool, hf_endpoint: str | None) -> None:
     """Fetch NAME, verify its sha256, and print where it is."""
-    from rich.console import Console
-
-    from ..models.install import install_model, rich_progress
+    from ..models.install import install_model
+    from .progress import InstallBar
 
     entry = get_entry(name)
     if entry is None:
         raise ModelNotFoundError(f"unknown model {name!r}: use one of {', '.join(CATALOG)}")
     models_dir = load_settings().model_dir
-    with rich_progress(Console(stderr=True)) as progress:
+    with InstallBar() as progress:
         path = install_model(
             entry,
             models_dir,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..config import Settings, load_settings
+from .models_cmd import model_option
 from .options import (
     gateway_options,
     model_options,
@@ -62,7 +63,7 @@ def _bind(host: str, port: int) -> socket.socket:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token", help="Access token (default: a new random one, printed in the URL)")
-@click.option("-m", "--model", help="Default model spec for new conversations")
+@model_option("Default model spec for new conversations: {forms}")
 @model_options
 @setting_option("auto_run", help="Auto-run code in new conversations")
 @run_options

@@ -10,88 +10,72 @@ The reply streams as raw events (``messages.create(stream=True)``): ``message_st
 tokens), ``content_block_start`` / ``content_block_delta`` (``text_delta``,
 ``input_json_delta``) / ``content_block_stop``, ``message_delta`` (output tokens),
 ``message_stop``. Errors are translated in one place, ``map_anthropic_errors``; retries and
-dropped streams behave as in ``openai_compat``.
+dropped streams are ``loci.models.transport``'s.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Generator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from ..errors import (
-    MissingExtraError,
-    ModelAuthError,
-    ModelError,
-    ModelNotFoundError,
-    ModelResponseError,
-    ModelUnavailableError,
-)
+from ..errors import ModelAuthError, ModelError
 from ..events import Usage
 from ..messages import TOOL_DESCRIPTION, TOOL_NAME, TOOL_SCHEMA, Message
-from .base import ModelChunk, TextChunk, ToolCallChunk, UsageChunk, estimate_tokens
-from .convert import flatten_tool_messages
-from .openai_compat import (
-    RemoteModel,
-    StreamDropped,
-    error_detail,
-    estimate_prompt_tokens,
-    parse_tool_arguments,
-    transport_errors,
-)
+from .base import ModelChunk, TextChunk, ToolCallChunk, UsageChunk, estimate_tokens, import_extra
+from .convert import estimate_prompt_tokens, flatten_tool_messages, parse_tool_arguments
+from .transport import RETRIES, TIMEOUT_S, RemoteModel, SdkErrors, map_errors, translate_error
 
-DEFAULT_MAX_TOKENS = 8192
+DEFAULT_MAX_TOKENS = 8192  # the reply's length limit, which the Messages API requires
+CONTEXT = 200_000  # tokens, for every current Claude model
+ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 
 
 def _sdk() -> ModuleType:
-    try:
-        import anthropic
-    except ImportError as exc:
-        raise MissingExtraError("Anthropic models", "anthropic", "anthropic") from exc
-    return anthropic
+    return import_extra("anthropic", "Anthropic models", "anthropic", "anthropic")
 
 
 # --- errors -------------------------------------------------------------------------------
 
 
+def _classes(sdk: ModuleType, *names: str) -> tuple[type[BaseException], ...]:
+    """The named classes this version of the SDK has (newer ones added some)."""
+    return tuple(getattr(sdk, n) for n in names if hasattr(sdk, n))
+
+
+def anthropic_errors() -> SdkErrors:
+    """The ``anthropic`` SDK's errors, by what they mean to loci."""
+    sdk = _sdk()
+    return SdkErrors(
+        root=sdk.AnthropicError,
+        api=sdk.APIError,
+        auth=_classes(sdk, "AuthenticationError", "PermissionDeniedError", "CredentialsError"),
+        not_found=(sdk.NotFoundError,),
+        rate_limited=(sdk.RateLimitError,),
+        unavailable=_classes(
+            sdk, "InternalServerError", "APIConnectionError", "RequestTimeoutError"
+        ),
+        refused=_classes(
+            sdk,
+            "BadRequestError",
+            "UnprocessableEntityError",
+            "APIResponseValidationError",
+            "ContentTooLargeError",
+        ),
+        key_hint="check ANTHROPIC_API_KEY",
+    )
+
+
 def translate_anthropic_error(exc: Exception, model: str, base_url: str) -> ModelError:
     """The loci error for an ``anthropic`` SDK error (a pure function, tested per class)."""
-    sdk = _sdk()
-    detail = error_detail(exc)
-    if isinstance(exc, (sdk.AuthenticationError, sdk.PermissionDeniedError)) or (
-        hasattr(sdk, "CredentialsError") and isinstance(exc, sdk.CredentialsError)
-    ):
-        return ModelAuthError(f"{base_url} refused the API key ({detail}): check ANTHROPIC_API_KEY")
-    if isinstance(exc, sdk.NotFoundError):
-        return ModelNotFoundError(f"model {model!r} not found at {base_url} ({detail})")
-    if isinstance(exc, sdk.RateLimitError):
-        return ModelUnavailableError(f"{base_url} is rate limiting requests ({detail})")
-    unavailable = [sdk.InternalServerError, sdk.APIConnectionError]
-    if hasattr(sdk, "RequestTimeoutError"):
-        unavailable.append(sdk.RequestTimeoutError)
-    if isinstance(exc, tuple(unavailable)):
-        return ModelUnavailableError(f"cannot get a reply from {base_url} ({detail})")
-    understood = [sdk.BadRequestError, sdk.UnprocessableEntityError, sdk.APIResponseValidationError]
-    if hasattr(sdk, "ContentTooLargeError"):
-        understood.append(sdk.ContentTooLargeError)
-    if isinstance(exc, tuple(understood)):
-        return ModelResponseError(
-            f"{base_url} could not handle the request for {model!r}: {detail}"
-        )
-    return ModelError(f"error from {base_url} for {model!r}: {detail}")
+    return translate_error(exc, model, base_url, anthropic_errors())
 
 
-@contextmanager
-def map_anthropic_errors(model: str, base_url: str) -> Iterator[None]:
+def map_anthropic_errors(model: str, base_url: str) -> AbstractContextManager[None]:
     """Translate ``anthropic`` errors raised inside the block into ``loci.errors``."""
-    sdk = _sdk()
-    try:
-        yield
-    except sdk.AnthropicError as exc:
-        raise translate_anthropic_error(exc, model, base_url) from exc
+    return map_errors(anthropic_errors(), model, base_url)
 
 
 # --- messages -----------------------------------------------------------------------------
@@ -159,6 +143,16 @@ class _Reply:
     json: dict[int, list[str]] = field(default_factory=dict)
     text: list[str] = field(default_factory=list)
 
+    def add(self, event: Any) -> Iterator[ModelChunk]:
+        """Fold one raw stream event in; yield what it completes, if anything."""
+        out = _handle_event(event, self)
+        if out is not None:
+            yield out
+
+    def end(self, messages: Sequence[Message], *, cancelled: bool) -> Iterator[ModelChunk]:
+        """The usage (tool calls were yielded as their blocks closed)."""
+        yield UsageChunk(self.usage(messages))
+
     def usage(self, messages: Sequence[Message]) -> Usage:
         prompt = self.input_tokens
         if prompt is None:
@@ -211,39 +205,35 @@ def _handle_event(event: Any, reply: _Reply) -> ModelChunk | None:
 class AnthropicModel(RemoteModel):
     """A Claude model through the Messages API (streaming, native tool use)."""
 
+    default_base_url = ANTHROPIC_BASE_URL
+
     def __init__(
         self,
         model: str,
         *,
         api_key: str | None,
         name: str,
-        context_window: int = 200_000,
+        context_window: int = CONTEXT,
         tools: bool = True,
         api_base: str | None = None,
         max_tokens: int = DEFAULT_MAX_TOKENS,
-        max_retries: int = 3,
-        timeout: float = 600,
+        max_retries: int = RETRIES,
+        timeout: float = TIMEOUT_S,
     ) -> None:
         sdk = _sdk()
         if not api_key:
             raise ModelAuthError("Anthropic models need an API key: set ANTHROPIC_API_KEY")
-        self.model = model
-        self.name = name
-        self.context_window = context_window
-        self.supports_tools = tools
+        super().__init__(model, name, context_window, tools, max_retries)
         self.max_tokens = max_tokens
-        self.max_retries = max_retries
-        self.base_url = api_base or "https://api.anthropic.com"
-        with map_anthropic_errors(model, self.base_url):
-            self._client = sdk.Anthropic(
-                api_key=api_key, base_url=api_base, max_retries=max_retries, timeout=timeout
-            )
-        self.base_url = str(self._client.base_url).rstrip("/")
+        self._connect(sdk.Anthropic, api_key, api_base, timeout)
 
     def __repr__(self) -> str:
         return f"AnthropicModel({self.model!r}, base_url={self.base_url!r})"
 
-    def _request(self, messages: Sequence[Message]) -> dict[str, Any]:
+    def _errors(self) -> SdkErrors:
+        return anthropic_errors()
+
+    def _open(self, messages: Sequence[Message]) -> Any:
         system, converted = to_anthropic_messages(messages, tools=self.supports_tools)
         request: dict[str, Any] = {
             "model": self.model,
@@ -254,37 +244,7 @@ class AnthropicModel(RemoteModel):
             request["system"] = system
         if self.supports_tools:
             request["tools"] = [execute_tool_definition()]
-        return request
+        return self._client.messages.create(stream=True, **request)
 
-    def _attempt(
-        self, messages: Sequence[Message], cancel: threading.Event
-    ) -> Generator[ModelChunk, None, None]:
-        """One request: stream it, raising StreamDropped if it fails after it started."""
-        reply = _Reply()
-        with map_anthropic_errors(self.model, self.base_url):
-            if cancel.is_set():
-                return
-            stream = self._client.messages.create(stream=True, **self._request(messages))
-        with stream:
-            for event in _iterate(stream, cancel):
-                out = _handle_event(event, reply)
-                if out is not None:
-                    yield out
-                if cancel.is_set():
-                    break
-        yield UsageChunk(reply.usage(messages))
-
-
-def _iterate(stream: Any, cancel: threading.Event) -> Iterator[Any]:
-    """The events of an SDK stream, until it ends or ``cancel`` is set; failures mid-way
-    (a dropped connection, an ``error`` event) become StreamDropped."""
-    errors = (_sdk().APIError, *transport_errors())
-    iterator = iter(stream)
-    while not cancel.is_set():
-        try:
-            event = next(iterator)
-        except StopIteration:
-            return
-        except errors as exc:
-            raise StreamDropped(exc) from exc
-        yield event
+    def _reply(self) -> _Reply:
+        return _Reply()

