@@ -14,7 +14,8 @@ name is imported when first used.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing costs more to import than the rest of this module
 
 if TYPE_CHECKING:
     from .approval import Decision as Decision
@@ -102,7 +103,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'loci' has no attribute {name!r}")

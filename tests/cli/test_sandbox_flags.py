@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loci.cli import main as cli_main
+from loci.cli import run as cli_run
 from loci.config import load_settings
 from loci.errors import ConfigError
 from loci.sandbox import Support
@@ -43,7 +43,7 @@ def test_start_up_says_when_nothing_is_enforced(
 
     monkeypatch.setattr(core, "probe", lambda: Support(None, "bubblewrap is not installed"))
     settings = load_settings({"workdir": tmp_path, "network": False})
-    cli_main._announce_sandbox(settings, as_json=True)
+    cli_run.announce_sandbox(settings, as_json=True)
     captured = capsys.readouterr()
     assert "NOT enforced: bubblewrap is not installed" in captured.err
     event = json.loads(captured.out)

@@ -11,25 +11,18 @@ At start-up the sandbox in force is checked; when what was asked for (``--sandbo
 
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 import sys
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
-from ..approval import Approver, Decision, auto_approve, deny_all
-from ..config import Settings, load_settings
-from ..errors import LociError, NotFoundError
-from ..events import CodeBlock, Notice, TurnDone, to_dict
-from ..sandbox import Sandbox
+from ..config import load_settings
+from ..errors import LociError
 from ..sanitize import clean
-from ..session import Session
-from ..store import Store
-from .interactive import TerminalApprover, repl, run_turn
 from .models_cmd import model_option
 from .options import (
     gateway_options,
@@ -39,9 +32,6 @@ from .options import (
     setting_option,
     settings_flags,
 )
-from .render import Renderer
-
-OK_STATUSES = ("done", "max_steps", "repeated")
 
 
 def _flags(**given: Any) -> dict[str, Any]:
@@ -71,169 +61,51 @@ def _flags(**given: Any) -> dict[str, Any]:
     metavar="[ID]",
     help="Continue a conversation (the latest if no ID)",
 )
-@click.version_option(version("loci"), "--version", prog_name="loci")
+@click.version_option(package_name="loci", prog_name="loci")  # looked up only when asked
 def chat(request: tuple[str, ...], as_json: bool, resume: str | None, **options: Any) -> None:
     """loci: a model writes code, loci runs it on your machine, you get the answer."""
+    from . import run
+
     settings = load_settings(settings_flags(options))
     settings.workdir.mkdir(parents=True, exist_ok=True)
-    _announce_sandbox(settings, as_json=as_json)
+    run.announce_sandbox(settings, as_json=as_json)
     text = " ".join(request).strip()
     if not text and not sys.stdin.isatty():
         text = sys.stdin.read().strip()
-    conv_id = _resume_id(settings, resume)
+    conv_id = run.resume_id(settings, resume)
     if settings.python and not settings.kernel_gateway:
-        _ensure_ipykernel(settings.python, settings.auto_run, interactive=sys.stdin.isatty())
+        run.ensure_ipykernel(settings.python, settings.auto_run, interactive=sys.stdin.isatty())
     if as_json:
         if not text:
             raise click.UsageError("--json needs a request (as an argument or on stdin)")
-        sys.exit(_run_json(settings, text, conv_id))
+        sys.exit(run.run_json(settings, text, conv_id))
     if text:
-        sys.exit(_run_once(settings, text, conv_id))
-    _run_chat(settings, conv_id)
+        sys.exit(run.run_once(settings, text, conv_id))
+    run.run_chat(settings, conv_id)
 
 
-def _ensure_ipykernel(python: str, auto: bool, *, interactive: bool) -> None:
-    """``--python PATH``: that environment needs ipykernel; offer to install it."""
-    import shlex
-    import shutil
-    import subprocess
-
-    from ..errors import KernelError
-    from ..kernels import has_ipykernel, ipykernel_install_command
-
-    if not (Path(python).exists() or shutil.which(python)):
-        raise KernelError(f"no Python interpreter at {python}")
-    if has_ipykernel(python):
-        return
-    command = ipykernel_install_command(python)
-    shown = shlex.join(command)
-    if not auto:
-        if not interactive:
-            raise KernelError(f"{python} has no ipykernel; install it with: {shown} (or pass -y)")
-        if not click.confirm(f"{python} has no ipykernel. Run `{shown}` now?", default=True):
-            raise KernelError(f"loci needs ipykernel in {python}: {shown}")
-    click.echo(f"installing ipykernel: {shown}", err=True)
-    if subprocess.run(command, stdout=sys.stderr, check=False).returncode != 0:
-        raise KernelError(f"installing ipykernel into {python} failed; try: {shown}")
+# subcommand -> the module of this package that defines it (a function of the same name)
+_LAZY = {"models": "models_cmd", "serve": "serve_cmd", "users": "users_cmd"}
 
 
-def _announce_sandbox(settings: Settings, *, as_json: bool) -> None:
-    """Say at start-up where code works when it is not where loci was started, and when
-    the confinement asked for cannot be enforced here."""
-    if settings.started_in is not None:
-        note = workspace_note(settings)
-        click.echo(f"loci: {note}", err=True)
-        if as_json:
-            sys.stdout.write(json.dumps(to_dict(Notice("info", note))) + "\n")
-    if settings.kernel_gateway:
-        if not as_json:
-            click.echo(
-                f"loci: code runs on the kernel gateway {settings.kernel_gateway}; "
-                "loci's local sandbox does not apply there",
-                err=True,
-            )
-        return
-    warning = Sandbox.from_settings(settings).warning()
-    if warning is None:
-        return
-    click.echo(f"loci: warning: {warning}", err=True)
-    if as_json:
-        sys.stdout.write(json.dumps(to_dict(Notice("warning", warning))) + "\n")
+class _Commands(click.Group):
+    """The subcommands; those in ``_LAZY`` are imported only when they are the one run (the
+    pattern of click's "lazily loading subcommands"), so ``loci REQUEST`` loads none of them."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY and cmd_name not in self.commands:
+            module = importlib.import_module(f".{_LAZY[cmd_name]}", __package__)
+            self.add_command(getattr(module, cmd_name))
+        return super().get_command(ctx, cmd_name)
+
+    def names(self) -> set[str]:
+        return {*self.commands, *_LAZY}
 
 
-def workspace_note(settings: Settings) -> str:
-    """The start-up line for a workspace moved out of a folder too broad to be writable."""
-    where = "your home folder" if settings.started_in == Path.home() else settings.started_in
-    return (
-        f"workspace {settings.workdir}: you started loci in {where}, which code may read "
-        "(credential stores hidden) but not write; choose another with --workdir DIR"
-    )
-
-
-class ConfirmingApprover:
-    """The terminal approver, able to confirm risky code: it shows the reason, then asks."""
-
-    can_confirm = True
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.inner = TerminalApprover(console)
-
-    def __call__(self, block: CodeBlock) -> Decision:
-        return self.inner(block)
-
-    def confirm_risk(self, block: CodeBlock, reason: str) -> Decision:
-        from rich.text import Text
-
-        style = "bold yellow" if self.console.is_terminal else ""
-        warning = clean(f"⚠ this code {reason}. Check it before you say yes.")
-        self.console.print(Text(warning, style=style))
-        return self.inner(block)
-
-
-def _resume_id(settings: Settings, resume: str | None) -> int | None:
-    if resume is None:
-        return None
-    with Store(settings.db_path) as store:
-        if resume == "last":
-            latest = store.list_conversations(limit=1)
-            if not latest:
-                raise NotFoundError("there is no conversation to resume yet")
-            return latest[0].id
-        if not resume.isdigit():
-            raise click.BadParameter(f"{resume!r} is not a conversation id", param_hint="--resume")
-        store.get_conversation(int(resume))  # raises NotFoundError
-        return int(resume)
-
-
-def _session(settings: Settings, approver: Approver, conv_id: int | None) -> Session:
-    """A Session whose model, when it must be installed first, shows a bar on stderr."""
-    from ..models.registry import get_model
-    from .progress import InstallBar
-
-    with InstallBar() as bar:
-        model = get_model(settings, progress=bar)
-    return Session(settings, model=model, approver=approver, conversation_id=conv_id)
-
-
-def _run_json(settings: Settings, text: str, conv_id: int | None) -> int:
-    approver: Approver = auto_approve if settings.auto_run else deny_all
-    done: TurnDone | None = None
-    with _session(settings, approver, conv_id) as session:
-        for ev in session.run(text):
-            sys.stdout.write(json.dumps(to_dict(ev), ensure_ascii=False) + "\n")
-            sys.stdout.flush()
-            if isinstance(ev, TurnDone):
-                done = ev
-    return _exit_status(done)
-
-
-def _exit_status(done: TurnDone | None) -> int:
-    if done is None or done.status not in OK_STATUSES:
-        status = done.status if done else "error"
-        detail = f": {done.message}" if done and done.message else ""
-        click.echo(f"loci: request ended with status {status}{detail}", err=True)
-        return 130 if status == "interrupted" else 1
-    return 0
-
-
-def _run_once(settings: Settings, text: str, conv_id: int | None) -> int:
-    console = Console(highlight=False)
-    interactive = sys.stdin.isatty() and console.is_terminal
-    approver: Approver = ConfirmingApprover(console) if interactive else deny_all
-    with _session(settings, approver, conv_id) as session:
-        done = run_turn(session, text, Renderer(console))
-    return _exit_status(done)
-
-
-def _run_chat(settings: Settings, conv_id: int | None) -> None:
-    console = Console(highlight=False)
-    approver = ConfirmingApprover(console)
-    with _session(settings, approver, conv_id) as session:
-        repl(session, console, Renderer(console, show_usage=False))
-
-
-@click.group()
+@click.group(cls=_Commands)
 def commands() -> None:
     """loci subcommands."""
 
@@ -243,6 +115,8 @@ def commands() -> None:
 @click.option("-n", "--limit", default=30, show_default=True)
 def history(as_json: bool, limit: int) -> None:
     """List conversations, newest first."""
+    from ..store import Store
+
     with Store(load_settings().db_path) as store:
         rows = store.list_conversations(limit=limit)
     if as_json:
@@ -269,6 +143,7 @@ def _when(ts: float | str) -> str:
 def show(conversation_id: int, as_json: bool) -> None:
     """Show a whole conversation with every execution's output."""
     from ..export import export_markdown
+    from ..store import Store
 
     with Store(load_settings().db_path) as store:
         record = store.get_conversation(conversation_id)
@@ -283,8 +158,10 @@ def show(conversation_id: int, as_json: bool) -> None:
 @setting_option("auto_run")
 def resume(conversation_id: int, yes: bool | None) -> None:
     """Continue a conversation (the kernel is fresh; the model is told so)."""
+    from . import run
+
     settings = load_settings(_flags(auto_run=yes))
-    _run_chat(settings, _resume_id(settings, str(conversation_id)))
+    run.run_chat(settings, run.resume_id(settings, str(conversation_id)))
 
 
 @commands.command()
@@ -301,6 +178,7 @@ def resume(conversation_id: int, yes: bool | None) -> None:
 def export(conversation_id: int, fmt: str, output: Path | None) -> None:
     """Export a conversation as a Jupyter notebook or Markdown."""
     from ..export import export_ipynb, export_markdown
+    from ..store import Store
 
     with Store(load_settings().db_path) as store:
         record = store.get_conversation(conversation_id)
@@ -310,16 +188,6 @@ def export(conversation_id: int, fmt: str, output: Path | None) -> None:
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
-
-
-def _attach_optional_commands() -> None:
-    from .models_cmd import models
-    from .serve_cmd import serve
-    from .users_cmd import users
-
-    commands.add_command(models)
-    commands.add_command(serve)
-    commands.add_command(users)
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
@@ -332,8 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     # SIGTERM / SIGHUP (a closed terminal) unwind normally, so every kernel is shut down.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _exit_on_signal)
-    _attach_optional_commands()
-    command: click.Command = commands if args and args[0] in commands.commands else chat
+    command: click.Command = commands if args and args[0] in commands.names() else chat
     try:
         command.main(args, prog_name="loci", standalone_mode=False)
     except LociError as exc:

@@ -131,7 +131,7 @@ def serve(
     where = f"; kernels on {settings.kernel_gateway}" if settings.kernel_gateway else ""
     click.echo(f"loci is serving on {url}{where}\nPress Ctrl-C to stop.", err=True)
     if workdir and settings.started_in is not None:
-        from .main import workspace_note
+        from .run import workspace_note
 
         click.echo(f"loci: {workspace_note(settings)}", err=True)
     if not settings.kernel_gateway and (warning := _sandbox_warning(settings)):
