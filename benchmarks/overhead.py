@@ -262,6 +262,12 @@ def comparisons(repeat: int) -> tuple[list[Row], dict[str, Samples]]:
             "bare kernel start",
             raw["bare kernel start"],
         ),
+        (
+            "python -c 'import loci'",
+            raw["python -c 'import loci'"],
+            "python -c pass",
+            raw["python -c pass"],
+        ),
         ("loci --version", raw["loci --version"], "python -c pass", raw["python -c pass"]),
         (
             "loci --version",
@@ -287,6 +293,12 @@ def comparisons(repeat: int) -> tuple[list[Row], dict[str, Samples]]:
             raw["loci --json scripted: exit"],
             "python -c 'import loci'",
             raw["python -c 'import loci'"],
+        ),
+        (  # +ms: from the answer to the end of the process (kernels shut down, history closed)
+            "loci --json scripted: exit",
+            raw["loci --json scripted: exit"],
+            "loci --json scripted: first answer",
+            raw["loci --json scripted: first answer"],
         ),
     ]
     return rows, raw
