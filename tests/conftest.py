@@ -6,13 +6,10 @@ from pathlib import Path
 
 import pytest
 
-_STRIPPED = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "ANTHROPIC_API_KEY",
-    "LOCI_MODEL",
-    "LOCI_MODELS_DIR",
-)
+from loci.config import SETTINGS
+
+# Every variable a setting reads: the developer's own keys and choices must not reach a test.
+_STRIPPED = tuple(s.env for s in SETTINGS.values() if s.env)
 
 
 @pytest.fixture(autouse=True)

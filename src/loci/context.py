@@ -18,6 +18,9 @@ DEFAULT_OUTPUT_CHARS = 2000
 REPLY_RESERVE_TOKENS = 1024  # room kept free in the window for the model's reply ...
 REPLY_RESERVE_SHARE = 4  # ... or a quarter of the window, if that is less
 MIN_TRIMMED_CHARS = 200  # a message trimmed to fit keeps at least this much of its text
+TRACEBACK_LINES = 6  # of a traceback the model reads the last lines, which say what went wrong
+# A trimmed text keeps its head and its tail, two parts to one: what was asked, how it ended.
+HEAD_PARTS, TAIL_PARTS = 2, 1
 
 
 def input_budget(window: int) -> int:
@@ -29,8 +32,9 @@ def trim_text(text: str, limit: int, where: str = "") -> str:
     """Keep the head and tail of ``text`` within about ``limit`` characters."""
     if len(text) <= limit:
         return text
-    head = text[: limit * 2 // 3]
-    tail = text[-(limit // 3) :]
+    parts = HEAD_PARTS + TAIL_PARTS
+    head = text[: limit * HEAD_PARTS // parts]
+    tail = text[-(limit * TAIL_PARTS // parts) :]
     omitted = len(text) - len(head) - len(tail)
     note = f"[... {omitted} characters omitted of {len(text)}"
     note += f"; the full output is stored as {where}]" if where else "]"
@@ -58,7 +62,7 @@ def format_result(
     if errors and done.error_name:
         # A traceback is long; the last lines say what went wrong.
         tb = errors[-1].data.strip().splitlines()
-        short = "\n".join(tb[-6:])
+        short = "\n".join(tb[-TRACEBACK_LINES:])
         body = "".join(_output_text(o) for o in outputs if o.stream != "error") + short + "\n"
     text = trim_text(body, limit, where=f"execution #{done.execution_id}")
     status = _status_line(done)

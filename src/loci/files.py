@@ -19,6 +19,12 @@ from pathlib import Path
 
 MAX_FILES = 3
 _HEAD_BYTES = 16_384
+_LONGEST_LINE = 2000  # a longer line of a request is not searched for file names
+_HASH_CHUNK = 1 << 20  # bytes read at a time
+_SAMPLE_ROWS = 3  # rows of a table shown
+_LISTING_CHARS = 1500  # the column listing of a wide table is cut here
+_HEAD_LINES = 5  # lines of a text file shown ...
+_LINE_CHARS = 200  # ... each cut here
 _EXT_END = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}(?=$|[\s\"'`),;:?!]|\.(?:\s|$))")
 _STARTS = " \"'`("
 _TABULAR = {".csv": ",", ".tsv": "\t"}
@@ -33,7 +39,7 @@ def mentioned_files(text: str, workdir: Path, also: Path | None = None) -> list[
     found: list[Path] = []
     bases = [workdir] if also is None else [workdir, also]
     for line in text.splitlines():
-        if len(line) > 2000:
+        if len(line) > _LONGEST_LINE:
             continue
         for m in _EXT_END.finditer(line):
             path = _existing(line, m.end(), bases)
@@ -79,7 +85,7 @@ def _guess(values: list[str]) -> str:
 def _count_lines(path: Path) -> int:
     newlines = returns = 0
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
+        for chunk in iter(lambda: f.read(_HASH_CHUNK), b""):
             newlines += chunk.count(b"\n")
             returns += chunk.count(b"\r")
     return newlines or returns  # old Mac files end lines with \r alone
@@ -97,10 +103,10 @@ def _tabular(path: Path, head: str, delimiter: str) -> str:
         kind = _guess([r[i] for r in body if i < len(r)])
         columns.append(f"{name} ({kind})")
     n = max(_count_lines(path) - 1, 0)
-    shown = "\n".join(delimiter.join(r) for r in [header, *body[:3]])
+    shown = "\n".join(delimiter.join(r) for r in [header, *body[:_SAMPLE_ROWS]])
     listing = ", ".join(columns)
-    if len(listing) > 1500:
-        listing = listing[:1500] + f", … ({len(header)} columns)"
+    if len(listing) > _LISTING_CHARS:
+        listing = listing[:_LISTING_CHARS] + f", … ({len(header)} columns)"
     return f"{path}: about {n} rows, {len(header)} columns: {listing}\nFirst rows:\n{shown}"
 
 
@@ -117,8 +123,8 @@ def describe(path: Path) -> str:
             return _tabular(path, head, _TABULAR[suffix])
         except csv.Error:
             pass
-    lines = head.splitlines()[:5]
-    return f"{path}: {size} bytes; first lines:\n" + "\n".join(line[:200] for line in lines)
+    lines = head.splitlines()[:_HEAD_LINES]
+    return f"{path}: {size} bytes; first lines:\n" + "\n".join(line[:_LINE_CHARS] for line in lines)
 
 
 def describe_mentioned(text: str, workdir: Path) -> str:

@@ -45,6 +45,8 @@ from .reply import stream_reply
 from .store import Store
 from .turn import Turn
 
+TITLE_CHARS = 80  # a conversation is titled with the start of its first request
+
 
 class Session:
     """A conversation with a model and its kernels. Use as a context manager."""
@@ -155,7 +157,7 @@ class Session:
         """Handle one request; yields events, ending with exactly one TurnDone."""
         self._cancel.clear()
         if not self.messages:
-            self.store.set_title(self.conversation_id, text.strip().splitlines()[0][:80])
+            self.store.set_title(self.conversation_id, text.strip().splitlines()[0][:TITLE_CHARS])
         yield TurnStart(self.conversation_id, text)
         named = mentioned_files(text, self.settings.workdir, also=self.settings.started_in)
         blocked = {p: why for p, why in self.kernels.reveal(named).items() if why}

@@ -36,6 +36,7 @@ PoolFactory = Callable[[Settings, Path], KernelPool]
 Action = Literal["run", "skip", "always"]
 
 
+CLOSE_WAIT_S = 30.0  # how long closing waits for a turn's thread to end
 SWITCH_BUSY = "wait for the running request to end before switching models"
 
 
@@ -207,7 +208,7 @@ class LiveConversation:
 
     def close(self) -> None:
         self.interrupt()
-        self.join(30)
+        self.join(CLOSE_WAIT_S)
         self.session.close()
 
 
@@ -414,7 +415,7 @@ class Hub:
         with self._lock:
             closing, self._closing = self._closing, []
         for thread in closing:
-            thread.join(30)
+            thread.join(CLOSE_WAIT_S)
 
 
 __all__ = [
