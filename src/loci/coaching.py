@@ -8,12 +8,20 @@ met with an offer to ``pip install`` it, approved like any other code.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
+import sys
+from importlib import resources
 
 from .events import ExecutionDone, Grounding
 from .grounding import numbers
 from .turn import Turn
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 VERIFY_NOTE = (
     "No code has run yet, so that answer is not backed by any output. "
@@ -36,16 +44,6 @@ MAX_NUDGES = 2  # times one request may be sent back for code that backs its ans
 MAX_REPEATS = 1  # times the model may re-send code that already ran before the turn stops
 CODE_PREFILL = "```python\n"  # how a nudged reply starts, where the model allows a prefill
 
-# import name -> PyPI name, for the ModuleNotFoundError install proposal
-PIP_NAMES = {
-    "sklearn": "scikit-learn",
-    "cv2": "opencv-python",
-    "PIL": "pillow",
-    "yaml": "pyyaml",
-    "bs4": "beautifulsoup4",
-    "dateutil": "python-dateutil",
-    "skimage": "scikit-image",
-}
 _MISSING = re.compile(r"No module named '([A-Za-z0-9_]+)")
 
 
@@ -75,7 +73,21 @@ def missing_module(done: ExecutionDone) -> str | None:
     return found.group(1) if found else None
 
 
+@functools.cache
+def distributions() -> dict[str, str]:
+    """Import name -> the PyPI distribution that provides it, where they differ
+    (``data/distributions.toml``)."""
+    text = resources.files("loci").joinpath("data/distributions.toml").read_text("utf-8")
+    table: dict[str, str] = tomllib.loads(text)["distributions"]
+    return table
+
+
+def distribution(module: str) -> str:
+    """What to ``pip install`` for a missing top-level ``module``."""
+    return distributions().get(module, module)
+
+
 def pip_install(python: str, module: str) -> tuple[str, str]:
     """The PyPI package for ``module`` and the shell line that installs it for ``python``."""
-    package = PIP_NAMES.get(module, module)
+    package = distribution(module)
     return package, f"{shlex.quote(python)} -m pip install {shlex.quote(package)}"

@@ -1,0 +1,99 @@
+"""What loci proposes to install when an import fails, and the table behind it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from loci.approval import Decision
+from loci.coaching import distribution, distributions, missing_module, pip_install
+from loci.config import Settings, load_settings
+from loci.events import CodeBlock, ExecutionDone, KernelResult, Output
+from loci.kernels.fake import FakeKernel
+from loci.kernels.pool import KernelPool
+from loci.models.scripted import ScriptedModel
+from loci.session import Session
+
+# PEP 508 project names
+_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@pytest.mark.parametrize(
+    ("module", "package"),
+    [
+        # data science
+        ("sklearn", "scikit-learn"), ("skimage", "scikit-image"), ("cv2", "opencv-python"),
+        ("PIL", "pillow"), ("Bio", "biopython"), ("umap", "umap-learn"),
+        # office and documents
+        ("pptx", "python-pptx"), ("docx", "python-docx"), ("fitz", "pymupdf"),
+        ("pdfminer", "pdfminer.six"), ("odf", "odfpy"),
+        # web and data formats
+        ("bs4", "beautifulsoup4"), ("yaml", "pyyaml"), ("dateutil", "python-dateutil"),
+        ("dotenv", "python-dotenv"), ("jwt", "pyjwt"), ("Crypto", "pycryptodome"),
+        ("zmq", "pyzmq"), ("git", "gitpython"), ("MySQLdb", "mysqlclient"),
+        ("serial", "pyserial"),
+        # the same name on both sides
+        ("pandas", "pandas"), ("numpy", "numpy"), ("requests", "requests"),
+        ("openpyxl", "openpyxl"), ("sympy", "sympy"), ("feedparser", "feedparser"),
+    ],
+)  # fmt: skip
+def test_common_packages_by_their_real_names(module: str, package: str) -> None:
+    assert distribution(module) == package
+
+
+def test_every_entry_is_an_import_name_and_a_distinct_project_name() -> None:
+    table = distributions()
+    assert len(table) > 50
+    for module, package in table.items():
+        assert module.isidentifier(), module
+        assert _NAME.match(package), package
+        assert _normal(module) != _normal(package), f"{module}: pip finds it without an entry"
+
+
+def test_the_install_line_is_quoted_for_the_shell() -> None:
+    package, line = pip_install("/opt/my env/bin/python", "pptx")
+    assert package == "python-pptx"
+    assert line == "'/opt/my env/bin/python' -m pip install python-pptx"
+
+
+def test_only_a_missing_module_is_offered() -> None:
+    missing = ExecutionDone(1, "error", 0.1, error_name="ModuleNotFoundError",
+                            error_value="No module named 'pptx'")  # fmt: skip
+    assert missing_module(missing) == "pptx"
+    other = ExecutionDone(1, "error", 0.1, error_name="ImportError",
+                          error_value="cannot import name 'x' from 'pptx'")  # fmt: skip
+    assert missing_module(other) is None
+
+
+def test_a_failed_import_of_pptx_proposes_python_pptx(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    settings: Settings = load_settings({"workdir": work, "timeout": 20})
+    fakes: dict[str, FakeKernel] = {}
+
+    def factory(language: str) -> FakeKernel:
+        fakes[language] = FakeKernel(language, workdir=work)
+        return fakes[language]
+
+    asked: list[CodeBlock] = []
+
+    def approve(block: CodeBlock) -> Decision:
+        asked.append(block)
+        return Decision(True, "user")
+
+    model = ScriptedModel(["```python\nimport pptx\n```", "done"])
+    pool = KernelPool(work, factory=factory)
+    with Session(settings, model=model, kernels=pool, approver=approve) as s:
+        py = s.kernels.get("python")
+        assert isinstance(py, FakeKernel)
+        error = "No module named 'pptx'"
+        py.enqueue(KernelResult("error", error_name="ModuleNotFoundError", error_value=error))
+        py.enqueue(Output("stdout", "ok\n"), KernelResult("ok"))
+        list(s.run("make slides"))
+    assert asked[1].language == "shell" and asked[1].code.endswith(" -m pip install python-pptx")
