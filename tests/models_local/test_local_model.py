@@ -121,8 +121,10 @@ def test_smollm_takes_tool_history_and_cancels(smollm: LocalModel) -> None:
 def test_qwen_writes_python(tmp_path: Path) -> None:
     if not HAS_LLAMA:
         pytest.skip("llama-cpp-python is not installed (pip install 'loci[local]')")
-    model = load_local_model(
-        "", Settings(home=tmp_path, models_dir=_cache_dir()), progress=lambda p: None
+    model = load_local_model(  # by name: on a machine with 6+ cores "" would mean the 1.5B
+        "qwen2.5-coder-0.5b",
+        Settings(home=tmp_path, models_dir=_cache_dir()),
+        progress=lambda p: None,
     )
     assert model.name == "local:qwen2.5-coder-0.5b" and model.context_window == 8192
     messages = [

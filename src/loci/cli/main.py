@@ -69,6 +69,7 @@ def chat(request: tuple[str, ...], as_json: bool, resume: str | None, **options:
     settings = load_settings(settings_flags(options))
     settings.workdir.mkdir(parents=True, exist_ok=True)
     run.announce_sandbox(settings, as_json=as_json)
+    run.announce_model(settings, as_json=as_json)
     text = " ".join(request).strip()
     if not text and not sys.stdin.isatty():
         text = sys.stdin.read().strip()

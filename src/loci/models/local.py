@@ -1,16 +1,17 @@
 """The embedded model: a GGUF file run in-process by llama-cpp-python.
 
 ``load_local_model(rest, settings)`` resolves the part of a model spec after ``local:``:
-``""`` is the default catalog model, a catalog name is installed on first use (reporting to
-the caller's progress callback, e.g. the CLI's bar: a newcomer's first run just works), and
-anything else is a path to a ``.gguf`` file.
+``""`` is the default catalog model for this machine (``machine_default``: the 1.5B where
+there are the cores and memory for it, else the 0.5B), a catalog name is installed on first
+use (reporting to the caller's progress callback, e.g. the CLI's bar: a newcomer's first run
+just works), and anything else is a path to a ``.gguf`` file.
 
 ``LocalModel`` speaks text only (``supports_tools = False``): tool calls and results are
 flattened into fenced blocks and user messages. The prompt is the GGUF's own chat template,
 rendered by llama-cpp-python; usage is counted exactly with the model's tokenizer. Sampling
 is greedy with a mild repeat penalty, which suits small coding models.
 
-``llama_cpp`` is imported lazily, on load. Threads: loci asks for ``os.cpu_count()``.
+``llama_cpp`` is imported lazily, on load. Threads: one per usable core (``loci.machine``).
 llama.cpp built with OpenMP spins erratically on two cores unless ``OMP_WAIT_POLICY=active``
 is set before import; loci's install notes build with ``-DGGML_OPENMP=OFF``, which avoids
 that, and library code never changes ``os.environ``: users of an OpenMP build can export the
@@ -19,7 +20,6 @@ variable themselves.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError, ModelNotFoundError
 from ..events import Usage
+from ..machine import Machine, this_machine, usable_cores
 from ..messages import Message
 from .base import MESSAGE_TOKENS, ModelChunk, TextChunk, UsageChunk, import_extra
-from .catalog import CATALOG, DEFAULT_MODEL, get_entry
+from .catalog import CATALOG, CatalogEntry, default_entry, get_entry
 from .convert import flatten_tool_messages
 from .install import ProgressCallback, install_model
 
@@ -72,7 +73,7 @@ class LocalModel:
             self._llm = llama_cpp.Llama(
                 model_path=str(path),
                 n_ctx=context_window,
-                n_threads=n_threads or os.cpu_count() or 1,
+                n_threads=n_threads or usable_cores(),
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -206,6 +207,22 @@ def _unknown(rest: str) -> ModelNotFoundError:
     )
 
 
+def machine_default() -> tuple[CatalogEntry, Machine]:
+    """The embedded model ``local`` alone means here, and the machine it was chosen for."""
+    machine = this_machine()
+    return default_entry(machine.cores, machine.memory_gb), machine
+
+
+def default_note() -> str:
+    """The start-up line that says which embedded model ``local`` chose, and why."""
+    entry, machine = machine_default()
+    others = ", ".join(f"local:{n}" for n in CATALOG if n != entry.name and "qwen" in n)
+    return (
+        f"embedded model {entry.name}, chosen for this machine ({machine.describe()}); "
+        f"another with -m {others}"
+    )
+
+
 def load_local_model(
     rest: str, settings: Settings, *, progress: ProgressCallback | None = None
 ) -> LocalModel:
@@ -216,7 +233,7 @@ def load_local_model(
     """
     _import_llama()  # before a download: without the engine the model is of no use
     rest = rest.strip()
-    entry = get_entry(rest or DEFAULT_MODEL)
+    entry = get_entry(rest) if rest else machine_default()[0]
     if entry is not None:
         path = install_model(entry, settings.model_dir, progress=progress)  # or the one in place
         context = settings.context_window or entry.context_window
