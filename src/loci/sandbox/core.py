@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, cast
 
+from ..machine import memory_bytes
 from ..protected import credential_paths, is_exposed
 from ..protected import homes as protected_homes
 from ..secret_env import withhold
@@ -50,11 +51,10 @@ _MB = 1024 * 1024
 
 
 def default_memory_mb() -> int:
-    """Three quarters of the machine's memory (at least 2 GB): a runaway allocation fails
+    """Three quarters of the memory loci may use (at least 2 GB): a runaway allocation fails
     with MemoryError in the kernel before the OS's OOM killer picks a victim."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
+    total = memory_bytes()
+    if not total:
         return 8192
     return max(2048, total * 3 // 4 // _MB)
 
