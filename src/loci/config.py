@@ -225,6 +225,9 @@ class Settings:
         choices=SANDBOX_MODES,
     )
     network: bool = setting(True, SWITCH, "Cut the code's network access", flags=("--no-network",))
+    recipes: bool = setting(
+        True, SWITCH, "Give the model no worked examples (loci.recipes)", flags=("--no-recipes",)
+    )
     memory_mb: int | None = setting(
         None,
         WHOLE,

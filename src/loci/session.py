@@ -19,7 +19,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import replace
 from types import TracebackType
 
-from . import coaching, prompts
+from . import coaching, prompts, recipes
 from .approval import ApprovalPolicy, Approver, code_hash
 from .config import Settings, load_settings
 from .context import format_result
@@ -166,6 +166,8 @@ class Session:
         preview = describe_files(named, blocked)
         self._add(Message("user", prompts.with_preview(text, preview)))
         turn = Turn(text, usage_before=self.usage, about_files=bool(preview))
+        if self.settings.recipes:
+            turn.know_how = tuple(r.text for r in recipes.choose(text))
         status: TurnStatus | None = None
         message = ""
         try:
@@ -231,6 +233,7 @@ class Session:
             self.messages,
             str(self.settings.workdir),
             self.kernels.gateway_languages(),
+            turn.know_how,
         )
         reply = yield from stream_reply(
             self.model, sent, self._cancel, self.kernels.language_of, self._new_id, turn.prefill

@@ -28,3 +28,4 @@ class Turn:
     prefill: str = ""  # how the next reply must begin
     about_files: bool = False  # the request names files in the workspace
     reply_id: int | None = None  # the stored id of the model's latest reply
+    know_how: tuple[str, ...] = ()  # the recipes its model calls get (``loci.recipes``)

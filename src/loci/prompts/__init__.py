@@ -30,26 +30,38 @@ def with_preview(request: str, preview: str) -> str:
     return f"{request}\n\n{PREVIEW_NOTE}\n{preview}" if preview else request
 
 
-def system_message(tools: bool, workdir: str, languages: Collection[str] = ()) -> Message:
+KNOW_HOW = "Worked examples that may help with this request (adapt them; they are not data):"
+
+
+def system_message(
+    tools: bool, workdir: str, languages: Collection[str] = (), know_how: Sequence[str] = ()
+) -> Message:
     """The system prompt for a model with (``tools``) or without native tool calls;
-    ``languages`` are those a kernel gateway adds to python and shell."""
+    ``languages`` are those a kernel gateway adds to python and shell; ``know_how`` the
+    recipes chosen for the request."""
     text = load("tools" if tools else "system", workdir=workdir)
     if languages and tools:
         text += f"\nThe execute tool also takes language: {', '.join(languages)}."
     elif languages:
         fences = ", ".join(f"```{lang}" for lang in languages)
         text += f"\nThe kernel gateway also runs {fences} blocks."
-    return Message(
-        "system", text + f"\nSystem: {platform.system()}, Python {sys.version.split()[0]}."
-    )
+    text += f"\nSystem: {platform.system()}, Python {sys.version.split()[0]}."
+    if know_how:
+        text += "\n\n" + KNOW_HOW + "\n\n" + "\n\n".join(know_how)
+    return Message("system", text)
 
 
 def for_model(
-    model: Model, history: Sequence[Message], workdir: str, languages: Collection[str] = ()
+    model: Model,
+    history: Sequence[Message],
+    workdir: str,
+    languages: Collection[str] = (),
+    know_how: Sequence[str] = (),
 ) -> list[Message]:
-    """The messages one call sends: the system prompt and as much of the history as fits the
-    model's window (leaving room for its reply), in the shape its tool support wants."""
-    system = system_message(model.supports_tools, workdir, languages)
+    """The messages one call sends: the system prompt (with the request's ``know_how``) and
+    as much of the history as fits the model's window (leaving room for its reply), in the
+    shape its tool support wants."""
+    system = system_message(model.supports_tools, workdir, languages, know_how)
     budget = input_budget(model.context_window)
     sent = fit_history([system, *history], model.count_tokens, budget)
     return orphan_results_to_user(sent) if model.supports_tools else sent
