@@ -45,6 +45,7 @@ PIP_NAMES = {
     "bs4": "beautifulsoup4",
     "dateutil": "python-dateutil",
     "skimage": "scikit-image",
+    "pptx": "python-pptx",
 }
 _MISSING = re.compile(r"No module named '([A-Za-z0-9_]+)")
 
