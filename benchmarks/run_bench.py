@@ -20,12 +20,8 @@ The out dir holds ``run.json`` (settings), ``records.jsonl``, ``responses.jsonl`
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import random
-import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,7 +35,18 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from _runner import (
+    ROOT,
+    LiveProcesses,
+    Record,
+    loci_args,
+    loci_command,
+    make_record,
+    run_process,
+    safe_name,
+    task_env,
+)
+
 DEFAULT_BENCH = ROOT.parent / "shared" / "bench"
 SETS = ("dabench", "gsmhard")
 
@@ -50,23 +57,6 @@ class Task:
 
     id: int
     prompt: str
-
-
-@dataclass
-class Record:
-    """What one task did (one line of records.jsonl)."""
-
-    id: int
-    status: str  # the final turn_done status, or "timeout" / "crash"
-    steps: int
-    prompt_tokens: int
-    completion_tokens: int
-    executions: int
-    exec_statuses: list[str]
-    wall_s: float
-    exit_code: int | None
-    response: str
-    error: str = ""
 
 
 # -- inputs -----------------------------------------------------------------------------------
@@ -124,37 +114,6 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 # -- running one task -------------------------------------------------------------------------
 
 
-def loci_command() -> list[str]:
-    """The ``loci`` console script next to this interpreter, else ``python -m loci.cli.main``."""
-    script = Path(sys.executable).parent / "loci"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "loci.cli.main"]
-
-
-def task_env(out: Path) -> dict[str, str]:
-    """The environment of a task: LOCI_HOME inside the out dir, the user's models dir kept."""
-    env = dict(os.environ)
-    user_home = Path(env.get("LOCI_HOME") or Path.home() / ".loci").expanduser()
-    env.setdefault("LOCI_MODELS_DIR", str(user_home / "models"))
-    env["LOCI_HOME"] = str(out / "home")
-    return env
-
-
-def kill_tree(proc: subprocess.Popen[str]) -> None:
-    """Kill a task's process group and every descendant (kernels run in their own groups)."""
-    victims: list[Any] = []
-    try:
-        import psutil
-
-        victims = psutil.Process(proc.pid).children(recursive=True)
-    except Exception:  # psutil missing or the process already gone
-        victims = []
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    for child in victims:
-        with contextlib.suppress(Exception):  # already gone
-            child.kill()
-
-
 class Runner:
     """Runs tasks as ``loci`` subprocesses; remembers the live ones so Ctrl-C can kill them."""
 
@@ -162,109 +121,23 @@ class Runner:
         self.args = args
         self.out = out
         self.env = task_env(out)
-        self.live: set[subprocess.Popen[str]] = set()
-        self.lock = threading.Lock()
+        self.live = LiveProcesses()
 
     def command(self, task: Task, workdir: Path) -> list[str]:
         """The loci command line for one task."""
         a = self.args
-        return [
-            *loci_command(),
-            "--json",
-            "-y",
-            "-m",
-            a.model,
-            "--workdir",
-            str(workdir),
-            "--max-steps",
-            str(a.max_steps),
-            "--timeout",
-            str(a.exec_timeout),
-            *a.extra_arg,
-            "--",
-            task.prompt,
-        ]
+        return loci_args(a.model, workdir, a.max_steps, a.exec_timeout, a.extra_arg, task.prompt)
 
     def run(self, task: Task) -> Record:
         """Run one task in a fresh temporary working directory."""
         with tempfile.TemporaryDirectory(prefix=f"loci-{self.args.set}-{task.id}-") as wd:
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(
-                self.command(task, Path(wd)),
-                cwd=wd,
-                env=self.env,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-            with self.lock:
-                self.live.add(proc)
-            timed_out = False
-            try:
-                out, err = proc.communicate(timeout=self.args.task_timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                kill_tree(proc)
-                out, err = proc.communicate(timeout=30)
-            finally:
-                with self.lock:
-                    self.live.discard(proc)
-            wall = time.perf_counter() - t0
-        return make_record(task.id, out, err, proc.returncode, wall, timed_out)
+            cmd = self.command(task, Path(wd))
+            done = run_process(cmd, Path(wd), self.env, self.args.task_timeout, self.live)
+        return make_record(task.id, done.stdout, done.stderr, done.code, done.wall, done.timed_out)
 
     def kill_all(self) -> None:
         """Kill every task still running (after Ctrl-C)."""
-        with self.lock:
-            procs = list(self.live)
-        for proc in procs:
-            kill_tree(proc)
-
-
-def parse_events(stdout: str) -> list[dict[str, Any]]:
-    """The JSON event lines of a ``loci --json`` run (anything else is ignored)."""
-    events = []
-    for line in stdout.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            ev = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(ev, dict) and "type" in ev:
-            events.append(ev)
-    return events
-
-
-def make_record(
-    task_id: int, stdout: str, stderr: str, code: int | None, wall: float, timed_out: bool
-) -> Record:
-    """Fold one task's events into a Record."""
-    events = parse_events(stdout)
-    done = next((e for e in reversed(events) if e["type"] == "turn_done"), None)
-    replies = [str(e.get("text") or "") for e in events if e["type"] == "model_done"]
-    execs = [str(e.get("status")) for e in events if e["type"] == "execution_done"]
-    started = sum(1 for e in events if e["type"] == "execution_start")
-    if done is not None:
-        status, usage = str(done["status"]), done.get("usage") or {}
-    else:
-        status, usage = ("timeout" if timed_out else "crash"), {}
-    error = str(done.get("message") or "") if done else stderr.strip()[-2000:]
-    return Record(
-        id=task_id,
-        status=status,
-        steps=int(done.get("steps") or 0) if done else len(replies),
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-        executions=started,
-        exec_statuses=execs,
-        wall_s=round(wall, 3),
-        exit_code=code,
-        response="\n\n".join(t for t in replies if t),
-        error=error,
-    )
+        self.live.kill_all()
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -272,8 +145,7 @@ def make_record(
 
 def default_out(name: str, model: str) -> Path:
     """``benchmarks/results/SET-MODEL`` with the model spec made file-name safe."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model).name if "/" in model else model)
-    return ROOT / "benchmarks" / "results" / f"{name}-{safe.strip('_') or 'model'}"
+    return ROOT / "benchmarks" / "results" / f"{name}-{safe_name(model)}"
 
 
 def save(out: Path, rec: Record, lock: threading.Lock) -> None:
