@@ -30,7 +30,10 @@ def with_preview(request: str, preview: str) -> str:
     return f"{request}\n\n{PREVIEW_NOTE}\n{preview}" if preview else request
 
 
-KNOW_HOW = "Worked examples that may help with this request (adapt them; they are not data):"
+KNOW_HOW = (
+    "Library tips for this request. Write your own code for the user's data and question; "
+    "do not copy these lines:"
+)
 
 
 def system_message(

@@ -1,12 +1,16 @@
-"""Know-how a small model can use: short worked examples, kept as data files beside this
-module and chosen by what a request is about.
+"""Know-how a small model can use: short recipes, kept as data files beside this module and
+chosen by what a request is about.
 
-Each ``*.md`` file here is one recipe: a front matter line ``keywords: a, b, 中文, …`` and a
-tiny example (a sentence and a code block). A request that mentions a recipe's keywords gets
-that recipe in the system prompt of its model calls (at most ``MAX_RECIPES``, the most
-mentioned first); the history keeps only what the person and the model wrote. English
-keywords match whole words, any case; others (Chinese) match anywhere. To add a recipe, add
-a file; ``tests/test_recipes.py`` checks every file's shape.
+Each ``*.md`` file here is one recipe: a front matter line ``keywords: a, b, 中文, …``, a
+sentence, and a few ``- `` lines naming the calls that do the job. Not a whole script: given
+a complete worked example, the 0.5B model ran it as it stood (its made-up file and column
+names included) instead of writing code for the user's data.
+
+A request that mentions a recipe's keywords gets that recipe in the system prompt of its
+model calls (at most ``MAX_RECIPES``, the most mentioned first); the history keeps only what
+the person and the model wrote. English keywords match whole words, any case; others
+(Chinese) match anywhere. To add a recipe, add a file; ``tests/test_recipes.py`` checks
+every file's shape.
 """
 
 from __future__ import annotations
