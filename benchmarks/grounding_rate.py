@@ -4,9 +4,11 @@
 
 OUT is a ``run_bench.py`` out dir. Each task is matched to its conversation in
 ``OUT/home/history.db`` by its reply (``responses.jsonl`` holds the conversation's assistant
-texts joined, as run_bench builds it); correctness comes from ``details.jsonl`` (dabench:
-every sub-answer right) or, for gsmhard, from the bench folder's own ``score.py``. For each
-task with a final answer (its last reply without a tool call), ``ground`` is run again on it:
+texts joined, as run_bench builds it), and by its prompt when several tasks got the same
+reply (prompts from the bench folder's ``score.py``, when it is there). Correctness comes
+from ``details.jsonl`` (dabench: every sub-answer right) or, for gsmhard, from that
+``score.py``. For each task with a final answer (its last reply without a tool call),
+``ground`` is run again on it:
 
 - old rule: the text of the outputs of the turn's executions before the answer, as loci took
   it before (``o.text or o.data`` of every output but errors);
@@ -15,8 +17,8 @@ task with a final answer (its last reply without a tool call), ``ground`` is run
   from the stored request; rebuilt from the files it names when the request has none).
 
 A correct answer with an unsupported number is a false flag; among incorrect answers the
-script counts those with unsupported numbers (flags that were right to warn). ``stored`` is
-how many correct answers carried a flag as the run recorded it.
+script counts those with unsupported numbers (flags that were right to warn). ``stored``
+("as run") counts the answers that carried a flag as the run recorded it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from run_bench import DEFAULT_BENCH, read_jsonl
+from run_bench import DEFAULT_BENCH, load_prompts, read_jsonl
 
 from loci.events import Grounding
 from loci.files import describe_files, mentioned_files
@@ -92,6 +94,12 @@ def last_turn(record: ConversationRecord) -> tuple[MessageRecord, list[Item]] | 
         if isinstance(item, MessageRecord) and item.message.by == "person":
             return item, items[i + 1 :]
     return None
+
+
+def asked_of(record: ConversationRecord) -> str:
+    """The text of the person's last request in ``record`` (without the file preview)."""
+    found = last_turn(record)
+    return split_request(found[0].content, "")[0].strip() if found else ""
 
 
 def final_answer(record: ConversationRecord) -> Answer | None:
@@ -192,12 +200,15 @@ def measure(out: Path, bench: Path | None = None) -> Report:
     db = out / "home" / "history.db"
     if not db.exists():
         raise SystemExit(f"no {db}: is {out} a run_bench.py out dir?")
+    prompts = load_prompts(bench, name) if (bench / "score.py").is_file() else {}
     report = Report()
     with Store(db) as store:
         convs = answers_by_reply(store)
     for task_id in sorted(right):
         report.tasks += 1
         matches = convs.get(responses.get(task_id, ""), []) if responses.get(task_id) else []
+        if len(matches) > 1 and task_id in prompts:  # the same reply to several tasks
+            matches = [m for m in matches if asked_of(m) == prompts[task_id].prompt.strip()]
         if len(matches) != 1:
             report.unmatched.append(task_id)
             continue

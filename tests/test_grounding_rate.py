@@ -94,3 +94,30 @@ def test_gsmhard_correctness_comes_from_the_bench_scorer(tmp_path: Path) -> None
     )
     (tmp_path / "responses.jsonl").write_text('{"id": 0, "response": "42"}\n{"id": 1}\n')
     assert grounding_rate.correct_ids(tmp_path, "gsmhard", tmp_path) == {0: True, 1: False}
+
+
+def test_tasks_with_the_same_reply_are_told_apart_by_their_prompt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = {0: "Twice 617?", 1: "Half of 2468?"}
+    (tmp_path / "score.py").write_text(
+        "import json\n"
+        f"for i, p in {prompts!r}.items():\n"
+        "    print(json.dumps({'id': i, 'prompt': p}))\n"
+    )
+    out = tmp_path / "run"
+    (out / "home").mkdir(parents=True)
+    with Store(out / "home" / "history.db") as store:
+        add_task(store, prompts[0], "print(617 * 2)", [Output("stdout", "1234\n")], "@answer[1234]")
+        add_task(store, prompts[1], "print(2468 // 2)", [], "@answer[1234]")
+    (out / "responses.jsonl").write_text(
+        "".join(json.dumps({"id": i, "response": "@answer[1234]"}) + "\n" for i in prompts)
+    )
+    (out / "details.jsonl").write_text(
+        "".join(json.dumps({"id": i, "all": True}) + "\n" for i in prompts)
+    )
+    (out / "run.json").write_text(json.dumps([{"set": "dabench", "bench_dir": str(tmp_path)}]))
+    grounding_rate.main([str(out), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["unmatched"] == []
+    assert report["correct"]["flagged_new"] == [{"id": 1, "unsupported": ["1234"]}]
