@@ -1,19 +1,42 @@
-"""Are the numbers in an answer backed by what the code printed?
+"""Are the numbers in an answer backed by what the turn showed?
 
 ``ground(answer, evidence, question)`` finds every number the final reply states and looks for
-it in the outputs of the turn's executions. A number counts as supported when some output
-holds the same value, allowing for rounding to the precision the answer uses (``3.14`` is
-supported by ``3.14159``) and for thousands separators; numbers that merely restate the
-question, and small counting words like list indices 1-10, are not judged.
+it in the turn's ``Evidence``. A number counts as supported when some source holds the same
+value, allowing for rounding to the precision the answer uses (``3.14`` is supported by
+``3.14159``) and for thousands separators; numbers that merely restate the question, and
+small counting words like list indices 1-10, are not judged.
+
+Three sources back a number, each because the person can see where it came from:
+
+- ``outputs``: what the turn's executions printed or displayed (the text of every output but
+  errors; an image counts by its text rendering, never its base64 bytes). A printed literal
+  (``print(42)``) is an output like any other: the check is about what was shown, and the
+  code that printed it sits right above the answer.
+- ``literals``: the numbers of a *data literal* in Python code whose run ended ok and showed
+  something (an output that is not an error, or a file it wrote). A data literal is a list,
+  tuple, set or dict display holding at least two numbers (``pd.DataFrame({"year": [2020,
+  2021], ...})``, ``plt.bar(names, [3.2, 4.1])``); one bound to a name counts only when that
+  name is read again in the same code. Such numbers are the input the code worked on and
+  then plotted or tabulated, so restating them is not a claim of computation. A scalar the
+  model typed (``x = 42``), a one-number container (``[42]``), data no later line reads,
+  and the literals of code that failed or showed nothing back nothing: typing a figure is
+  not computing it. The residue this lets through is a deliberate cheat (two made-up figures
+  in a list that is then plotted); the code shows it to anyone who looks.
+- ``files``: the preview loci showed the model of the files the request names (columns, row
+  count, first rows): data the user supplied, which an answer may restate. Only the preview
+  counts, not the whole file: a large table holds nearly every short number somewhere, and
+  the model saw only the preview without running code.
 """
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from .events import Grounding
+from .events import Grounding, Output
 
 _NUMBER = re.compile(r"(?<![\w.])[-−]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _CODE = re.compile(r"```.*?(```|$)|`[^`\n]*`", re.S)
@@ -61,10 +84,23 @@ def _matches(token: str, candidates: Iterable[Decimal]) -> bool:
     return False
 
 
-def ground(answer: str, evidence: Sequence[str], question: str = "") -> Grounding:
+@dataclass(frozen=True)
+class Evidence:
+    """What may back the numbers of an answer (see the module docstring)."""
+
+    outputs: Sequence[str] = ()  # the text of the turn's outputs
+    literals: Collection[Decimal] = ()  # data literals of code that showed something
+    files: str = ""  # the preview of the files the request names
+
+
+def ground(answer: str, evidence: Evidence | Sequence[str], question: str = "") -> Grounding:
     """Split the numbers of ``answer`` into those the evidence supports and those it does
-    not. Restatements of the question and the integers 0-10 are left out of both lists."""
-    seen = {v for t in numbers("\n".join(evidence)) if (v := _value(t)) is not None}
+    not (a plain list of strings is taken as outputs). Restatements of the question and the
+    integers 0-10 are left out of both lists."""
+    if not isinstance(evidence, Evidence):
+        evidence = Evidence(tuple(evidence))
+    text = "\n".join([*evidence.outputs, evidence.files])
+    seen = {v for t in numbers(text) if (v := _value(t)) is not None} | set(evidence.literals)
     asked = {v for t in numbers(question) if (v := _value(t)) is not None}
     supported: list[str] = []
     unsupported: list[str] = []
@@ -76,6 +112,106 @@ def ground(answer: str, evidence: Sequence[str], question: str = "") -> Groundin
         if token not in target:
             target.append(token)
     return Grounding(tuple(supported), tuple(unsupported))
+
+
+def output_texts(outputs: Iterable[Output]) -> list[str]:
+    """The text of each output that may back a number: errors left out, images by their
+    text rendering only (base64 is full of digit runs that match numbers by chance)."""
+    return [
+        o.text if o.mime.startswith("image/") else (o.text or o.data)
+        for o in outputs
+        if o.stream != "error"
+    ]
+
+
+def shown_literals(
+    language: str, code: str, status: str, outputs: Sequence[Output], files: Sequence[str] = ()
+) -> list[Decimal]:
+    """The numbers of the data literals of ``code`` when it is Python whose run ended ok and
+    showed something (an output other than an error, or a file it wrote); [] otherwise."""
+    if language != "python" or status != "ok":
+        return []
+    if not files and all(o.stream == "error" for o in outputs):
+        return []
+    return data_literals(code)
+
+
+def data_literals(code: str) -> list[Decimal]:
+    """The numbers of every data literal of ``code``: a list, tuple, set or dict display with
+    two numbers or more, not bound only to names no line reads ([] if it does not parse)."""
+    tree = _parse(code)
+    if tree is None:
+        return []
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    found: list[Decimal] = []
+    _collect(tree, read, found)
+    return found
+
+
+_DISPLAYS = (ast.List, ast.Tuple, ast.Set, ast.Dict)
+
+
+def _parse(code: str) -> ast.Module | None:
+    """``code`` as Python, IPython's ``%magic`` and ``!shell`` lines read as ``pass``."""
+    lines = [
+        line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip()[:1] in ("%", "!") else line
+        for line in code.splitlines()
+    ]
+    try:
+        return ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _collect(node: ast.AST, read: set[str], found: list[Decimal]) -> None:
+    """Add the numbers of the outermost data literals under ``node`` to ``found``."""
+    if isinstance(node, (ast.Assign, ast.AnnAssign)) and _unread(node, read):
+        return
+    if isinstance(node, _DISPLAYS):
+        leaves: list[Decimal] = []
+        _leaves(node, leaves)
+        if len(leaves) >= 2:
+            found.extend(leaves)
+        return
+    for child in ast.iter_child_nodes(node):
+        _collect(child, read, found)
+
+
+def _unread(node: ast.Assign | ast.AnnAssign, read: set[str]) -> bool:
+    """The assignment binds only plain names and no line reads any of them."""
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    names: list[str] = []
+    for target in targets:
+        for n in ast.walk(target):
+            if isinstance(n, (ast.Attribute, ast.Subscript)):
+                return False  # it changes an object the code already holds
+            if isinstance(n, ast.Name):
+                names.append(n.id)
+    return not any(name in read for name in names)
+
+
+def _leaves(node: ast.AST, out: list[Decimal]) -> None:
+    """The numeric constants under ``node`` (``-3`` as one number), in order."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _number(node.operand)
+        if inner is not None:
+            out.append(-inner if isinstance(node.op, ast.USub) else inner)
+            return
+    value = _number(node)
+    if value is not None:
+        out.append(value)
+        return
+    for child in ast.iter_child_nodes(node):
+        _leaves(child, out)
+
+
+def _number(node: ast.AST) -> Decimal | None:
+    if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
+        return None
+    if not isinstance(node.value, (int, float)):
+        return None
+    value = Decimal(repr(node.value))
+    return value if value.is_finite() else None  # 1e999 is inf
 
 
 def unbacked_warning(grounding: Grounding | None) -> str:

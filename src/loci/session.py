@@ -37,7 +37,7 @@ from .events import (
 )
 from .execution import ExecutionRequest, ExecutionResult, run_block
 from .files import describe_files, mentioned_files
-from .grounding import ground
+from .grounding import Evidence, ground, output_texts, shown_literals
 from .kernels.pool import KernelPool
 from .messages import Message, ToolCall
 from .models.base import Model, close_model
@@ -165,7 +165,7 @@ class Session:
             yield Notice("warning", f"{path}: the code cannot open this file: {why}")
         preview = describe_files(named, blocked)
         self._add(Message("user", prompts.with_preview(text, preview)))
-        turn = Turn(text, usage_before=self.usage, about_files=bool(preview))
+        turn = Turn(text, usage_before=self.usage, about_files=bool(preview), preview=preview)
         if self.settings.recipes:
             turn.know_how = tuple(r.text for r in recipes.choose(text))
         status: TurnStatus | None = None
@@ -212,7 +212,8 @@ class Session:
         self, turn: Turn, text: str, final: bool
     ) -> Generator[Event, None, TurnStatus | None]:
         """A reply without code: the turn's answer, unless no output backs it yet."""
-        grounding = ground(text, turn.evidence, turn.text)
+        evidence = Evidence(turn.evidence, turn.literals, turn.preview)
+        grounding = ground(text, evidence, turn.text)
         note = None if final else coaching.unbacked_note(turn, text, grounding)
         if note is not None:
             turn.nudges += 1
@@ -271,7 +272,10 @@ class Session:
             installed = yield from self._offer_install(module)
             if installed:
                 result = yield from self._execute(request)
-        turn.evidence.extend(o.text or o.data for o in result.outputs if o.stream != "error")
+        turn.evidence.extend(output_texts(result.outputs))
+        turn.literals += shown_literals(
+            request.language, request.code, result.done.status, result.outputs, result.done.files
+        )
         turn.last_failed = result.done.status in ("error", "timeout", "crashed")
         turn.executions += 1
         return format_result(result.outputs, result.done)

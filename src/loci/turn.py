@@ -8,6 +8,7 @@ given.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from .events import Usage
 
@@ -21,11 +22,13 @@ class Turn:
     steps: int = 0
     run_codes: set[str] = field(default_factory=set)  # hashes of the code that ran
     evidence: list[str] = field(default_factory=list)  # what its executions printed
+    literals: list[Decimal] = field(default_factory=list)  # data its code showed (grounding)
     nudges: int = 0  # times the model was sent back to back its answer with code
     last_failed: bool = False  # the last execution ended in an error, timeout or crash
     executions: int = 0
     repeats: int = 0
     prefill: str = ""  # how the next reply must begin
     about_files: bool = False  # the request names files in the workspace
+    preview: str = ""  # what the model was shown of those files
     reply_id: int | None = None  # the stored id of the model's latest reply
     know_how: tuple[str, ...] = ()  # the recipes its model calls get (``loci.recipes``)

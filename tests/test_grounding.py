@@ -1,0 +1,135 @@
+"""Which sources back an answer's numbers: outputs, data literals that were shown, file previews."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from loci.approval import auto_approve
+from loci.config import Settings, load_settings
+from loci.events import Event, Grounding, KernelResult, Output
+from loci.files import describe_files
+from loci.grounding import Evidence, data_literals, ground, output_texts, shown_literals
+from loci.kernels.fake import FakeKernel
+from loci.kernels.pool import KernelPool
+from loci.models.scripted import ScriptedModel
+from loci.session import Session
+
+PLOT = (
+    "import pandas as pd\n"
+    'df = pd.DataFrame({"year": [2020, 2021], "sales": [1520.5, 1733.2]})\n'
+    'df.plot(x="year", y="sales")\n'
+)
+FIGURE = Output("display", "iVBORw0KGgo=", mime="image/png", text="<Figure size 640x480>")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    work = tmp_path / "work"
+    work.mkdir()
+    return load_settings({"workdir": work, "timeout": 20})
+
+
+@pytest.fixture
+def pool(settings: Settings) -> KernelPool:
+    return KernelPool(settings.workdir, factory=lambda lang: FakeKernel(lang, settings.workdir))
+
+
+def final_grounding(settings: Settings, pool: KernelPool, replies: list[str], text: str,
+                    *scripts: tuple[Output | KernelResult, ...]) -> Grounding:  # fmt: skip
+    """The grounding of the answer a scripted session gives to ``text``."""
+    with Session(settings, model=ScriptedModel(replies), kernels=pool, approver=auto_approve) as s:
+        py = s.kernels.get("python")
+        assert isinstance(py, FakeKernel)
+        for script in scripts:
+            py.enqueue(*script)
+        events: list[Event] = list(s.run(text))
+    found = [e for e in events if isinstance(e, Grounding)]
+    assert found, "no grounding event"
+    return found[-1]
+
+
+# -- the rule, unit by unit --------------------------------------------------------------------
+
+
+def test_printed_outputs_back_as_before() -> None:
+    g = ground("The mean is 3.14 and the total 1,200.", ["3.14159\n", "1200\n"], "")
+    assert g == Grounding(("3.14", "1,200"), ())
+    assert ground("It is 57.", Evidence(outputs=["57\n"])).supported == ("57",)
+
+
+def test_data_literals_are_containers_with_two_numbers_or_more() -> None:
+    assert data_literals(PLOT) == [Decimal(n) for n in ("2020", "2021", "1520.5", "1733.2")]
+    assert data_literals("plt.bar(['a', 'b'], [3.2, -4.5])") == [Decimal("3.2"), Decimal("-4.5")]
+    assert data_literals("x = 42\nprint(x)") == []  # a scalar is typed, not data
+    assert data_literals("x = [42]\nplt.plot(x)") == []  # so is a one-number list
+    assert data_literals("%matplotlib inline\nplt.plot([11, 12])") == [Decimal(11), Decimal(12)]
+    assert data_literals("def f(:") == []
+
+
+def test_data_no_line_reads_backs_nothing() -> None:
+    assert data_literals('r = {"mean": 42.1, "std": 3.3}\nprint("done")') == []
+    shown = 'r = {"mean": 42.1, "std": 3.3}\nshow(r)'
+    assert data_literals(shown) == [Decimal("42.1"), Decimal("3.3")]
+    assert data_literals('df["x"] = [15, 16]') == [Decimal(15), Decimal(16)]  # changes df
+
+
+def test_literals_count_only_when_the_run_ended_ok_and_showed_something() -> None:
+    assert shown_literals("python", PLOT, "ok", [FIGURE])
+    assert shown_literals("python", PLOT, "ok", [], ["out/plot.png"])  # saved to a file
+    assert shown_literals("python", PLOT, "ok", []) == []  # showed nothing
+    error = Output("error", "Traceback ...", text="KeyError: 'sales'")
+    assert shown_literals("python", PLOT, "ok", [error]) == []
+    assert shown_literals("python", PLOT, "error", [FIGURE]) == []
+    assert shown_literals("shell", "echo [11, 12]", "ok", [FIGURE]) == []
+
+
+def test_an_image_backs_by_its_text_never_its_base64() -> None:
+    image = Output("display", "AAAA/123+456", mime="image/png", text="")
+    assert output_texts([image, Output("stdout", "7.5\n")]) == ["", "7.5\n"]
+    assert ground("Look at 123.", output_texts([image])).unsupported == ("123",)
+
+
+def test_the_file_preview_backs_what_it_shows_and_only_that(tmp_path: Path) -> None:
+    csv = tmp_path / "sales.csv"
+    csv.write_text("month,total\n" + "".join(f"m{i},{1000 + i * 37}\n" for i in range(20)))
+    preview = describe_files([csv])
+    g = ground("January was 1000, February 1037; row 15 is 1555.", Evidence(files=preview))
+    assert g == Grounding(("1000", "1037"), ("15", "1555"))
+
+
+# -- in a session --------------------------------------------------------------------------------
+
+
+def test_a_dataframe_from_literals_then_plotted_is_not_flagged(
+    settings: Settings, pool: KernelPool
+) -> None:
+    replies = [f"```python\n{PLOT}```", "Sales rose from 1520.5 in 2020 to 1733.2 in 2021."]
+    g = final_grounding(settings, pool, replies, "Plot these sales.", (FIGURE, KernelResult("ok")))
+    assert g == Grounding(("1520.5", "2020", "1733.2", "2021"), ())
+
+
+def test_a_typed_scalar_restated_with_no_output_is_still_flagged(
+    settings: Settings, pool: KernelPool
+) -> None:
+    replies = ["```python\nx = 42\n```", *["The answer is 42."] * 3]  # nudged twice to print
+    g = final_grounding(settings, pool, replies, "What is six times seven?", (KernelResult("ok"),))
+    assert g == Grounding((), ("42",))
+
+
+def test_a_hard_coded_print_is_an_output_as_before(settings: Settings, pool: KernelPool) -> None:
+    replies = ["```python\nprint(42)\n```", "The answer is 42."]
+    stdout = Output("stdout", "42\n")
+    g = final_grounding(settings, pool, replies, "Six times seven?", (stdout, KernelResult("ok")))
+    assert g == Grounding(("42",), ())
+
+
+def test_numbers_of_the_users_csv_back_an_answer_restating_them(
+    settings: Settings, pool: KernelPool
+) -> None:
+    (settings.workdir / "sales.csv").write_text("month,total\njan,1520\nfeb,1733\n")
+    replies = ["January sold 1520, February 1733.", "January sold 1520, February 1733."]
+    g = final_grounding(settings, pool, replies, "What did sales.csv record per month?")
+    assert g == Grounding(("1520", "1733"), ())
