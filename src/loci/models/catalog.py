@@ -27,6 +27,15 @@ class WheelPart:
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """How loci asks llama.cpp for a reply: per model, so each gets what suits it."""
+
+    max_tokens: int = 1024  # of one reply
+    temperature: float = 0.0  # greedy: small coding models do best without sampling noise
+    repeat_penalty: float = 1.05  # mild: enough to break a loop, not to garble code
+
+
+@dataclass(frozen=True)
 class CatalogEntry:
     name: str  # what the user types: ``local:NAME``, ``loci models install NAME``
     filename: str  # the assembled file, in the models directory
@@ -41,6 +50,7 @@ class CatalogEntry:
     # what a machine needs for the model to answer at an acceptable speed (the default choice)
     min_cores: int = 1
     min_memory_gb: float = 0.0
+    sampling: Sampling = Sampling()
 
     @property
     def size_label(self) -> str:

@@ -31,7 +31,7 @@ from ..events import Usage
 from ..machine import Machine, this_machine, usable_cores
 from ..messages import Message
 from .base import MESSAGE_TOKENS, ModelChunk, TextChunk, UsageChunk, import_extra
-from .catalog import CATALOG, CatalogEntry, default_entry, get_entry
+from .catalog import CATALOG, CatalogEntry, Sampling, default_entry, get_entry
 from .convert import flatten_tool_messages
 from .install import ProgressCallback, install_model
 
@@ -39,9 +39,6 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 DEFAULT_CONTEXT = 8192
-MAX_TOKENS = 1024
-TEMPERATURE = 0.0
-REPEAT_PENALTY = 1.05
 
 
 def _import_llama() -> Any:
@@ -59,13 +56,14 @@ class LocalModel:
         *,
         name: str = "local",
         context_window: int = DEFAULT_CONTEXT,
-        max_tokens: int = MAX_TOKENS,
+        sampling: Sampling | None = None,
         n_threads: int | None = None,
     ) -> None:
         self.name = name
         self.path = path
         self.context_window = context_window
-        self.max_tokens = max_tokens
+        self.sampling = sampling or Sampling()
+        self.max_tokens = self.sampling.max_tokens
         llama_cpp = _import_llama()
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
@@ -161,8 +159,8 @@ class LocalModel:
             chunks = self._llm.create_chat_completion(
                 messages=wire,
                 stream=True,
-                temperature=TEMPERATURE,
-                repeat_penalty=REPEAT_PENALTY,
+                temperature=self.sampling.temperature,
+                repeat_penalty=self.sampling.repeat_penalty,
                 max_tokens=self.max_tokens,
             )
             with closing(chunks):
@@ -184,8 +182,8 @@ class LocalModel:
             chunks = self._llm.create_completion(
                 prompt=result.prompt + prefill,
                 stream=True,
-                temperature=TEMPERATURE,
-                repeat_penalty=REPEAT_PENALTY,
+                temperature=self.sampling.temperature,
+                repeat_penalty=self.sampling.repeat_penalty,
                 max_tokens=self.max_tokens,
                 stop=result.stop,
             )
@@ -237,7 +235,9 @@ def load_local_model(
     if entry is not None:
         path = install_model(entry, settings.model_dir, progress=progress)  # or the one in place
         context = settings.context_window or entry.context_window
-        return LocalModel(path, name=f"local:{entry.name}", context_window=context)
+        return LocalModel(
+            path, name=f"local:{entry.name}", context_window=context, sampling=entry.sampling
+        )
     candidate = Path(rest).expanduser()
     if candidate.suffix.lower() != ".gguf" and not candidate.is_file():
         raise _unknown(rest)
