@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from loci.approval import Decision
-from loci.coaching import distribution, distributions, missing_module, pip_install
+from loci.approval import Decision, auto_approve
+from loci.coaching import (
+    FAILED_REPEAT_NOTE,
+    distribution,
+    distributions,
+    missing_module,
+    pip_install,
+)
 from loci.config import Settings, load_settings
 from loci.events import CodeBlock, ExecutionDone, KernelResult, Output
 from loci.kernels.fake import FakeKernel
@@ -97,3 +103,24 @@ def test_a_failed_import_of_pptx_proposes_python_pptx(tmp_path: Path) -> None:
         py.enqueue(Output("stdout", "ok\n"), KernelResult("ok"))
         list(s.run("make slides"))
     assert asked[1].language == "shell" and asked[1].code.endswith(" -m pip install python-pptx")
+
+
+def test_code_that_failed_and_is_sent_again_gets_its_error_back(tmp_path: Path) -> None:
+    # Small models "fix" a failing block by sending it again; they are told how it failed.
+    work = tmp_path / "work"
+    work.mkdir()
+    settings = load_settings({"workdir": work, "timeout": 20})
+    pool = KernelPool(work, factory=lambda language: FakeKernel(language, workdir=work))
+    code = "```python\nprint(sqrt(2))\n```"
+    model = ScriptedModel([code, code, "```python\nimport math\nprint(math.sqrt(2))\n```", "1.41"])
+    with Session(settings, model=model, kernels=pool, approver=auto_approve) as s:
+        py = s.kernels.get("python")
+        assert isinstance(py, FakeKernel)
+        error = "name 'sqrt' is not defined"
+        py.enqueue(KernelResult("error", error_name="NameError", error_value=error))
+        py.enqueue(Output("stdout", "1.4142135623730951\n"), KernelResult("ok"))
+        done = list(s.run("square root of 2?"))[-1]
+        notes = [m.content for m in s.messages if m.role == "tool"]
+    assert done.type == "turn_done" and done.status == "done"
+    assert notes[1] == FAILED_REPEAT_NOTE.format(error=f"NameError: {error}")
+    assert py.executed == ["print(sqrt(2))", "import math\nprint(math.sqrt(2))"]

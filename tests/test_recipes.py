@@ -20,7 +20,7 @@ MAX_CHARS = 1200  # a recipe must stay small: it is read by a model with a small
 
 def test_every_recipe_file_has_keywords_and_a_few_hints() -> None:
     recipes = all_recipes()
-    assert len(recipes) >= 8
+    assert len(recipes) >= 7
     for r in recipes:
         assert len(r.keywords) >= 3, r.name
         hints = [line for line in r.text.splitlines() if line.startswith("- ")]
@@ -42,7 +42,8 @@ def test_a_file_without_front_matter_is_refused() -> None:
         ("Find the derivative of sin(x)**2 and check it numerically", ["symbolic"]),
         ("Make a PowerPoint presentation on LLMs and save it as llm.pptx", ["office_files"]),
         ("Read the RSS feed at http://127.0.0.1:8000/feed.xml: what news?", ["web_and_feeds"]),
-        ("Calculate the Pearson correlation between age and fare", ["statistics"]),
+        # measured on 33 DABench tasks: the statistics recipe gained 3 and lost 3, so it went
+        ("Calculate the Pearson correlation between age and fare", []),
         ("Train a random forest classifier and report its accuracy", ["machine_learning"]),
         ("How many days between 2026-01-01 and 2026-12-25, and which weekday?", ["dates"]),
         ("What is 2**100?", []),

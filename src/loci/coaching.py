@@ -31,6 +31,10 @@ REPEAT_NOTE = (
     "[not run: this exact code already ran in this request; its output is above. "
     "Change the code, or give the final answer.]"
 )
+FAILED_REPEAT_NOTE = (
+    "[not run: this exact code already ran and failed with {error}. Running it again fails "
+    "the same way: change the code to fix that error.]"
+)
 SILENT_NOTE = (
     "The code printed nothing, so that answer is not backed by any output. print() the result."
 )
@@ -40,6 +44,7 @@ FIX_NOTE = (
 )
 FINAL_NOTE = "Step limit reached. Answer now from the outputs above, without code."
 
+ERROR_CHARS = 200  # of a failure quoted back to the model
 MAX_NUDGES = 2  # times one request may be sent back for code that backs its answer
 MAX_REPEATS = 1  # times the model may re-send code that already ran before the turn stops
 CODE_PREFILL = "```python\n"  # how a nudged reply starts, where the model allows a prefill
@@ -63,6 +68,25 @@ def unbacked_note(turn: Turn, reply: str, grounding: Grounding) -> str | None:
     if figured or turn.about_files:
         return None if turn.nudges else VERIFY_NOTE  # from memory, or about an unread file
     return None
+
+
+def repeat_note(turn: Turn) -> str:
+    """What to tell a model that sent code it already ran: a failed block's error, so it
+    fixes it instead of sending it a third time (small models do), or where its output is."""
+    if turn.last_failed and turn.last_error:
+        return FAILED_REPEAT_NOTE.format(error=turn.last_error)
+    return REPEAT_NOTE
+
+
+def failure(done: ExecutionDone) -> str:
+    """How a block failed, in a few words ("" when it did not)."""
+    if done.status == "ok":
+        return ""
+    if done.error_name:
+        return f"{done.error_name}: {done.error_value}"[:ERROR_CHARS]
+    if done.exit_code is not None:
+        return f"exit status {done.exit_code}"
+    return (done.message or done.status)[:ERROR_CHARS]
 
 
 def missing_module(done: ExecutionDone) -> str | None:

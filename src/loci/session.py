@@ -203,7 +203,7 @@ class Session:
                 yield Notice("warning", "the model repeated code it already ran; stopping")
                 return "repeated"
             for call in blocks:  # the first time: say so instead of running it again
-                self._add(Message("tool", coaching.REPEAT_NOTE, tool_call_id=call.id))
+                self._add(Message("tool", coaching.repeat_note(turn), tool_call_id=call.id))
             return None
         turn.run_codes.update(code_hash(c.code) for c in blocks)
         return (yield from self._run_calls(turn, blocks))
@@ -277,6 +277,7 @@ class Session:
             request.language, request.code, result.done.status, result.outputs, result.done.files
         )
         turn.last_failed = result.done.status in ("error", "timeout", "crashed")
+        turn.last_error = coaching.failure(result.done)
         turn.executions += 1
         return format_result(result.outputs, result.done)
 

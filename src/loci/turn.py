@@ -25,6 +25,7 @@ class Turn:
     literals: list[Decimal] = field(default_factory=list)  # data its code showed (grounding)
     nudges: int = 0  # times the model was sent back to back its answer with code
     last_failed: bool = False  # the last execution ended in an error, timeout or crash
+    last_error: str = ""  # how it failed, e.g. "NameError: name 'sqrt' is not defined"
     executions: int = 0
     repeats: int = 0
     prefill: str = ""  # how the next reply must begin
