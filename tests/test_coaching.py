@@ -124,3 +124,15 @@ def test_code_that_failed_and_is_sent_again_gets_its_error_back(tmp_path: Path) 
     assert done.type == "turn_done" and done.status == "done"
     assert notes[1] == FAILED_REPEAT_NOTE.format(error=f"NameError: {error}")
     assert py.executed == ["print(sqrt(2))", "import math\nprint(math.sqrt(2))"]
+
+
+def test_a_summary_that_repeats_the_requests_figures_is_not_sent_back_for_code() -> None:
+    from loci.coaching import VERIFY_NOTE, unbacked_note
+    from loci.grounding import ground
+    from loci.turn import Turn
+
+    abstract = "Summarise: our method cuts memory by 37.5% and is 2.4x faster on 12 tasks."
+    summary = "The method uses 37.5% less memory and runs 2.4x faster on 12 tasks."
+    assert unbacked_note(Turn(abstract), summary, ground(summary, [], abstract)) is None
+    apples = "Split 12 apples among 3 people. How many each?"
+    assert unbacked_note(Turn(apples), "4 each.", ground("4 each.", [], apples)) == VERIFY_NOTE

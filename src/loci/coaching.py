@@ -54,20 +54,28 @@ _MISSING = re.compile(r"No module named '([A-Za-z0-9_]+)")
 
 def unbacked_note(turn: Turn, reply: str, grounding: Grounding) -> str | None:
     """What to tell a model whose final answer no output backs (at most ``MAX_NUDGES`` times a
-    request). A question with figures answered with a figure counts as computed, even when the
-    figure is small or restates the question: small models answer those from memory."""
+    request). A question with figures answered with a new figure counts as computed, even when
+    the figure is small: small models answer those from memory."""
     if turn.nudges >= MAX_NUDGES:
         return None
     if turn.last_failed and (grounding.unsupported or not turn.evidence):
         return FIX_NOTE
     if turn.evidence:
         return None
-    figured = bool(grounding.unsupported) or bool(numbers(reply) and numbers(turn.text))
+    figured = bool(grounding.unsupported) or _new_figure(reply, turn.text)
     if turn.executions:
         return SILENT_NOTE if figured else None  # code ran but printed nothing
     if figured or turn.about_files:
         return None if turn.nudges else VERIFY_NOTE  # from memory, or about an unread file
     return None
+
+
+def _new_figure(reply: str, request: str) -> bool:
+    """A request with figures answered with a figure it does not contain: "4" for 12 apples
+    among 3 people. Figures copied from the request (a summary of a text that has numbers) are
+    not an answer from memory."""
+    asked = set(numbers(request))
+    return bool(asked) and any(n not in asked for n in numbers(reply))
 
 
 def repeat_note(turn: Turn) -> str:
