@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from loci.config import SETTINGS
+from loci.config import SETTINGS, Settings, load_settings
+from loci.kernels.fake import FakeKernel
+from loci.kernels.pool import KernelPool
 
 # Every variable a setting reads: the developer's own keys and choices must not reach a test.
 _STRIPPED = tuple(s.env for s in SETTINGS.values() if s.env)
@@ -19,3 +21,29 @@ def loci_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in _STRIPPED:
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+# -- a session on fake kernels: ``settings`` with a fresh workspace, ``fake_pool`` whose
+# kernels land in ``fakes`` by language as they are made
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    work = tmp_path / "work"
+    work.mkdir()
+    return load_settings({"workdir": work, "timeout": 20})
+
+
+@pytest.fixture
+def fakes() -> dict[str, FakeKernel]:
+    return {}
+
+
+@pytest.fixture
+def fake_pool(settings: Settings, fakes: dict[str, FakeKernel]) -> KernelPool:
+    def factory(language: str) -> FakeKernel:
+        kernel = FakeKernel(language, workdir=settings.workdir)
+        fakes[language] = kernel
+        return kernel
+
+    return KernelPool(settings.workdir, factory=factory)

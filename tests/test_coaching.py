@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +14,7 @@ from loci.coaching import (
     missing_module,
     pip_install,
 )
-from loci.config import Settings, load_settings
+from loci.config import Settings
 from loci.events import CodeBlock, ExecutionDone, KernelResult, Output
 from loci.kernels.fake import FakeKernel
 from loci.kernels.pool import KernelPool
@@ -77,16 +76,9 @@ def test_only_a_missing_module_is_offered() -> None:
     assert missing_module(other) is None
 
 
-def test_a_failed_import_of_pptx_proposes_python_pptx(tmp_path: Path) -> None:
-    work = tmp_path / "work"
-    work.mkdir()
-    settings: Settings = load_settings({"workdir": work, "timeout": 20})
-    fakes: dict[str, FakeKernel] = {}
-
-    def factory(language: str) -> FakeKernel:
-        fakes[language] = FakeKernel(language, workdir=work)
-        return fakes[language]
-
+def test_a_failed_import_of_pptx_proposes_python_pptx(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
     asked: list[CodeBlock] = []
 
     def approve(block: CodeBlock) -> Decision:
@@ -94,8 +86,7 @@ def test_a_failed_import_of_pptx_proposes_python_pptx(tmp_path: Path) -> None:
         return Decision(True, "user")
 
     model = ScriptedModel(["```python\nimport pptx\n```", "done"])
-    pool = KernelPool(work, factory=factory)
-    with Session(settings, model=model, kernels=pool, approver=approve) as s:
+    with Session(settings, model=model, kernels=fake_pool, approver=approve) as s:
         py = s.kernels.get("python")
         assert isinstance(py, FakeKernel)
         error = "No module named 'pptx'"
@@ -105,15 +96,13 @@ def test_a_failed_import_of_pptx_proposes_python_pptx(tmp_path: Path) -> None:
     assert asked[1].language == "shell" and asked[1].code.endswith(" -m pip install python-pptx")
 
 
-def test_code_that_failed_and_is_sent_again_gets_its_error_back(tmp_path: Path) -> None:
+def test_code_that_failed_and_is_sent_again_gets_its_error_back(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
     # Small models "fix" a failing block by sending it again; they are told how it failed.
-    work = tmp_path / "work"
-    work.mkdir()
-    settings = load_settings({"workdir": work, "timeout": 20})
-    pool = KernelPool(work, factory=lambda language: FakeKernel(language, workdir=work))
     code = "```python\nprint(sqrt(2))\n```"
     model = ScriptedModel([code, code, "```python\nimport math\nprint(math.sqrt(2))\n```", "1.41"])
-    with Session(settings, model=model, kernels=pool, approver=auto_approve) as s:
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
         py = s.kernels.get("python")
         assert isinstance(py, FakeKernel)
         error = "name 'sqrt' is not defined"

@@ -5,10 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from loci.approval import auto_approve
-from loci.config import Settings, load_settings
+from loci.config import Settings
 from loci.events import Event, Grounding, KernelResult, Output
 from loci.files import describe_files
 from loci.grounding import Evidence, data_literals, ground, output_texts, shown_literals
@@ -25,22 +23,12 @@ PLOT = (
 FIGURE = Output("display", "iVBORw0KGgo=", mime="image/png", text="<Figure size 640x480>")
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    work = tmp_path / "work"
-    work.mkdir()
-    return load_settings({"workdir": work, "timeout": 20})
-
-
-@pytest.fixture
-def pool(settings: Settings) -> KernelPool:
-    return KernelPool(settings.workdir, factory=lambda lang: FakeKernel(lang, settings.workdir))
-
-
-def final_grounding(settings: Settings, pool: KernelPool, replies: list[str], text: str,
+def final_grounding(settings: Settings, fake_pool: KernelPool, replies: list[str], text: str,
                     *scripts: tuple[Output | KernelResult, ...]) -> Grounding:  # fmt: skip
     """The grounding of the answer a scripted session gives to ``text``."""
-    with Session(settings, model=ScriptedModel(replies), kernels=pool, approver=auto_approve) as s:
+    with Session(
+        settings, model=ScriptedModel(replies), kernels=fake_pool, approver=auto_approve
+    ) as s:
         py = s.kernels.get("python")
         assert isinstance(py, FakeKernel)
         for script in scripts:
@@ -104,32 +92,40 @@ def test_the_file_preview_backs_what_it_shows_and_only_that(tmp_path: Path) -> N
 
 
 def test_a_dataframe_from_literals_then_plotted_is_not_flagged(
-    settings: Settings, pool: KernelPool
+    settings: Settings, fake_pool: KernelPool
 ) -> None:
     replies = [f"```python\n{PLOT}```", "Sales rose from 1520.5 in 2020 to 1733.2 in 2021."]
-    g = final_grounding(settings, pool, replies, "Plot these sales.", (FIGURE, KernelResult("ok")))
+    g = final_grounding(
+        settings, fake_pool, replies, "Plot these sales.", (FIGURE, KernelResult("ok"))
+    )
     assert g == Grounding(("1520.5", "2020", "1733.2", "2021"), ())
 
 
 def test_a_typed_scalar_restated_with_no_output_is_still_flagged(
-    settings: Settings, pool: KernelPool
+    settings: Settings, fake_pool: KernelPool
 ) -> None:
     replies = ["```python\nx = 42\n```", *["The answer is 42."] * 3]  # nudged twice to print
-    g = final_grounding(settings, pool, replies, "What is six times seven?", (KernelResult("ok"),))
+    g = final_grounding(
+        settings, fake_pool, replies, "What is six times seven?", (KernelResult("ok"),)
+    )
     assert g == Grounding((), ("42",))
 
 
-def test_a_hard_coded_print_is_an_output_as_before(settings: Settings, pool: KernelPool) -> None:
+def test_a_hard_coded_print_is_an_output_as_before(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
     replies = ["```python\nprint(42)\n```", "The answer is 42."]
     stdout = Output("stdout", "42\n")
-    g = final_grounding(settings, pool, replies, "Six times seven?", (stdout, KernelResult("ok")))
+    g = final_grounding(
+        settings, fake_pool, replies, "Six times seven?", (stdout, KernelResult("ok"))
+    )
     assert g == Grounding(("42",), ())
 
 
 def test_numbers_of_the_users_csv_back_an_answer_restating_them(
-    settings: Settings, pool: KernelPool
+    settings: Settings, fake_pool: KernelPool
 ) -> None:
     (settings.workdir / "sales.csv").write_text("month,total\njan,1520\nfeb,1733\n")
     replies = ["January sold 1520, February 1733.", "January sold 1520, February 1733."]
-    g = final_grounding(settings, pool, replies, "What did sales.csv record per month?")
+    g = final_grounding(settings, fake_pool, replies, "What did sales.csv record per month?")
     assert g == Grounding(("1520", "1733"), ())

@@ -11,7 +11,7 @@ import pytest
 
 from loci.approval import Decision, auto_approve
 from loci.coaching import SILENT_NOTE, VERIFY_NOTE
-from loci.config import Settings, load_settings
+from loci.config import Settings
 from loci.errors import ModelUnavailableError
 from loci.events import (
     Approval,
@@ -32,28 +32,6 @@ from loci.models.scripted import ScriptedModel
 from loci.prompts import RESUMED_NOTE
 from loci.session import Session
 from loci.store import Store
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    work = tmp_path / "work"
-    work.mkdir()
-    return load_settings({"workdir": work, "timeout": 20})
-
-
-@pytest.fixture
-def fakes() -> dict[str, FakeKernel]:
-    return {}
-
-
-@pytest.fixture
-def fake_pool(settings: Settings, fakes: dict[str, FakeKernel]) -> KernelPool:
-    def factory(language: str) -> FakeKernel:
-        kernel = FakeKernel(language, workdir=settings.workdir)
-        fakes[language] = kernel
-        return kernel
-
-    return KernelPool(settings.workdir, factory=factory)
 
 
 def refuse(reason: str) -> Callable[[CodeBlock], Decision]:
