@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,35 @@ def fake_pool(settings: Settings, fakes: dict[str, FakeKernel]) -> KernelPool:
         return kernel
 
     return KernelPool(settings.workdir, factory=factory)
+
+
+SETTLE_S = 5.0  # how long a kernel may take to finish ending once it was told to
+
+
+def _in_folder(folder: Path) -> list[int]:
+    """The processes whose working folder is ``folder`` (or below it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+        except OSError:
+            continue
+        if cwd == folder or folder in cwd.parents:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def left_behind() -> Callable[[Path], list[int]]:
+    """``left_behind(folder)``: the processes still working in ``folder`` after SETTLE_S."""
+
+    def check(folder: Path) -> list[int]:
+        folder = folder.resolve()
+        deadline = time.monotonic() + SETTLE_S
+        while (pids := _in_folder(folder)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return pids
+
+    return check

@@ -10,6 +10,9 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from loci.errors import LociError
 from loci.kernels import JupyterKernel, ShellKernel
 
 
@@ -46,3 +49,35 @@ def test_kernels_running_at_exit_are_shut_down(tmp_path: Path, gone: Callable[[i
     pids = [int(pid) for pid in done.stdout.split()]
     assert len(pids) == 4  # each kernel and a grandchild it started
     assert all(gone(pid) for pid in pids)
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.05, 0.15, 0.3, 0.6])
+def test_a_kernel_shut_down_while_it_starts_leaves_nothing(
+    tmp_path: Path, after_s: float, left_behind: Callable[[Path], list[int]]
+) -> None:
+    # Session.close right after a prestart (a reply without code) cuts the start short at
+    # whatever stage it has reached: importing, launching, or waiting for the kernel.
+    import threading
+    import time
+    import warnings
+
+    kernel = JupyterKernel(tmp_path)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            kernel.start()
+        except LociError as exc:
+            errors.append(exc)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        thread = threading.Thread(target=start)
+        thread.start()
+        time.sleep(after_s)
+        kernel.shutdown()
+        thread.join(30)
+        gc.collect()
+    assert not thread.is_alive()
+    assert left_behind(tmp_path) == []
+    assert all("shut down while it started" in str(e) for e in errors)

@@ -95,6 +95,9 @@ def ipykernel_install_command(python: str) -> list[str]:
     return [python, "-m", "pip", "install", "ipykernel"]
 
 
+SHUT_DOWN_WHILE_STARTING = "the Python kernel was shut down while it started"
+
+
 class _LoopThread:
     """An asyncio loop on a daemon thread; ``run`` executes a coroutine there and waits.
     ``cancel`` (from any thread) ends the coroutines being waited for with a KernelError."""
@@ -118,7 +121,7 @@ class _LoopThread:
         try:
             return future.result()
         except concurrent.futures.CancelledError:
-            raise KernelError("the Python kernel was shut down while it started") from None
+            raise KernelError(SHUT_DOWN_WHILE_STARTING) from None
         finally:
             self._waiting.discard(future)
 
@@ -265,11 +268,11 @@ class JupyterKernel(RunLoop[Request]):
 
     def _start_locked(self) -> None:
         self._r.release()
+        if self._closing:  # shut down while this start waited for the lock: do not start
+            raise KernelError(SHUT_DOWN_WHILE_STARTING)
         self._r.tmpdir = Path(tempfile.mkdtemp(prefix="loci-ipykernel-"))
         self._r.log = (self._r.tmpdir / "kernel.log").open("ab")
         self._r.loop = _LoopThread()
-        if self._closing:  # shut down while this start waited for the lock
-            self._r.loop.cancel()
         try:
             with _start_errors(self.python, self._r.tmpdir / "kernel.log"):
                 self._r.loop.run(self._astart())
@@ -287,6 +290,8 @@ class JupyterKernel(RunLoop[Request]):
     async def _astart(self) -> None:
         from jupyter_client.manager import AsyncKernelManager
 
+        if self._closing:  # shut down while jupyter_client was imported: launch nothing
+            raise KernelError(SHUT_DOWN_WHILE_STARTING)
         assert self._r.tmpdir is not None
         python = shutil.which(self.python) or self.python
         argv = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -306,6 +311,8 @@ class JupyterKernel(RunLoop[Request]):
             stdout=self._r.log,
             stderr=self._r.log,
         )
+        if self._closing:  # launched but not yet waited for: release() kills it
+            raise KernelError(SHUT_DOWN_WHILE_STARTING)
         await self._aconnect()
 
     async def _aconnect(self) -> None:
@@ -345,9 +352,12 @@ class JupyterKernel(RunLoop[Request]):
         """End the kernel. A start still in progress (``prestart``) is cut short rather than
         waited for, so a request answered without code ends at once."""
         self._closing = True
-        loop = self._r.loop
-        if loop is not None and self._r.kc is None:
-            loop.cancel()  # still starting: stop waiting for the new kernel to answer
+        loop, km = self._r.loop, self._r.km
+        if loop is not None and self._r.kc is None and km is not None and km.has_kernel:
+            # launched, and waiting for it to answer: stop waiting. Not earlier: a launch cut
+            # short can leave a process that nothing knows of (a start not yet launched sees
+            # ``_closing`` itself, after the launch)
+            loop.cancel()
         with self._lock:
             self._r.release()
             self._closing = False
