@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
 import click
 from rich.console import Console
@@ -37,14 +38,18 @@ def workspace_note(settings: Settings) -> str:
     )
 
 
+def _announce(level: Literal["info", "warning"], text: str, *, as_json: bool) -> None:
+    """A start-up line on stderr, and under ``--json`` a notice event on stdout too."""
+    click.echo(f"loci: {'warning: ' if level == 'warning' else ''}{text}", err=True)
+    if as_json:
+        sys.stdout.write(json.dumps(to_dict(Notice(level, text))) + "\n")
+
+
 def announce_sandbox(settings: Settings, *, as_json: bool) -> None:
     """Say at start-up where code works when it is not where loci was started, and when
     the confinement asked for cannot be enforced here."""
     if settings.started_in is not None:
-        note = workspace_note(settings)
-        click.echo(f"loci: {note}", err=True)
-        if as_json:
-            sys.stdout.write(json.dumps(to_dict(Notice("info", note))) + "\n")
+        _announce("info", workspace_note(settings), as_json=as_json)
     if settings.kernel_gateway:
         if not as_json:
             click.echo(
@@ -56,9 +61,7 @@ def announce_sandbox(settings: Settings, *, as_json: bool) -> None:
     warning = Sandbox.from_settings(settings).warning()
     if warning is None:
         return
-    click.echo(f"loci: warning: {warning}", err=True)
-    if as_json:
-        sys.stdout.write(json.dumps(to_dict(Notice("warning", warning))) + "\n")
+    _announce("warning", warning, as_json=as_json)
 
 
 def announce_model(settings: Settings, *, as_json: bool) -> None:
@@ -70,10 +73,7 @@ def announce_model(settings: Settings, *, as_json: bool) -> None:
         return
     from ..models.local import default_note
 
-    note = default_note()
-    click.echo(f"loci: {note}", err=True)
-    if as_json:
-        sys.stdout.write(json.dumps(to_dict(Notice("info", note))) + "\n")
+    _announce("info", default_note(), as_json=as_json)
 
 
 def ensure_ipykernel(python: str, auto: bool, *, interactive: bool) -> None:

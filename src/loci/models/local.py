@@ -31,7 +31,7 @@ from ..events import Usage
 from ..machine import Machine, this_machine, usable_cores
 from ..messages import Message
 from .base import MESSAGE_TOKENS, ModelChunk, TextChunk, UsageChunk, import_extra
-from .catalog import CATALOG, CatalogEntry, Sampling, default_entry, get_entry
+from .catalog import CATALOG, PREFERRED, CatalogEntry, Sampling, default_entry, get_entry
 from .convert import flatten_tool_messages
 from .install import ProgressCallback, install_model
 
@@ -214,7 +214,7 @@ def machine_default() -> tuple[CatalogEntry, Machine]:
 def default_note() -> str:
     """The start-up line that says which embedded model ``local`` chose, and why."""
     entry, machine = machine_default()
-    others = ", ".join(f"local:{n}" for n in CATALOG if n != entry.name and "qwen" in n)
+    others = ", ".join(f"local:{n}" for n in PREFERRED if n != entry.name)
     return (
         f"embedded model {entry.name}, chosen for this machine ({machine.describe()}); "
         f"another with -m {others}"
