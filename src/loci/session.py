@@ -165,7 +165,7 @@ class Session:
             yield Notice("warning", f"{path}: the code cannot open this file: {why}")
         preview = describe_files(named, blocked)
         self._add(Message("user", prompts.with_preview(text, preview)))
-        turn = Turn(text, usage_before=self.usage, about_files=bool(preview), preview=preview)
+        turn = Turn(text, usage_before=self.usage, preview=preview)
         if self.settings.recipes:
             turn.know_how = tuple(r.text for r in recipes.choose(text))
         status: TurnStatus | None = None

@@ -29,7 +29,11 @@ class Turn:
     executions: int = 0
     repeats: int = 0
     prefill: str = ""  # how the next reply must begin
-    about_files: bool = False  # the request names files in the workspace
-    preview: str = ""  # what the model was shown of those files
+    preview: str = ""  # what the model was shown of the files the request names
     reply_id: int | None = None  # the stored id of the model's latest reply
     know_how: tuple[str, ...] = ()  # the recipes its model calls get (``loci.recipes``)
+
+    @property
+    def about_files(self) -> bool:
+        """Whether the request names files the model was shown a preview of."""
+        return bool(self.preview)
