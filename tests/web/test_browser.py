@@ -162,6 +162,23 @@ def test_a_reload_shows_the_persons_words_not_locis_notes(
     assert VERIFY_NOTE not in page.inner_text("#log")
 
 
+def test_serve_y_makes_the_first_conversation_auto_run(
+    start_server: ServerFactory, page: Any, web_settings: Any
+) -> None:
+    from dataclasses import replace
+
+    srv = start_server(settings=replace(web_settings, auto_run=True))  # `loci serve -y`
+    srv.model.enqueue("", [ToolCall("c1", "python", "print(6 * 7)")])
+    srv.model.enqueue("It is 42.")
+    page.goto(f"{srv.url}/?token={TOKEN}")
+    page.wait_for_function("document.querySelector('#auto').checked")
+    _send(page, "what is 6 times 7?")  # no click on Run: the block runs by itself
+    _turns_done(page, 1)
+    assert "42" in page.inner_text(".outputs")
+    with srv.client() as c:
+        assert c.get("/api/defaults").json()["auto_run"] is True
+
+
 def test_model_and_program_output_are_shown_as_text(start_server: ServerFactory, page: Any) -> None:
     srv = start_server()
     html = "from IPython.display import HTML, display\n" + (

@@ -47,6 +47,12 @@ async def models(request: Request) -> JSONResponse:
     return JSONResponse(model_list(request.app.state.web.settings))
 
 
+async def defaults(request: Request) -> JSONResponse:
+    """What a new conversation gets when its request does not say (``loci serve -y``: auto-run)."""
+    settings = request.app.state.web.settings
+    return JSONResponse({"model": settings.model, "auto_run": settings.auto_run})
+
+
 async def favicon(request: Request) -> Response:
     return Response(status_code=204)
 
@@ -56,6 +62,7 @@ ROUTES = [
     Route("/favicon.ico", favicon),
     Route("/openapi.json", openapi),
     Route("/api/models", models),
+    Route("/api/defaults", defaults),
     Route("/api/conversations", api.list_conversations, methods=["GET"]),
     Route("/api/conversations", api.create_conversation, methods=["POST"]),
     Route(_C, api.get_conversation),

@@ -50,6 +50,9 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/models": {
         "get": _op("The default model spec, suggestions, and the providers (spec forms, help)")
     },
+    "/api/defaults": {
+        "get": _op("What a new conversation gets when its request does not say: model, auto_run")
+    },
     "/api/conversations": {
         "get": _op(
             "Conversations, newest first (the same history as `loci history`)",

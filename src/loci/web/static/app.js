@@ -341,8 +341,9 @@ function wire() {  // synchronous, so nothing typed while the page loads is lost
 
 async function start(token, conv) {
   S.token = token;
-  const models = await api("/api/models");
+  const [models, defaults] = await Promise.all([api("/api/models"), api("/api/defaults")]);
   $("model").value = models.default;
+  $("auto").checked = defaults.auto_run;  // `loci serve -y`: the first conversation auto-runs
   for (const m of models.choices) { const o = el("option"); o.value = m; $("models").append(o); }
   if (conv) await openConversation(conv).catch(() => forget());
   else await refreshList();
