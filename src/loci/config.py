@@ -228,6 +228,12 @@ class Settings:
     recipes: bool = setting(
         True, SWITCH, "Give the model no worked examples (loci.recipes)", flags=("--no-recipes",)
     )
+    agents_md: bool = setting(
+        True,
+        SWITCH,
+        "Do not give the model the workspace's AGENTS.md (loci.instructions)",
+        flags=("--no-agents-md",),
+    )
     memory_mb: int | None = setting(
         None,
         WHOLE,

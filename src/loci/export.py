@@ -44,6 +44,8 @@ def export_ipynb(record: ConversationRecord) -> str:
     """The conversation as a valid nbformat v4 notebook (JSON text)."""
     s = record.summary
     cells: list[Json] = [_markdown_cell(f"# {_title(record)}")]
+    if record.instructions:
+        cells.append(_markdown_cell(_instructions(record)))
     count = 0
     for item in record.items:
         if isinstance(item, MessageRecord):
@@ -158,6 +160,8 @@ def export_markdown(record: ConversationRecord) -> str:
         f"# {_title(record)}",
         f"Model: `{s.model}` · Directory: `{s.workdir}` · Started: {created}",
     ]
+    if record.instructions:
+        parts.append(_instructions(record))
     for item in record.items:
         if isinstance(item, MessageRecord):
             if item.role in _SHOWN_ROLES and item.content.strip():
@@ -169,6 +173,12 @@ def export_markdown(record: ConversationRecord) -> str:
     # what code, a model or a file name wrote reaches a terminal (``loci show``) or an
     # editor only through the one sanitiser, colour codes removed too
     return clean("\n\n".join(parts) + "\n", colour=False)
+
+
+def _instructions(record: ConversationRecord) -> str:
+    """The project's AGENTS.md as the model was given it, quoted."""
+    quoted = "\n".join(f"> {line}".rstrip() for line in record.instructions.splitlines())
+    return f"**Project instructions** (`{record.instructions_source}`):\n\n{quoted}"
 
 
 def _md_execution(ex: ExecutionRecord) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import replace
 from types import TracebackType
 
-from . import coaching, prompts, recipes
+from . import coaching, instructions, prompts, recipes
 from .approval import ApprovalPolicy, Approver, code_hash
 from .config import Settings, load_settings
 from .context import format_result
@@ -78,6 +78,10 @@ class Session:
         )
         self._cancel = threading.Event()
         self._ids = itertools.count(1)
+        self.instructions = (
+            instructions.load(self.settings.workdir) if self.settings.agents_md else None
+        )
+        self.instructions_shown = False  # a front end that said so at start-up sets this
         self.usage = Usage()
         self.messages: list[Message] = []
         if conversation_id is None:
@@ -87,6 +91,7 @@ class Session:
             self.messages = self.store.messages(conversation_id)
             if self.messages:
                 self._add(Message("user", prompts.RESUMED_NOTE, origin="loci"))
+            self._record_instructions()
         self.kernels.prestart("python")
 
     # -- lifetime -----------------------------------------------------------------------
@@ -137,9 +142,17 @@ class Session:
         self.policy.auto_run = value
 
     def _new_conversation(self) -> int:
-        return self.store.create_conversation(
+        conv_id = self.store.create_conversation(
             model=self.model.name, workdir=str(self.settings.workdir)
         )
+        self.conversation_id = conv_id
+        self._record_instructions()
+        return conv_id
+
+    def _record_instructions(self) -> None:
+        if self.instructions is not None:
+            given = self.instructions
+            self.store.set_instructions(self.conversation_id, given.text, given.source)
 
     def _add(self, message: Message) -> int:
         self.messages.append(message)
@@ -159,6 +172,9 @@ class Session:
         if not self.messages:
             self.store.set_title(self.conversation_id, text.strip().splitlines()[0][:TITLE_CHARS])
         yield TurnStart(self.conversation_id, text)
+        if self.instructions is not None and not self.instructions_shown:
+            self.instructions_shown = True
+            yield Notice("warning" if self.instructions.cut else "info", self.instructions.note())
         named = mentioned_files(text, self.settings.workdir, also=self.settings.started_in)
         blocked = {p: why for p, why in self.kernels.reveal(named).items() if why}
         for path, why in blocked.items():
@@ -235,6 +251,7 @@ class Session:
             str(self.settings.workdir),
             self.kernels.gateway_languages(),
             turn.know_how,
+            self.instructions.text if self.instructions else "",
         )
         reply = yield from stream_reply(
             self.model, sent, self._cancel, self.kernels.language_of, self._new_id, turn.prefill

@@ -137,20 +137,28 @@ def resume_id(settings: Settings, resume: str | None) -> int | None:
         return int(resume)
 
 
-def open_session(settings: Settings, approver: Approver, conv_id: int | None) -> Session:
-    """A Session whose model, when it must be installed first, shows a bar on stderr."""
+def open_session(
+    settings: Settings, approver: Approver, conv_id: int | None, *, as_json: bool = False
+) -> Session:
+    """A Session whose model, when it must be installed first, shows a bar on stderr; the
+    project's instructions (AGENTS.md) it found are said once, here at start-up."""
     from ..models.registry import get_model
     from .progress import InstallBar
 
     with InstallBar() as bar:
         model = get_model(settings, progress=bar)
-    return Session(settings, model=model, approver=approver, conversation_id=conv_id)
+    session = Session(settings, model=model, approver=approver, conversation_id=conv_id)
+    if session.instructions is not None:
+        given = session.instructions
+        _announce("warning" if given.cut else "info", given.note(), as_json=as_json)
+        session.instructions_shown = True
+    return session
 
 
 def run_json(settings: Settings, text: str, conv_id: int | None) -> int:
     approver: Approver = auto_approve if settings.auto_run else deny_all
     done: TurnDone | None = None
-    with open_session(settings, approver, conv_id) as session:
+    with open_session(settings, approver, conv_id, as_json=True) as session:
         for ev in session.run(text):
             sys.stdout.write(json.dumps(to_dict(ev), ensure_ascii=False) + "\n")
             sys.stdout.flush()

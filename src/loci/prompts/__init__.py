@@ -36,12 +36,19 @@ KNOW_HOW = (
 )
 
 
+PROJECT = "The project's instructions (its AGENTS.md). Follow them:"
+
+
 def system_message(
-    tools: bool, workdir: str, languages: Collection[str] = (), know_how: Sequence[str] = ()
+    tools: bool,
+    workdir: str,
+    languages: Collection[str] = (),
+    know_how: Sequence[str] = (),
+    project: str = "",
 ) -> Message:
     """The system prompt for a model with (``tools``) or without native tool calls;
     ``languages`` are those a kernel gateway adds to python and shell; ``know_how`` the
-    recipes chosen for the request."""
+    recipes chosen for the request; ``project`` the workspace's AGENTS.md."""
     text = load("tools" if tools else "system", workdir=workdir)
     if languages and tools:
         text += f"\nThe execute tool also takes language: {', '.join(languages)}."
@@ -49,6 +56,8 @@ def system_message(
         fences = ", ".join(f"```{lang}" for lang in languages)
         text += f"\nThe kernel gateway also runs {fences} blocks."
     text += f"\nSystem: {platform.system()}, Python {sys.version.split()[0]}."
+    if project:
+        text += "\n\n" + PROJECT + "\n\n" + project
     if know_how:
         text += "\n\n" + KNOW_HOW + "\n\n" + "\n\n".join(know_how)
     return Message("system", text)
@@ -60,11 +69,12 @@ def for_model(
     workdir: str,
     languages: Collection[str] = (),
     know_how: Sequence[str] = (),
+    project: str = "",
 ) -> list[Message]:
-    """The messages one call sends: the system prompt (with the request's ``know_how``) and
-    as much of the history as fits the model's window (leaving room for its reply), in the
-    shape its tool support wants."""
-    system = system_message(model.supports_tools, workdir, languages, know_how)
+    """The messages one call sends: the system prompt (with the project's instructions and
+    the request's ``know_how``) and as much of the history as fits the model's window
+    (leaving room for its reply), in the shape its tool support wants."""
+    system = system_message(model.supports_tools, workdir, languages, know_how, project)
     budget = input_budget(model.context_window)
     sent = fit_history([system, *history], model.count_tokens, budget)
     return orphan_results_to_user(sent) if model.supports_tools else sent

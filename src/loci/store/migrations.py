@@ -250,3 +250,10 @@ def m006_message_origin(db: sqlite3.Connection) -> None:
         f"UPDATE messages SET origin = 'loci' WHERE role = 'user' AND content IN ({marks})",
         _NOTES_BEFORE_ORIGIN,
     )
+
+
+@migration
+def m007_project_instructions(db: sqlite3.Connection) -> None:
+    # The AGENTS.md text the model was given with this conversation, and where it came from.
+    db.execute("ALTER TABLE conversations ADD COLUMN instructions TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE conversations ADD COLUMN instructions_source TEXT NOT NULL DEFAULT ''")

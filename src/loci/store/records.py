@@ -122,6 +122,8 @@ class ConversationRecord:
 
     summary: ConversationSummary
     items: tuple[Item, ...]
+    instructions: str = ""  # the project's AGENTS.md as the model was given it
+    instructions_source: str = ""  # the file(s) it came from
 
     @property
     def id(self) -> int:
@@ -140,4 +142,9 @@ class ConversationRecord:
         return [i for i in self.items if isinstance(i, ExecutionRecord)]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.summary.to_dict(), "items": [i.to_dict() for i in self.items]}
+        return {
+            **self.summary.to_dict(),
+            "instructions": self.instructions,
+            "instructions_source": self.instructions_source,
+            "items": [i.to_dict() for i in self.items],
+        }

@@ -74,6 +74,11 @@ class Store(Database):
     def set_model(self, conv_id: int, model: str) -> None:
         self._set(conv_id, "model", model)
 
+    def set_instructions(self, conv_id: int, text: str, source: str) -> None:
+        """Record the project instructions (AGENTS.md) the model is given, and their files."""
+        self._set(conv_id, "instructions", text)
+        self._set(conv_id, "instructions_source", source)
+
     def _set(self, conv_id: int, column: str, value: str) -> None:
         with self.write(f"set the {column} in") as db:
             cur = db.execute(
@@ -286,8 +291,12 @@ class Store(Database):
                 )
             ]
             items.extend(self._executions(db, "conversation_id = ?", conv_id))
+            given = db.execute(
+                "SELECT instructions, instructions_source FROM conversations WHERE id = ?",
+                (conv_id,),
+            ).fetchone()
         items.sort(key=lambda item: item.seq)
-        return ConversationRecord(summary=summary, items=tuple(items))
+        return ConversationRecord(summary, tuple(items), given[0], given[1])
 
     def get_execution(self, execution_id: int) -> ExecutionRecord:
         with self.read("read") as db:
