@@ -3,7 +3,7 @@
     python benchmarks/run_bench.py dabench|gsmhard --model SPEC [--bench-dir ../shared/bench]
         [--ids 0,5,...|FILE] [--sample N --seed S] [--limit N] [--task-timeout 240]
         [--exec-timeout 60] [--max-steps 6] [--jobs 1] [--out benchmarks/results/NAME]
-        [--extra-arg ARG ...]
+        [--extra-arg ARG ...] [--questions FILE]
 
 Prompts come from the bench folder's ``score.py SET prompts`` (the dabench prompt names the CSV
 by its absolute path in the bench folder; nothing is copied). Each task is a fresh conversation:
@@ -11,6 +11,11 @@ by its absolute path in the bench folder; nothing is copied). Each task is a fre
 (with its process tree) after ``--task-timeout`` seconds. From its JSON events one record per
 task is kept; the reply scored is every ``model_done`` text of the turn joined, so an answer
 written in any step counts (the scorer takes the last ``@name[...]``).
+
+``--questions FILE`` (dabench): the questions of FILE instead, in the bench folder's format, with
+a ``language`` field (``zh``: a translation of some dev questions, same ids, files and answer
+format); the prompt is then written in that language too, and the summary says how many
+replies were in it. The labels are the bench folder's.
 
 The out dir holds ``run.json`` (settings), ``records.jsonl``, ``responses.jsonl``, ``ids.txt``,
 ``score.json`` (and ``details.jsonl`` for dabench) and ``home/`` (the LOCI_HOME of the run:
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -82,6 +88,48 @@ def load_prompts(bench: Path, name: str) -> dict[int, Task]:
         raise SystemExit(f"score.py {name} prompts failed: {done.stderr.strip()}")
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     return {int(r["id"]): Task(int(r["id"]), r["prompt"]) for r in rows}
+
+
+# the scorer's dabench prompt, in the languages of translated question files
+PROMPTS = {
+    "zh": (
+        "给你一个数据文件：{path}\n请用代码分析它并回答问题。\n\n问题：{question}\n\n"
+        "约束：{constraints}\n\n答案格式：{format}\n\n完成后，在回复末尾写出最终答案，"
+        "每个答案都严格按上面的格式写成 @answer_name[value]（方括号内不要有多余文字）。"
+    ),
+}
+
+
+def translated_prompts(bench: Path, questions: Path) -> tuple[dict[int, Task], str]:
+    """The tasks of a translated question file, and its language."""
+    rows = read_jsonl(questions)
+    language = rows[0].get("language", "") if rows else ""
+    if language not in PROMPTS:
+        raise SystemExit(f"{questions}: language {language!r} has no prompt ({', '.join(PROMPTS)})")
+    tables = bench / "dabench" / "tables"
+    tasks = {
+        int(q["id"]): Task(
+            int(q["id"]),
+            PROMPTS[language].format(
+                path=tables / q["file_name"],
+                question=q["question"].strip(),
+                constraints=q["constraints"].strip(),
+                format=q["format"].strip(),
+            ),
+        )
+        for q in rows
+    }
+    return tasks, language
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_ANSWERS = re.compile(r"@\w+\[[^\]]*\]")
+
+
+def in_language(text: str, language: str) -> bool:
+    """Whether a reply's prose (its @name[value] answers left out) is written in ``language``."""
+    prose = _ANSWERS.sub("", text)
+    return language == "zh" and bool(_CJK.search(prose))
 
 
 def select_ids(all_ids: list[int], args: argparse.Namespace) -> list[int]:
@@ -239,8 +287,11 @@ def _med(values: Iterable[float]) -> float:
     return float(median(xs)) if xs else float("nan")
 
 
-def summary(name: str, result: dict[str, Any], records: list[dict[str, Any]]) -> str:
-    """The scorer's figures plus steps, tokens, time and statuses over ``records``."""
+def summary(
+    name: str, result: dict[str, Any], records: list[dict[str, Any]], language: str = ""
+) -> str:
+    """The scorer's figures plus steps, tokens, time and statuses over ``records`` (and with
+    ``language``, how many replies were written in it)."""
     solved = solved_count(name, result)
     tokens = sum(r["prompt_tokens"] + r["completion_tokens"] for r in records)
     per_solved = f"{tokens / solved:,.0f}" if solved else "n/a (none solved)"
@@ -257,6 +308,10 @@ def summary(name: str, result: dict[str, Any], records: list[dict[str, Any]]) ->
         f"tokens per solved task={per_solved} (total {tokens:,})",
         "statuses: " + ", ".join(f"{k}={v}" for k, v in statuses.most_common()),
     ]
+    if language:
+        answered = [r for r in records if r["response"].strip()]
+        hits = sum(in_language(r["response"], language) for r in answered)
+        lines.append(f"replies in {language}: {hits} of {len(answered)}")
     return "\n".join(lines)
 
 
@@ -280,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=6, help="code rounds per task")
     p.add_argument("--jobs", type=int, default=1, help="tasks run in parallel")
     p.add_argument("--out", type=Path, help="results folder (default benchmarks/results/SET-MODEL)")
+    p.add_argument("--questions", type=Path, help="a translated dabench question file (JSONL)")
     p.add_argument(
         "--extra-arg",
         action="append",
@@ -305,7 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     bench = args.bench_dir.resolve()
     if not (bench / "score.py").is_file():
         raise SystemExit(f"no score.py in {bench} (pass --bench-dir)")
-    prompts = load_prompts(bench, args.set)
+    language = ""
+    if args.questions:
+        prompts, language = translated_prompts(bench, args.questions.resolve())
+    else:
+        prompts = load_prompts(bench, args.set)
     ids = select_ids(list(prompts), args)
     out = (args.out or default_out(args.set, args.model)).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -325,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     records = [latest[i] for i in ids if i in latest]
     result = score(bench, args.set, out, ids)
     print()
-    print(summary(args.set, result, records))
+    print(summary(args.set, result, records, language))
     return 0
 
 
