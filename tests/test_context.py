@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from loci.context import fit_history, format_result, trim_text
+from loci.context import fit_history, fold_fixed, format_result, trim_text
 from loci.events import ExecutionDone, Output
 from loci.messages import Message, ToolCall
 
@@ -69,3 +69,22 @@ def test_fit_history_trims_a_single_huge_message() -> None:
     msgs = [Message("system", "s"), Message("user", "x" * 100_000)]
     out = fit_history(msgs, count, budget=1000)
     assert len(out[-1].content) < 10_000
+
+
+def _attempt(n: int, code: str, result: str) -> list[Message]:
+    call = ToolCall(f"c{n}", "python", code)
+    return [Message("assistant", "", (call,)), Message("tool", result, tool_call_id=call.id)]
+
+
+def test_failed_attempts_are_folded_out_once_later_code_ran_cleanly() -> None:
+    request = Message("user", "mean of x?")
+    bad = _attempt(1, "print(mean(x))", "NameError: name 'mean' is not defined\n[error]")
+    note = Message("user", "(fix the error)", origin="loci")
+    good = _attempt(2, "import statistics\nprint(statistics.mean(x))", "2.5")
+    history = [Message("user", "earlier"), request, *bad, note, *good]
+    sent = fold_fixed(history, 2, failed={"c1"}, ok={"c2"})
+    assert sent == [Message("user", "earlier"), request, *good]
+    # not yet fixed: the model still reads the error it has to fix
+    assert fold_fixed(history[:5], 2, failed={"c1"}, ok=set()) == history[:5]
+    # an earlier request's attempts are left as they are
+    assert fold_fixed(history, 5, failed={"c1"}, ok={"c2"}) == history

@@ -548,3 +548,26 @@ def test_an_unbacked_figure_is_kept_with_the_answer(
     warning = "⚠ not found in any output of this turn: 5.5"
     assert f"> {warning}" in export_markdown(record)
     assert warning in export_ipynb(record)
+
+
+def test_a_fixed_failure_is_not_sent_again_but_stays_in_the_store(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    model = ScriptedModel()
+    model.enqueue("```python\nprint(mean(x))\n```")
+    model.enqueue("```python\nimport statistics\nprint(statistics.mean([1, 4]))\n```")
+    model.enqueue("The mean is 2.5.")
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        py = s.kernels.get("python")
+        assert isinstance(py, FakeKernel)
+        py.enqueue(KernelResult("error", error_name="NameError", error_value="mean"))
+        py.enqueue(Output("stdout", "2.5\n"), KernelResult("ok"))
+        evs = events_of(s, "what is the mean of 1 and 4?")
+        conv = s.conversation_id
+    assert last(evs).status == "done"
+    second, third = model.calls[1], model.calls[2]
+    assert any("NameError" in m.content for m in second)  # to fix it, the model reads it
+    assert not any("print(mean(x))" in m.content or "NameError" in m.content for m in third)
+    with Store(settings.db_path) as store:
+        kept = [m.content for m in store.messages(conv)]
+    assert any("print(mean(x))" in c for c in kept) and any("NameError" in c for c in kept)

@@ -7,7 +7,7 @@ window (the oldest exchanges go first; the system prompt and the current request
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from .events import ExecutionDone, Output
 from .messages import Message
@@ -85,15 +85,40 @@ def _status_line(done: ExecutionDone) -> str:
     return f"[{done.status}: {done.message}]" if done.message else f"[{done.status}]"
 
 
-def _groups(messages: Sequence[Message]) -> list[list[Message]]:
-    """Split into droppable groups: an assistant message with its tool results stays whole."""
+def _groups(messages: Sequence[Message], notes: bool = False) -> list[list[Message]]:
+    """Split into droppable groups: an assistant message with its tool results stays whole
+    (with ``notes``, so do loci's notes that follow them)."""
     groups: list[list[Message]] = []
     for m in messages:
-        if m.role == "tool" and groups:
+        if (m.role == "tool" or (notes and m.by == "loci")) and groups:
             groups[-1].append(m)
         else:
             groups.append([m])
     return groups
+
+
+def fold_fixed(
+    messages: Sequence[Message], start: int, failed: Collection[str], ok: Collection[str]
+) -> list[Message]:
+    """What the model is sent of a request's attempts: from ``messages[start:]`` (the current
+    request onwards), each assistant message whose code all failed (tool results in
+    ``failed``) is left out with its results and the notes after it, once code that came
+    later in the request ran cleanly (a result in ``ok``). A small model then reads the
+    working code, not a trail of errors it copies from; the stored history keeps it all."""
+    head, groups = list(messages[:start]), _groups(messages[start:], notes=True)
+    runs = [_results(g) for g in groups]
+    kept: list[Message] = []
+    for n, group in enumerate(groups):
+        ids = runs[n]
+        fixed_later = any(i in ok for later in runs[n + 1 :] for i in later)
+        if ids and all(i in failed for i in ids) and fixed_later:
+            continue
+        kept.extend(group)
+    return head + kept
+
+
+def _results(group: Sequence[Message]) -> list[str]:
+    return [m.tool_call_id for m in group if m.role == "tool" and m.tool_call_id]
 
 
 def fit_history(

@@ -22,7 +22,7 @@ from types import TracebackType
 from . import coaching, instructions, prompts, recipes
 from .approval import ApprovalPolicy, Approver, code_hash
 from .config import Settings, load_settings
-from .context import format_result
+from .context import fold_fixed, format_result
 from .errors import LociError
 from .events import (
     Approval,
@@ -181,7 +181,7 @@ class Session:
             yield Notice("warning", f"{path}: the code cannot open this file: {why}")
         preview = describe_files(named, blocked)
         self._add(Message("user", prompts.with_preview(text, preview)))
-        turn = Turn(text, usage_before=self.usage, preview=preview)
+        turn = Turn(text, usage_before=self.usage, preview=preview, start=len(self.messages))
         if self.settings.recipes:
             turn.know_how = tuple(r.text for r in recipes.choose(text))
         status: TurnStatus | None = None
@@ -247,7 +247,7 @@ class Session:
         """One model call. Returns the reply, or None if it failed or was stopped."""
         sent = prompts.for_model(
             self.model,
-            self.messages,
+            fold_fixed(self.messages, turn.start, turn.failed_calls, turn.ok_calls),
             str(self.settings.workdir),
             self.kernels.gateway_languages(),
             turn.know_how,
@@ -294,6 +294,8 @@ class Session:
             request.language, request.code, result.done.status, result.outputs, result.done.files
         )
         turn.last_failed = result.done.status in ("error", "timeout", "crashed")
+        if turn.last_failed or result.done.status == "ok":
+            (turn.failed_calls if turn.last_failed else turn.ok_calls).add(call.id)
         turn.last_error = coaching.failure(result.done)
         turn.executions += 1
         return format_result(result.outputs, result.done)

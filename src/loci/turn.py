@@ -32,6 +32,9 @@ class Turn:
     preview: str = ""  # what the model was shown of the files the request names
     reply_id: int | None = None  # the stored id of the model's latest reply
     know_how: tuple[str, ...] = ()  # the recipes its model calls get (``loci.recipes``)
+    start: int = 0  # where its messages begin in the session's history
+    failed_calls: set[str] = field(default_factory=set)  # calls whose code failed
+    ok_calls: set[str] = field(default_factory=set)  # calls whose code ran cleanly
 
     @property
     def about_files(self) -> bool:
