@@ -74,7 +74,7 @@ def test_a_refused_block_is_stored_with_why(settings: Settings, fake_pool: Kerne
 
 
 class BrokenKernel(FakeKernel):
-    def execute(self, code: str, **kw: object) -> Iterator[KernelEvent]:  # type: ignore[override]
+    def execute(self, code: str, **kw: object) -> Iterator[KernelEvent]:
         raise KernelError("no kernel today")
 
 
@@ -94,7 +94,8 @@ def test_an_interrupt_before_the_block_does_not_stop_it(
 ) -> None:
     with session_of(settings, fake_pool, approver=auto_approve) as session:
         session.interrupt()  # meant for an earlier block
-        session.kernels.get("python").enqueue(KernelResult("ok"))
+        session.kernels.get("python")
+        fakes["python"].enqueue(KernelResult("ok"))
         events, _ = drain(session.execute("python", "1"))
         assert [e.status for e in events if isinstance(e, ExecutionDone)] == ["ok"]
 
