@@ -18,7 +18,7 @@ import anyio
 import anyio.from_thread
 from mcp.server.elicitation import AcceptedElicitation
 from mcp.server.mcpserver import Context
-from mcp.shared.exceptions import MCPError, NoBackChannelError
+from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, Field
 
 from ..approval import Decision
@@ -86,7 +86,7 @@ class Asker:
     async def _elicit(self, message: str) -> Decision:
         try:
             result = await self.ctx.elicit(message, Confirm)
-        except (MCPError, NoBackChannelError, ValueError) as exc:
+        except (MCPError, ValueError) as exc:  # no back-channel, a refusal, a bad answer
             return Decision(False, "policy", reason=f"the client could not ask the user: {exc}")
         if isinstance(result, AcceptedElicitation):
             return Decision(True, "user", always=result.data.always)

@@ -43,6 +43,17 @@ def workspace_files(workdir: Path, home: Path) -> list[dict[str, Any]]:
     return [f for f in list_files(workdir) if not _refused(workdir, home, f["path"])]
 
 
+def list_result(workdir: Path, home: Path) -> CallToolResult:
+    """``workspace_files`` as a tool result: a line per file, and the entries themselves."""
+    found = workspace_files(workdir, home)
+    lines = [f"{f['path']} ({human_size(f['size'])})" for f in found]
+    text = f"Workspace {workdir}:\n" + "\n".join(lines) if lines else f"{workdir} has no files."
+    facts = {"workspace": str(workdir), "files": found}
+    return CallToolResult(
+        content=[TextContent(text=clean(text, colour=False))], structured_content=facts
+    )
+
+
 def read_file(workdir: Path, home: Path, rel: str, offset: int, limit: int) -> CallToolResult:
     """The file ``rel`` of the workspace: text from ``offset`` (``limit`` characters), an
     image, or what it is when it is neither. PathRefused / NotFoundError when it may not be

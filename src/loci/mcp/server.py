@@ -22,19 +22,21 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import Settings
 from ..context import DEFAULT_OUTPUT_CHARS
 from ..errors import LociError, NotFoundError
-from ..sizes import human_size
 from ..web.security import Guard
 from . import files
 from .approver import Asker
@@ -103,28 +105,22 @@ class Tools:
     ) -> CallToolResult:
         with tool_errors():
             session = (await self._conversation(ctx, create=False)).session
-            record = session.store.get_execution(
-                execution_id, conversation_id=session.conversation_id
-            )
+            find = partial(session.store.get_execution, conversation_id=session.conversation_id)
+            record = await anyio.to_thread.run_sync(find, execution_id)
         return execution_result(record, offset, PAGE_CHARS)
 
     async def list_files(self) -> CallToolResult:
-        found = files.workspace_files(self.settings.workdir, self.settings.home)
-        lines = [f"{f['path']} ({human_size(f['size'])})" for f in found]
-        where = self.settings.workdir
-        text = f"Workspace {where}:\n" + "\n".join(lines) if lines else f"{where} has no files."
-        facts = {"workspace": str(self.settings.workdir), "files": found}
-        return CallToolResult(content=[TextContent(text=text)], structured_content=facts)
+        where = self.settings.workdir, self.settings.home
+        return await anyio.to_thread.run_sync(files.list_result, *where)
 
     async def read_file(
         self,
         path: Annotated[str, Field(min_length=1, description="A path inside the workspace")],
         offset: Offset = 0,
     ) -> CallToolResult:
+        read = partial(files.read_file, self.settings.workdir, self.settings.home)
         with tool_errors():
-            return files.read_file(
-                self.settings.workdir, self.settings.home, path, offset, PAGE_CHARS
-            )
+            return await anyio.to_thread.run_sync(read, path, offset, PAGE_CHARS)
 
 
 def _descriptions(settings: Settings) -> dict[str, str]:
