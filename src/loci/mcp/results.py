@@ -21,7 +21,6 @@ from typing import Any
 import anyio
 import anyio.from_thread
 from mcp.server.mcpserver import Context
-from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ContentBlock, ImageContent, TextContent
 
 from ..events import CodeBlock, Event, ExecutionDone, ExecutionStart, Output
@@ -93,7 +92,9 @@ class Progress:
         self.last = now
         lines = (event.text or event.data).strip().splitlines() or [event.mime]
         line = clean(lines[0] if event.mime.startswith("text/") else event.mime, colour=False)
-        with contextlib.suppress(MCPError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+        # progress is advisory: one that cannot be sent (a call cancelled, a client gone)
+        # must never stop the block, whose outputs are still to be stored
+        with contextlib.suppress(Exception):
             anyio.from_thread.run(self.ctx.report_progress, self.outputs, None, line[:120])
 
 
