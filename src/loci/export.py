@@ -169,7 +169,7 @@ def export_markdown(record: ConversationRecord) -> str:
                 if warning := unbacked_warning(item.grounding):
                     parts.append(f"> {warning}")
         else:
-            parts.append(_md_execution(item))
+            parts.append(execution_markdown(item))
     # what code, a model or a file name wrote reaches a terminal (``loci show``) or an
     # editor only through the one sanitiser, colour codes removed too
     return clean("\n\n".join(parts) + "\n", colour=False)
@@ -181,7 +181,8 @@ def _instructions(record: ConversationRecord) -> str:
     return f"**Project instructions** (`{record.instructions_source}`):\n\n{quoted}"
 
 
-def _md_execution(ex: ExecutionRecord) -> str:
+def execution_markdown(ex: ExecutionRecord) -> str:
+    """One execution as Markdown: what ran, its audit line, every stored output in full."""
     lang = "bash" if ex.language.lower() in SHELL_LANGUAGES else ex.language
     if ex.status in ("denied", "skipped"):
         heading = f"### Not run: {ex.language} ({ex.status}, by {ex.approved_by})"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import pwd
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "RUNTIME",
     "STARTUP",
     "homes",
+    "in_credential_store",
     "is_exposed",
     "protected_startup",
     "within",
@@ -117,6 +118,17 @@ def credential_paths(home_dirs: Iterable[Path]) -> Iterator[Path]:
     for home in home_dirs:
         for rel in CREDENTIALS:
             yield home / rel
+
+
+def in_credential_store(parts: Sequence[str]) -> bool:
+    """Whether a path (as its parts, e.g. relative to a workspace) is one of the credential
+    stores or lies in one, at any depth: ``proj/.aws/credentials`` does, as ``.aws`` would."""
+    for rel in CREDENTIALS:
+        store = rel.split("/")
+        for i in range(len(parts) - len(store) + 1):
+            if list(parts[i : i + len(store)]) == store:
+                return True
+    return False
 
 
 def protected_startup(home: Path, writable: Iterable[Path]) -> Iterator[Path]:

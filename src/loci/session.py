@@ -6,7 +6,8 @@ persistent kernel → its trimmed output goes back to the model → repeat until
 without code, repeats itself, or the step cap is hit. Everything is written to the store as
 it happens. ``interrupt()`` (Ctrl-C, a Stop button; safe from a signal handler or another
 thread) stops whatever is running — the model stream or the code — and ends the turn with
-status ``interrupted``; the conversation goes on.
+status ``interrupted``; the conversation goes on. ``execute(language, code)`` runs one block
+that another program's model wrote, the same way (``loci.direct``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import replace
 from types import TracebackType
 
-from . import coaching, instructions, prompts, recipes
+from . import coaching, direct, instructions, prompts, recipes
 from .approval import ApprovalPolicy, Approver, code_hash
 from .config import Settings, load_settings
 from .context import fold_fixed, format_result
@@ -197,6 +198,11 @@ class Session:
             self.usage.completion_tokens - turn.usage_before.completion_tokens,
         )
         yield TurnDone(status, turn_usage, turn.steps, self.conversation_id, message)
+
+    def execute(self, language: str, code: str) -> Generator[Event, None, str]:
+        """Run code written outside loci (an MCP client's model) as if loci's model had asked;
+        returns the result text stored for it. See ``loci.direct``."""
+        return direct.execute(self, language, code)
 
     def _step(self, turn: Turn) -> Generator[Event, None, TurnStatus | None]:
         """One model call and what follows from it; returns a status when the turn ends."""

@@ -2,7 +2,8 @@
 
 ``loci [OPTIONS] [REQUEST]...`` chats (one request and exit when REQUEST is given or piped on
 stdin; an interactive chat otherwise). The other commands (``history``, ``show``, ``resume``,
-``export``, ``models``) are subcommands; a first word that is not one of them is a request.
+``export``, ``models``, ``serve``, ``mcp``, ``users``) are subcommands; a first word that is
+not one of them is a request.
 
 At start-up the sandbox in force is checked; when what was asked for (``--sandbox``,
 ``--no-network``) cannot be enforced on this machine, a warning says so on stderr (and as a
@@ -41,7 +42,7 @@ def _flags(**given: Any) -> dict[str, Any]:
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Other commands: loci history | show ID | resume ID | export ID | "
-    "models list|install | serve | users add|list|remove|token|limit",
+    "models list|install | serve | mcp | users add|list|remove|token|limit",
 )
 @click.argument("request", nargs=-1)
 @model_option()
@@ -86,7 +87,7 @@ def chat(request: tuple[str, ...], as_json: bool, resume: str | None, **options:
 
 
 # subcommand -> the module of this package that defines it (a function of the same name)
-_LAZY = {"models": "models_cmd", "serve": "serve_cmd", "users": "users_cmd"}
+_LAZY = {"models": "models_cmd", "serve": "serve_cmd", "users": "users_cmd", "mcp": "mcp_cmd"}
 
 
 class _Commands(click.Group):

@@ -45,7 +45,8 @@ def check_bind(host: str, token: str | None, users: bool = False) -> None:
         )
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (a ClickException naming why it cannot be)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -124,7 +125,7 @@ def serve(
         max_kernels=max_kernels,
         idle_timeout=idle_timeout,
     )
-    sock = _bind(host, port)
+    sock = bind_socket(host, port)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}/"
     url += "?token=YOUR_TOKEN (each user's own)" if users else f"?token={token}"
@@ -136,7 +137,7 @@ def serve(
         click.echo(f"loci: {workspace_note(settings)}", err=True)
     if not settings.kernel_gateway and (warning := _sandbox_warning(settings)):
         click.echo(f"loci: warning: {warning}", err=True)
-    _run(app, sock)
+    run_app(app, sock)
 
 
 def _users(settings: Settings) -> Users:
@@ -175,7 +176,8 @@ def _check_confined(settings: Settings) -> None:
         )
 
 
-def _run(app: object, sock: socket.socket) -> None:
+def run_app(app: object, sock: socket.socket) -> None:
+    """Serve the ASGI ``app`` on ``sock`` with uvicorn until stopped."""
     import uvicorn
 
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)  # type: ignore[arg-type]

@@ -298,11 +298,19 @@ class Store(Database):
         items.sort(key=lambda item: item.seq)
         return ConversationRecord(summary, tuple(items), given[0], given[1])
 
-    def get_execution(self, execution_id: int) -> ExecutionRecord:
+    def get_execution(
+        self, execution_id: int, *, conversation_id: int | None = None
+    ) -> ExecutionRecord:
+        """One execution with its outputs; with ``conversation_id``, only one of its own."""
         with self.read("read") as db:
-            found = self._executions(db, "id = ?", execution_id)
+            if conversation_id is None:
+                found = self._executions(db, "id = ?", execution_id)
+            else:
+                where = "id = ? AND conversation_id = ?"
+                found = self._executions(db, where, execution_id, conversation_id)
         if not found:
-            raise NotFoundError(f"no execution with id {execution_id}")
+            where_said = "" if conversation_id is None else " in this conversation"
+            raise NotFoundError(f"no execution with id {execution_id}{where_said}")
         return found[0]
 
     def _summary(self, db: sqlite3.Connection, conv_id: int) -> ConversationSummary:
@@ -311,9 +319,11 @@ class Store(Database):
             raise NotFoundError(f"no conversation with id {conv_id}")
         return _summary(row)
 
-    def _executions(self, db: sqlite3.Connection, where: str, value: int) -> list[ExecutionRecord]:
+    def _executions(
+        self, db: sqlite3.Connection, where: str, *values: int
+    ) -> list[ExecutionRecord]:
         rows = db.execute(
-            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE {where} ORDER BY seq", (value,)
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE {where} ORDER BY seq", values
         ).fetchall()
         outputs: dict[int, list[Output]] = {int(r["id"]): [] for r in rows}
         if outputs:

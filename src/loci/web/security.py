@@ -10,7 +10,8 @@ A local server that runs code is a target, so (pure ASGI middleware, before any 
 - a request that changes state (any method but GET/HEAD/OPTIONS), the event stream and any
   WebSocket must come from this server's own origin: a foreign ``Origin`` (or ``null``, or
   ``Sec-Fetch-Site: cross-site``) is refused; no Origin at all is allowed (programs), since
-  the token was already checked;
+  the token was already checked; with ``strict_origin`` (an MCP endpoint, whose every request
+  is a call or its stream) every request is checked so;
 - every response gets ``nosniff``, ``no-referrer``, ``frame-ancestors 'none'`` and a strict CSP
   (no inline scripts); JSON endpoints refuse non-JSON bodies themselves (``api.read_json``).
 """
@@ -66,10 +67,12 @@ class Guard:
         token: str,
         allowed_hosts: Iterable[str] | None = None,
         users: Users | None = None,
+        strict_origin: bool = False,
     ) -> None:
         self.app = app
         self.token = token
         self.users = users
+        self.strict_origin = strict_origin  # every request checked, GETs too (``loci mcp``)
         self.allowed_hosts = (
             frozenset(h.strip("[]").lower() for h in allowed_hosts) if allowed_hosts else None
         )
@@ -113,7 +116,8 @@ class Guard:
         scope["loci.user"] = user
         method = scope.get("method", "GET")
         streaming = scope["type"] == "websocket" or path.endswith("/events")
-        if (method not in SAFE_METHODS or streaming) and not _same_origin(scope, headers):
+        checked = self.strict_origin or method not in SAFE_METHODS or streaming
+        if checked and not _same_origin(scope, headers):
             return 403, "cross-origin request refused"
         return None
 

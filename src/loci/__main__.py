@@ -1,0 +1,5 @@
+"""``python -m loci``: the ``loci`` command."""
+
+from .cli.main import main
+
+main()

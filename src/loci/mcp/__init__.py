@@ -1,0 +1,1 @@
+"""loci and the Model Context Protocol (the ``mcp`` extra)."""
