@@ -13,8 +13,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-import nbformat
-
 from loci.events import Output
 from loci.grounding import unbacked_warning
 from loci.sanitize import clean
@@ -42,6 +40,7 @@ Json = dict[str, Any]
 
 def export_ipynb(record: ConversationRecord) -> str:
     """The conversation as a valid nbformat v4 notebook (JSON text)."""
+    import nbformat  # its schema checker is slow to import: only a notebook export needs it
     s = record.summary
     cells: list[Json] = [_markdown_cell(f"# {_title(record)}")]
     if record.instructions:
