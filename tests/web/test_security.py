@@ -164,6 +164,22 @@ def test_downloads_cannot_escape_the_workspace(
     assert b"SQLite" not in resp.content
 
 
+def test_credential_files_in_a_workspace_are_neither_listed_nor_served(
+    client: TestClient, conv: int
+) -> None:
+    ws = _workspace(client, conv)
+    (ws / ".netrc").write_text("machine x login me password TOPSECRET")
+    (ws / "deploy" / ".aws").mkdir(parents=True)
+    (ws / "deploy" / ".aws" / "credentials").write_text("aws_secret_access_key=TOPSECRET")
+    (ws / "notes.txt").write_text("fine")
+    listed = client.get(f"/api/conversations/{conv}/files", headers=AUTH).json()["files"]
+    assert [f["path"] for f in listed] == ["notes.txt"]
+    for path in [".netrc", "deploy/.aws/credentials"]:
+        resp = client.get(f"/api/conversations/{conv}/files/{path}", headers=AUTH)
+        assert resp.status_code == 403 and b"TOPSECRET" not in resp.content, path
+    assert client.get(f"/api/conversations/{conv}/files/notes.txt", headers=AUTH).text == "fine"
+
+
 def test_uploads_cannot_escape_the_workspace(client: TestClient, conv: int, tmp_path: Path) -> None:
     outside = tmp_path / "outside2"
     outside.mkdir()

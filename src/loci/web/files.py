@@ -29,6 +29,7 @@ from urllib.parse import quote
 from starlette.responses import Response, StreamingResponse
 
 from ..errors import NotFoundError, PathRefused
+from ..protected import in_credential_store
 
 LIST_LIMIT = 1000
 CHUNK = 1 << 16
@@ -111,8 +112,11 @@ def open_download(workspace: Path, rel: str) -> tuple[BinaryIO, os.stat_result, 
     """Open the regular file ``rel`` inside ``workspace`` for reading, following no symlink.
 
     Returns the open file, its ``fstat`` and its name. PathRefused for a symlink or a
-    non-regular file at any part, NotFoundError when there is no such file.
+    non-regular file at any part, or a file in a credential store (``proj/.aws/...``,
+    ``.netrc``); NotFoundError when there is no such file.
     """
+    if in_credential_store(_relative_parts(rel)):
+        raise PathRefused(f"{rel!r} is in a credential store: loci does not serve it")
     dfd, name = _open_parent(workspace, rel, create=False)
     try:
         fd = os.open(name, _READ_FLAGS, dir_fd=dfd)
@@ -202,6 +206,8 @@ def list_files(workspace: Path, limit: int = LIST_LIMIT) -> list[dict[str, Any]]
             if not stat.S_ISREG(st.st_mode):
                 continue
             rel = (Path(dirpath) / name).relative_to(root).as_posix()
+            if in_credential_store(PurePosixPath(rel).parts):
+                continue
             found.append({"path": rel, "size": st.st_size, "modified": st.st_mtime})
             if len(found) >= limit:
                 break
