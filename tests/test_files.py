@@ -29,3 +29,11 @@ def test_other_files(tmp_path: Path) -> None:
     out = describe_mentioned("read notes.txt and blob.bin", tmp_path)
     assert "first lines:\nhello\nworld" in out and "blob.bin: 10 bytes" in out
     assert describe_mentioned("nothing here", tmp_path) == ""
+
+
+def test_finds_names_in_chinese_text_without_spaces(tmp_path: Path) -> None:
+    (tmp_path / "sales.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "notes.txt").write_text("x\n")
+    text = f"给你一个数据文件：{tmp_path / 'sales.csv'}\n请读取notes.txt文件，然后画图。"
+    assert mentioned_files(text, tmp_path) == [tmp_path / "sales.csv", tmp_path / "notes.txt"]
+    assert mentioned_files("（见 sales.csv）。", tmp_path) == [tmp_path / "sales.csv"]

@@ -25,8 +25,14 @@ _SAMPLE_ROWS = 3  # rows of a table shown
 _LISTING_CHARS = 1500  # the column listing of a wide table is cut here
 _HEAD_LINES = 5  # lines of a text file shown ...
 _LINE_CHARS = 200  # ... each cut here
-_EXT_END = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}(?=$|[\s\"'`),;:?!]|\.(?:\s|$))")
+# Chinese and Japanese text puts no space around a name: its punctuation (U+3000-303F,
+# full-width forms U+FF00-FFEF) and its characters (U+4E00-9FFF) end and begin one too.
+_WIDE = "\u3000-\u303f\uff00-\uffef\u4e00-\u9fff"
+_EXT_END = re.compile(
+    rf"\.[A-Za-z][A-Za-z0-9]{{0,4}}(?=$|[\s\"'`),;:?!{_WIDE}]|\.(?:\s|$))"
+)
 _STARTS = " \"'`("
+_WIDE_START = re.compile(f"[{_WIDE}]")
 _TABULAR = {".csv": ",", ".tsv": "\t"}
 _TEXT = {".txt", ".json", ".jsonl", ".md", ".log", ".xml", ".yaml", ".yml", ".py", ".sql"}
 
@@ -49,7 +55,9 @@ def mentioned_files(text: str, workdir: Path, also: Path | None = None) -> list[
 
 
 def _existing(line: str, end: int, bases: list[Path]) -> Path | None:
-    starts = [0] + [i + 1 for i, ch in enumerate(line[:end]) if ch in _STARTS]
+    starts = [0] + [
+        i + 1 for i, ch in enumerate(line[:end]) if ch in _STARTS or _WIDE_START.match(ch)
+    ]
     for start in starts:
         raw = line[start:end].strip(_STARTS)
         if not raw:
