@@ -83,6 +83,30 @@ def test_a_whole_session_streams_text_and_tool_calls_and_asks_before_running(
     assert left_behind(project) == []  # the editor closed stdin: every kernel was shut down
 
 
+def test_risky_code_asks_even_in_auto_mode_and_says_why(
+    editor: Start, script: Callable[..., str], project: Path
+) -> None:
+    spec = script(
+        {"tool_calls": [{"language": "shell", "code": "rm -rf ~"}]}, "I left your home alone."
+    )
+
+    async def scenario() -> None:
+        async with editor("-y", "-m", spec) as ed:
+            new = await ed.conn.new_session(cwd=str(project), mcp_servers=[])
+            assert new.modes.current_mode_id == "auto"
+            ed.answers = ["reject"]
+            assert await prompt(ed, new.session_id, "clean up") == "end_turn"
+            ((asked, options),) = ed.asked
+            assert options == ["allow", "reject"]  # no "always" for risky code
+            assert asked.title.startswith("⚠") and "deletes outside the workspace" in (
+                shown_text(asked.model_dump())
+            )
+            (call,) = ed.tool_calls(new.session_id).values()
+            assert call["status"] == "failed"
+
+    asyncio.run(scenario())
+
+
 def test_cancel_stops_a_long_block_quickly_and_the_session_goes_on(
     editor: Start, script: Callable[..., str], project: Path
 ) -> None:

@@ -28,7 +28,7 @@ from acp.schema import AllowedOutcome, PermissionOption, RequestPermissionRespon
 
 from ..approval import Decision
 from ..errors import LociError
-from ..events import CodeBlock, Event, Notice, TurnDone
+from ..events import CodeBlock, Event, Notice, TurnDone, TurnStart
 from ..session import Session
 from .errors import to_request_error, turn_failed
 from .translate import TurnUpdates
@@ -180,6 +180,8 @@ class PromptTurn:
             if isinstance(item, Notice) and item.level == "error":
                 error = item.message  # the prompt fails with it, below
                 continue
+            if isinstance(item, TurnStart) and self.cancelled.is_set():
+                self.session.interrupt()  # cancelled before the turn began (which clears it)
             if isinstance(item, TurnDone):
                 done = item
             for update in self.updates.of(item):
