@@ -94,6 +94,7 @@ def test_a_turn_becomes_chunks_and_one_tool_call_per_block() -> None:
     assert [c["type"] for c in content] == ["text", "text", "image", "text", "text"]
     assert content[1]["text"] == "```\n1\n```" and content[3]["text"] == "```\nxxx\n```"
     assert content[4]["text"] == "files: plot.png"
+    assert last["raw_output"] == "1\n[image]\nxxx\nfiles: plot.png"  # for Jupyter AI's chat
 
 
 TRACEBACK = "Traceback …\nZeroDivisionError: division by zero"
@@ -116,6 +117,7 @@ def test_a_refused_block_fails_with_the_reason_and_errors_fail_the_call() -> Non
     refused = shown[1]
     assert refused["status"] == "failed"
     assert refused["content"][-1]["content"]["text"] == "not run: the user said no"
+    assert refused["raw_output"] == "not run: the user said no"
     failed = shown[-2]
     assert failed["status"] == "failed"
     assert "Traceback …" in failed["content"][1]["content"]["text"]  # the whole traceback

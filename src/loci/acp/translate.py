@@ -176,11 +176,18 @@ class ToolCallView:
             shown.append(tool_content(text_block(line)))
         return shown
 
-    def raw_output(self) -> dict[str, Any] | None:
-        if self.done is None:
-            return {"status": "denied", "reason": self.refused} if self.refused else None
-        d = self.done
-        return {"status": d.status, "execution_id": d.execution_id, "files": list(d.files)}
+    def raw_output(self) -> str | None:
+        """What the run printed, as plain text, then how it ended: for clients that show a
+        tool call's raw output rather than its content (Jupyter AI's chat)."""
+        if self.refused:
+            return f"not run: {self.refused}"
+        if self.done is None and not self.outputs:
+            return None
+        where = f"execution #{self.done.execution_id}" if self.done is not None else ""
+        text = "".join(_output_text(o) for o in self.outputs).rstrip("\n")
+        text = trim_text(clean(text, colour=False), SHOWN_CHARS, where=where)
+        line = status_line(self.done) if self.done is not None else ""
+        return "\n".join(part for part in (text, line) if part) or "(no output)"
 
     def start(self) -> ToolCallStart:
         return start_tool_call(
@@ -238,6 +245,8 @@ def _outputs_content(outputs: Sequence[Output], done: ExecutionDone | None) -> l
 def _output_text(out: Output) -> str:
     if out.stream in ("stdout", "stderr"):
         return out.data
+    if out.mime.startswith("image/"):
+        return f"[image: {out.path}]\n" if out.path else "[image]\n"
     if out.stream == "error":  # the whole traceback
         return (out.data or out.text).rstrip("\n") + "\n"
     text = out.text or (out.data if out.mime.startswith("text/") else f"[{out.mime}]")
