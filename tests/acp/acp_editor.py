@@ -17,6 +17,7 @@ from acp.schema import AllowedOutcome, DeniedOutcome, RequestPermissionResponse
 SRC = Path(__file__).resolve().parents[2] / "src"
 WAIT = "wait"
 STEP_S = 60.0  # the most any one request may take here
+QUIET_S = 0.2  # an agent that sent nothing for this long has sent all it had
 CLOSE_S = 20.0  # how long the agent may take to shut its kernels down once stdin closes
 
 
@@ -65,6 +66,17 @@ class Editor:
             shown = calls.setdefault(u.tool_call_id, {})
             shown.update({k: v for k, v in u.model_dump().items() if v is not None})
         return calls
+
+    async def settled(self, quiet: float = QUIET_S) -> None:
+        """Wait until no update has come for ``quiet`` seconds. The agent sends a turn's
+        updates before its answer, but the SDK's client may hand notifications over after
+        the answer (0.11 queues them), so a test reads what was sent once it settles."""
+        while True:
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), quiet)
+            except asyncio.TimeoutError:
+                return
 
     async def wait_for(self, condition: Callable[[], bool], timeout: float = STEP_S) -> None:
         async def wait() -> None:

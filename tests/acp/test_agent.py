@@ -28,6 +28,7 @@ async def prompt(ed: Editor, session_id: str, text: str) -> str:
     response = await asyncio.wait_for(
         ed.conn.prompt(session_id=session_id, prompt=[text_block(text)]), STEP_S
     )
+    await ed.settled()
     return str(response.stop_reason)
 
 
@@ -130,6 +131,7 @@ def test_cancel_stops_a_long_block_quickly_and_the_session_goes_on(
             response = await asyncio.wait_for(running, 15)
             assert response.stop_reason == "cancelled"
             assert time.monotonic() - cancelled_at < 10
+            await ed.settled()
             (call,) = ed.tool_calls(sid).values()
             assert call["status"] == "failed" and "interrupted" in shown_text(call)
             assert not ed.asked  # auto mode: nothing was asked
@@ -154,6 +156,7 @@ def test_cancel_while_a_permission_request_waits(
             await ed.conn.cancel(session_id=sid)
             response = await asyncio.wait_for(running, 15)
             assert response.stop_reason == "cancelled"
+            await ed.settled()
             (call,) = ed.tool_calls(sid).values()
             assert call["status"] == "failed"
 
@@ -175,6 +178,7 @@ def test_a_past_session_is_listed_loaded_replayed_and_continued(
             assert [s.session_id for s in listed.sessions] == [sid]
             assert listed.sessions[0].title == "what is 2**10?"
             await ed.conn.load_session(cwd=str(project), session_id=sid, mcp_servers=[])
+            await ed.settled()
             assert ed.text(sid, "user_message_chunk") == "what is 2**10?"
             assert "Computing." in ed.text(sid) and "It is 1024." in ed.text(sid)
             (call,) = ed.tool_calls(sid).values()
