@@ -13,8 +13,8 @@ in the session's cwd), its id the conversation's id.
     set_config_option     ``model``: the session's model, from the ``-m`` default, the
                           ``--offer`` specs and the embedded catalog
 
-ACP 0.12's stable way to choose a model per session is a config option of category
-``model`` (``session/set_model`` left the protocol), so loci offers both options as config
+The SDK (0.12) has no ``session/set_model``: a model is chosen per session through a config
+option of category ``model``. So loci offers the model and the approval setting as config
 options, and the approval setting as modes too, for clients that show only modes.
 """
 
