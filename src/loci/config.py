@@ -384,6 +384,17 @@ def narrowed_workspace(folder: Path) -> dict[str, Path]:
     return {"workdir": Path.home() / WORKSPACE_FOLDER, "started_in": folder.expanduser()}
 
 
+def working_in(settings: Settings, folder: Path) -> Settings:
+    """``settings`` for work in ``folder`` (an editor's project, say), under the rule
+    ``load_settings`` applies to the current directory: too broad a folder, with a sandbox,
+    gives ``~/loci-workspace`` and is kept as ``started_in``."""
+    folder = folder.expanduser().resolve()
+    changes: dict[str, Any] = {"workdir": folder, "started_in": None}
+    if settings.sandbox != "off":
+        changes.update(narrowed_workspace(folder))
+    return settings.replace(**changes)
+
+
 def settings_markdown() -> str:
     """The README's table of settings, made from ``SETTINGS`` (a test keeps them equal)."""
     rows = [

@@ -42,7 +42,7 @@ def _flags(**given: Any) -> dict[str, Any]:
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Other commands: loci history | show ID | resume ID | export ID | "
-    "models list|install | serve | mcp | users add|list|remove|token|limit",
+    "models list|install | serve | mcp | acp | users add|list|remove|token|limit",
 )
 @click.argument("request", nargs=-1)
 @model_option()
@@ -87,7 +87,13 @@ def chat(request: tuple[str, ...], as_json: bool, resume: str | None, **options:
 
 
 # subcommand -> the module of this package that defines it (a function of the same name)
-_LAZY = {"models": "models_cmd", "serve": "serve_cmd", "users": "users_cmd", "mcp": "mcp_cmd"}
+_LAZY = {
+    "acp": "acp_cmd",
+    "mcp": "mcp_cmd",
+    "models": "models_cmd",
+    "serve": "serve_cmd",
+    "users": "users_cmd",
+}
 
 
 class _Commands(click.Group):

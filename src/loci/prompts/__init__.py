@@ -30,6 +30,11 @@ def with_preview(request: str, preview: str) -> str:
     return f"{request}\n\n{PREVIEW_NOTE}\n{preview}" if preview else request
 
 
+def request_of(content: str) -> str:
+    """The request a person wrote, from the user message ``with_preview`` made of it."""
+    return content.split(f"\n\n{PREVIEW_NOTE}\n", 1)[0]
+
+
 KNOW_HOW = (
     "Library tips for this request. Write your own code for the user's data and question; "
     "do not copy these lines:"

@@ -1,24 +1,15 @@
-"""Models for many conversations at once, and the model list the web UI offers.
+"""The model list the web UI offers (``GET /api/models``), from the provider table.
 
-API-backed models are cheap to create per conversation. An embedded model (``local...``, a
-provider marked ``shared``) is a large file loaded into memory and is not safe to drive from
-two threads, so the default factory loads each one once and lets one conversation stream from
-it at a time.
-
-``model_list`` answers ``GET /api/models`` from the provider table (``PROVIDERS``).
+The models themselves, one per conversation with embedded ones shared, come from
+``loci.models.shared.DefaultModels``.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..config import Settings
-from ..messages import Message
-from ..models.base import Model, ModelChunk
-from ..models.install import InstallProgress
+from ..models.shared import DefaultModels as DefaultModels
 
 
 def model_list(settings: Settings) -> dict[str, Any]:
@@ -46,57 +37,4 @@ def model_list(settings: Settings) -> dict[str, Any]:
     }
 
 
-class SerializedModel:
-    """A shared model whose ``stream`` holds a lock until the stream is closed or exhausted."""
-
-    def __init__(self, model: Model) -> None:
-        self.inner = model
-        self.name = model.name
-        self.context_window = model.context_window
-        self.supports_tools = model.supports_tools
-        self._lock = threading.Lock()
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def stream(
-        self, messages: Sequence[Message], *, cancel: threading.Event | None = None
-    ) -> Iterator[ModelChunk]:
-        with self._lock:
-            chunks = self.inner.stream(messages, cancel=cancel)
-            try:
-                yield from chunks
-            finally:
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
-
-
-def log_install(p: InstallProgress) -> None:
-    """Install progress as plain lines on the server's stderr, one a part (no bar)."""
-    if p.stage == "download":
-        sys.stderr.write(f"loci: fetching {p.model}, part {p.part} of {p.parts}\n")
-        sys.stderr.flush()
-
-
-class DefaultModels:
-    """``get_model`` per conversation, with embedded models loaded once and shared (an
-    install they need first is logged by ``log_install``)."""
-
-    def __init__(self) -> None:
-        self._shared: dict[tuple[str, str], Model] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, settings: Settings) -> Model:
-        from ..models.registry import get_model, parse_spec
-
-        spec = settings.model.strip()
-        if not parse_spec(spec, api_base=settings.api_base)[0].shared:
-            return get_model(settings)
-        key = (spec, str(settings.model_dir))
-        with self._lock:
-            model = self._shared.get(key)
-            if model is None:
-                model = get_model(settings, progress=log_install)
-                model = self._shared[key] = SerializedModel(model)
-            return model
+__all__ = ["DefaultModels", "model_list"]
