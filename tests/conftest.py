@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +52,18 @@ def fake_pool(settings: Settings, fakes: dict[str, FakeKernel]) -> KernelPool:
         return kernel
 
     return KernelPool(settings.workdir, factory=factory)
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Callable[..., str]:
+    """Write a scripted-model file (a JSON list of replies); returns its model spec."""
+
+    def make(*replies: Any) -> str:
+        path = tmp_path / f"script-{len(list(tmp_path.glob('script-*')))}.json"
+        path.write_text(json.dumps(list(replies)))
+        return f"scripted:{path}"
+
+    return make
 
 
 SETTLE_S = 5.0  # how long a kernel may take to finish ending once it was told to

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,18 +25,6 @@ def acp_env(loci_home: Path) -> dict[str, str]:
     env["LOCI_HOME"] = str(loci_home)
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
-
-
-@pytest.fixture
-def script(tmp_path: Path) -> Callable[..., str]:
-    """Write a scripted-model file; returns the model spec."""
-
-    def make(*replies: Any) -> str:
-        path = tmp_path / f"script-{len(list(tmp_path.glob('script-*')))}.json"
-        path.write_text(json.dumps(list(replies)))
-        return f"scripted:{path}"
-
-    return make
 
 
 @pytest.fixture

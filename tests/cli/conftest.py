@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,18 +11,6 @@ def workdir(tmp_path: Path) -> Path:
     d = tmp_path / "work"
     d.mkdir()
     return d
-
-
-@pytest.fixture
-def script(tmp_path: Path) -> Callable[..., str]:
-    """Write a scripted-model file; returns the model spec."""
-
-    def make(*replies: Any) -> str:
-        path = tmp_path / f"script-{len(list(tmp_path.glob('script-*')))}.json"
-        path.write_text(json.dumps(list(replies)))
-        return f"scripted:{path}"
-
-    return make
 
 
 @pytest.fixture
