@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..config import Settings
-from ..messages import Message
+from ..messages import Message, ToolSpec
 from ..models.base import Model, ModelChunk
 from ..models.install import InstallProgress
 
@@ -60,10 +60,14 @@ class SerializedModel:
         return self.inner.count_tokens(text)
 
     def stream(
-        self, messages: Sequence[Message], *, cancel: threading.Event | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        cancel: threading.Event | None = None,
+        tools: Sequence[ToolSpec] = (),
     ) -> Iterator[ModelChunk]:
         with self._lock:
-            chunks = self.inner.stream(messages, cancel=cancel)
+            chunks = self.inner.stream(messages, cancel=cancel, tools=tools)
             try:
                 yield from chunks
             finally:
