@@ -4,7 +4,8 @@ One request (a turn) alternates model calls and code runs: the model streams tex
 each block is approved (by the ``Approver`` passed in) → it runs in the conversation's
 persistent kernel → its trimmed output goes back to the model → repeat until the model answers
 without code, repeats itself, or the step cap is hit. Everything is written to the store as
-it happens. ``interrupt()`` (Ctrl-C, a Stop button; safe from a signal handler or another
+it happens. The MCP servers' tools (``loci.mcp.tools``) are offered to the model and run
+beside the kernels. ``interrupt()`` (Ctrl-C, a Stop button; safe from a signal handler or another
 thread) stops whatever is running — the model stream or the code — and ends the turn with
 status ``interrupted``; the conversation goes on.
 """
@@ -35,10 +36,11 @@ from .events import (
     TurnStatus,
     Usage,
 )
-from .execution import ExecutionRequest, ExecutionResult, run_block
+from .execution import ExecutionRequest, ExecutionResult
 from .files import describe_files, mentioned_files
 from .grounding import Evidence, ground, output_texts, shown_literals
 from .kernels.pool import KernelPool
+from .mcp.tools import McpTools
 from .messages import Message, ToolCall
 from .models.base import Model, close_model
 from .reply import stream_reply
@@ -87,6 +89,7 @@ class Session:
             self.messages = self.store.messages(conversation_id)
             if self.messages:
                 self._add(Message("user", prompts.RESUMED_NOTE, origin="loci"))
+        self.tools = McpTools.from_settings(self.settings, self.kernels)  # before a kernel starts
         self.kernels.prestart("python")
 
     # -- lifetime -----------------------------------------------------------------------
@@ -102,6 +105,7 @@ class Session:
         with contextlib.ExitStack() as later:  # each is released even if one before it fails
             later.callback(close_model, self.model)
             later.callback(self.store.close)
+            later.callback(self.tools.close)
             self.kernels.shutdown_all()
 
     def switch_model(self, model: Model) -> None:
@@ -229,15 +233,23 @@ class Session:
 
     def _model_step(self, turn: Turn) -> Generator[Event, None, Message | None]:
         """One model call. Returns the reply, or None if it failed or was stopped."""
+        yield from self.tools.news()
         sent = prompts.for_model(
             self.model,
             self.messages,
             str(self.settings.workdir),
             self.kernels.gateway_languages(),
             turn.know_how,
+            self.tools.prompt(self.model.supports_tools),
         )
         reply = yield from stream_reply(
-            self.model, sent, self._cancel, self.kernels.language_of, self._new_id, turn.prefill
+            self.model,
+            sent,
+            self._cancel,
+            self.kernels.language_of,
+            self._new_id,
+            turn.prefill,
+            self.tools.specs(),
         )
         turn.prefill = ""
         self.usage = self.usage + reply.usage
@@ -306,7 +318,7 @@ class Session:
                 sandbox=self.kernels.location,
             )
             return f"[not run: {reason}]"
-        if self.kernels.language_of(block.language) is None:
+        if self.kernels.language_of(block.language) is None and not self.tools.runs(block.language):
             known = ", ".join(["python", "shell", *self.kernels.gateway_languages()])
             return f"[not run: {block.language!r} is not a language loci can run; use {known}]"
         return ExecutionRequest(
@@ -324,8 +336,10 @@ class Session:
         )
 
     def _execute(self, request: ExecutionRequest) -> Generator[Event, None, ExecutionResult]:
+        if self.tools.runs(request.language):  # a model's call to an MCP tool
+            return (yield from self.tools.execute(request, self.store))
         kernel = self.kernels.get(request.language)
-        return (yield from run_block(kernel, self.store, request))
+        return (yield from self.tools.run_block(kernel, self.store, request))
 
     def _offer_install(self, module: str) -> Generator[Event, None, bool]:
         """Propose ``pip install`` into the kernel's environment, approved like any code."""

@@ -37,11 +37,16 @@ KNOW_HOW = (
 
 
 def system_message(
-    tools: bool, workdir: str, languages: Collection[str] = (), know_how: Sequence[str] = ()
+    tools: bool,
+    workdir: str,
+    languages: Collection[str] = (),
+    know_how: Sequence[str] = (),
+    mcp: str = "",
 ) -> Message:
     """The system prompt for a model with (``tools``) or without native tool calls;
     ``languages`` are those a kernel gateway adds to python and shell; ``know_how`` the
-    recipes chosen for the request."""
+    recipes chosen for the request; ``mcp`` the section on MCP servers' tools (``mcp.md``,
+    ``mcp_tools.md``, filled in by ``loci.mcp.tools``)."""
     text = load("tools" if tools else "system", workdir=workdir)
     if languages and tools:
         text += f"\nThe execute tool also takes language: {', '.join(languages)}."
@@ -49,6 +54,8 @@ def system_message(
         fences = ", ".join(f"```{lang}" for lang in languages)
         text += f"\nThe kernel gateway also runs {fences} blocks."
     text += f"\nSystem: {platform.system()}, Python {sys.version.split()[0]}."
+    if mcp:
+        text += "\n\n" + mcp
     if know_how:
         text += "\n\n" + KNOW_HOW + "\n\n" + "\n\n".join(know_how)
     return Message("system", text)
@@ -60,11 +67,12 @@ def for_model(
     workdir: str,
     languages: Collection[str] = (),
     know_how: Sequence[str] = (),
+    mcp: str = "",
 ) -> list[Message]:
-    """The messages one call sends: the system prompt (with the request's ``know_how``) and
-    as much of the history as fits the model's window (leaving room for its reply), in the
-    shape its tool support wants."""
-    system = system_message(model.supports_tools, workdir, languages, know_how)
+    """The messages one call sends: the system prompt (with the request's ``know_how`` and
+    the ``mcp`` tools) and as much of the history as fits the model's window (leaving room for
+    its reply), in the shape its tool support wants."""
+    system = system_message(model.supports_tools, workdir, languages, know_how, mcp)
     budget = input_budget(model.context_window)
     sent = fit_history([system, *history], model.count_tokens, budget)
     return orphan_results_to_user(sent) if model.supports_tools else sent
