@@ -125,12 +125,12 @@ enabled = false
 """,
     )
     files, weather = s.mcp_servers
-    assert (files.name, files.command, files.env) == ("files", "npx", {"DEBUG": "1"})
+    assert (files.name, files.command, files.env) == ("files", "npx", (("DEBUG", "1"),))
     assert files.args == ("-y", "@modelcontextprotocol/server-filesystem", "/data")
     assert files.timeout == 60.0 and files.enabled and not files.url
     assert (weather.url, weather.headers) == (
         "https://weather.example/mcp",
-        {"Authorization": "Bearer x"},
+        (("Authorization", "Bearer x"),),
     )
     assert weather.timeout == 5.0 and not weather.enabled
     assert load_settings(env={"LOCI_HOME": str(loci_home / "none")}).mcp_servers == ()

@@ -142,14 +142,15 @@ MCP_TIMEOUT = 60.0  # seconds per call to an MCP server's tool, unless its table
 @dataclass(frozen=True)
 class McpServer:
     """One ``[mcp_servers.NAME]`` table: a server loci starts (``command``, ``args``,
-    ``env``: stdio) or one it reaches at ``url`` (streamable HTTP, with ``headers``)."""
+    ``env``: stdio) or one it reaches at ``url`` (streamable HTTP, with ``headers``). Tables
+    are kept as pairs, so that settings stay immutable (and hashable)."""
 
     name: str
     command: str = ""
     args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
+    env: tuple[tuple[str, str], ...] = ()
     url: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: tuple[tuple[str, str], ...] = ()
     timeout: float = MCP_TIMEOUT  # seconds per tool call
     enabled: bool = True
 
@@ -197,8 +198,8 @@ def _mcp_server(name: str, raw: Any) -> McpServer:
     if timeout <= 0:
         raise ConfigError(f"{where}.timeout must be > 0 seconds, got {timeout:g}")
     return McpServer(
-        name, command, tuple(table.get("args", ())), dict(table.get("env", {})), url,
-        dict(table.get("headers", {})), float(timeout), table.get("enabled", True),
+        name, command, tuple(table.get("args", ())), tuple(table.get("env", {}).items()), url,
+        tuple(table.get("headers", {}).items()), float(timeout), table.get("enabled", True),
     )  # fmt: skip
 
 

@@ -192,7 +192,7 @@ class McpClient:
             from mcp.client.stdio import StdioServerParameters, stdio_client
 
             params = StdioServerParameters(
-                command=server.command, args=list(server.args), env=server.env or None,
+                command=server.command, args=list(server.args), env=dict(server.env) or None,
                 cwd=self._cwd,
             )  # fmt: skip
             return stdio_client(params, errlog=log)
@@ -213,6 +213,10 @@ class McpClient:
         deadline = time.monotonic() + (self.start_timeout + GRACE if timeout is None else timeout)
         for conn in self._conns.values():
             conn.settled.wait(max(0.0, deadline - time.monotonic()))
+
+    def starting(self) -> list[str]:
+        """The servers that have neither started nor failed yet."""
+        return [name for name, c in self._conns.items() if not c.settled.is_set()]
 
     def tools(self) -> list[ServerTool]:
         """The tools of every server that is ready (waiting for those still starting)."""
@@ -306,7 +310,7 @@ async def _http(server: McpServer) -> AsyncIterator[Any]:
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client  # as the SDK's session_group
 
-    http = create_mcp_http_client(headers=server.headers or None)
+    http = create_mcp_http_client(headers=dict(server.headers) or None)
     async with http, streamable_http_client(server.url, http_client=http) as streams:
         yield streams
 
