@@ -107,22 +107,24 @@ def test_a_tool_call_is_shown_approved_run_and_stored(
     assert history[1].tool_calls == tuple(call("toy.add(a=2, b=3)"))
 
 
-def test_a_refused_call_is_not_made_and_goes_to_the_audit_log(
+def test_a_refused_call_is_not_made_and_an_edited_one_runs_as_edited(
     with_toy: Settings, fake_pool: KernelPool, tool_model: ScriptedModel
 ) -> None:
-    def no(block: CodeBlock) -> Decision:
-        return Decision(False, "user", reason="not now")
+    def person(block: CodeBlock) -> Decision:
+        if "crash" in block.code:
+            return Decision(False, "user", reason="not now")
+        return Decision(True, "user", code="toy.add(a=10, b=3)")
 
     tool_model.enqueue("", call("toy.crash()"))
-    with Session(with_toy, model=tool_model, kernels=fake_pool, approver=no) as s:
-        run(s)
-        tool_model.enqueue("", call("toy.add(a=1, b=1)", "c2"))
-        events = run(s)  # the server did not crash: it was never called
-        (refusal, ex) = s.store.get_conversation(s.conversation_id).executions
+    tool_model.enqueue("", call("toy.add(a=1, b=1)", "c2"))
+    with Session(with_toy, model=tool_model, kernels=fake_pool, approver=person) as s:
+        events = run(s)
+        refusal, edited = s.store.get_conversation(s.conversation_id).executions
     assert (refusal.language, refusal.code, refusal.status) == ("mcp", "toy.crash()", "denied")
     assert tool_model.calls[1][-1].content == "[not run: not now]"
-    assert not [n for n in notices(events) if "stopped" in n]
-    assert ex.status == "denied"
+    assert not [n for n in notices(events) if "stopped" in n]  # the crash was never called
+    assert (edited.code, edited.approved_by) == ("toy.add(a=10, b=3)", "user")
+    assert tool_model.calls[2][-1].content == "13.0"
 
 
 def test_the_server_crashing_mid_call_is_a_clear_error_and_the_conversation_goes_on(
@@ -323,7 +325,7 @@ def http_server() -> Iterator[str]:
 def test_a_streamable_http_server(
     settings: Settings, fake_pool: KernelPool, tool_model: ScriptedModel, http_server: str
 ) -> None:
-    remote = McpServer("remote", url=http_server, headers={"X-Test": "1"})
+    remote = McpServer("remote", url=http_server, headers=(("X-Test", "1"),))
     settings = settings.replace(mcp_servers=(remote,))
     tool_model.enqueue("", call("remote.add(a=1.5, b=2)"))
     with Session(settings, model=tool_model, kernels=fake_pool, approver=auto_approve) as s:

@@ -1,7 +1,7 @@
 """MCP servers' tools in a session: ``McpTools``, the one object ``Session`` asks about them.
 
     tools = McpTools.from_settings(settings, kernels)   # nothing starts when none is set
-    tools.news()                # Notices; on the first turn, after waiting for the servers
+    tools.news()                # Notices; on the first turn, once the servers have started
     tools.prompt(tool_calls)    # the system prompt's section: each tool's call and purpose
     tools.specs()               # offered to a tool-call model beside execute
     tools.runs(language)        # True for "mcp": a model's call to a tool, as a block
@@ -74,6 +74,7 @@ class McpTools:
         self._catalog: Catalog | None = None
         self._open: _Open | None = None
         self._lock = threading.Lock()
+        self._notes: list[Notice] = []  # loci's own, for the next ``news``
         self.bridge: Bridge | None = None
         if self._servers:
             self.client.start()
@@ -86,7 +87,12 @@ class McpTools:
 
     def _offer(self, kernels: KernelPool) -> None:
         """Make the pool's kernels define the servers' objects and reach the bridge."""
-        self.bridge = Bridge(self._answer)
+        try:
+            self.bridge = Bridge(self._answer)
+        except OSError as exc:  # no temp folder, or a socket path too long for the OS
+            why = f"code cannot call MCP tools (loci cannot open its socket: {exc})"
+            self._notes.append(Notice("warning", why))
+            return
         kernels.env = {**(kernels.env or {}), **self.bridge.env(self.names.values())}
         if kernels.sandbox is not None:
             shown = (*kernels.sandbox.shown, self.bridge.folder)
@@ -113,12 +119,17 @@ class McpTools:
                     self._catalog = Catalog(tools, self.names)
         return self._catalog
 
-    def news(self) -> list[Notice]:
-        """What the servers did since last asked (started, failed, stopped)."""
+    def news(self) -> Iterator[Notice]:
+        """What the servers did since last asked (started, failed, stopped); the first time,
+        after saying which are still starting and waiting for them."""
         if not self.active:
-            return []
+            return
+        starting = self.client.starting() if self._catalog is None else []
+        if starting:
+            yield Notice("info", f"waiting for MCP servers to start: {', '.join(starting)}")
         self.catalog()
-        return self.client.news()
+        notes, self._notes = self._notes, []
+        yield from [*notes, *self.client.news()]
 
     def prompt(self, tool_calls: bool) -> str:
         """The system prompt's section on the tools ("" when there are none)."""
