@@ -142,6 +142,7 @@ def test_the_server_crashing_mid_call_is_a_clear_error_and_the_conversation_goes
     stopped = [n for n in notices(events) if n.startswith("MCP server 'toy' stopped")]
     assert stopped and "toy server: crashing on purpose" in stopped[0]  # its stderr's last line
     assert after.status == "error" and "is not running" in after.error_value
+    assert tool_model.offered[1] == () and "toy.add" not in tool_model.calls[1][0].content
     crash_result = tool_model.calls[1][-1].content
     assert "[crashed: the MCP server 'toy' stopped during the call]" in crash_result
     assert events[-1].status == "done" and later[-1].status == "done"

@@ -72,6 +72,10 @@ class Entry:
         line = lines[0].strip() if lines else ""
         return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
 
+    def line(self) -> str:
+        """The system prompt's line: its call with the argument names, and what it does."""
+        return f"- {self.signature()}: {self.summary()}".rstrip(": ")
+
     def spec(self) -> ToolSpec | None:
         """The tool as a tool-call model is offered it; None when its name is too long."""
         name = function_name(self.server, self.name)
@@ -113,13 +117,6 @@ class Catalog:
 
     def of(self, server: str) -> list[Entry]:
         return [e for e in self.entries if e.server == server]
-
-    def specs(self) -> tuple[ToolSpec, ...]:
-        return tuple(s for e in self.entries if (s := e.spec()) is not None)
-
-    def listing(self) -> str:
-        """One line a tool: its call with the argument names, and what it does."""
-        return "\n".join(f"- {e.signature()}: {e.summary()}".rstrip(": ") for e in self.entries)
 
     def unknown(self, server: str, name: str) -> str:
         """Why ``server.name`` is no tool, and what there is."""

@@ -99,7 +99,7 @@ class McpClient:
         self._log_dir = log_dir
         self._cwd = cwd
         self.start_timeout = start_timeout
-        self._loop = asyncio.new_event_loop()
+        self._loop: asyncio.AbstractEventLoop | None = None  # made by ``start``
         self._stop = asyncio.Event()  # bound to the loop when the loop first waits on it
         self._thread: threading.Thread | None = None
         self._news: list[Notice] = []
@@ -116,29 +116,30 @@ class McpClient:
         """Start the loop thread and connect to every server (in the background). Idempotent."""
         if self._thread is not None or not self._conns:
             return
-        self._thread = threading.Thread(target=self._run, name="loci-mcp", daemon=True)
+        loop = self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, args=(loop,), name="loci-mcp")
+        self._thread.daemon = True
         self._thread.start()
 
     def close(self) -> None:
         """Close every connection (ending the servers loci started) and the loop thread."""
-        thread = self._thread
-        if thread is None:
-            self._loop.close()
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
             return
         with contextlib.suppress(RuntimeError):  # the loop has already ended
-            self._loop.call_soon_threadsafe(self._stop.set)  # run first if it has not begun
+            loop.call_soon_threadsafe(self._stop.set)  # runs first if the loop has not begun
         thread.join(timeout=CLOSE_TIMEOUT)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
         try:
-            self._loop.run_until_complete(self._main())
+            loop.run_until_complete(self._main(loop))
         finally:
             for conn in self._conns.values():
                 conn.settled.set()
-            self._loop.close()
+            loop.close()
 
-    async def _main(self) -> None:
+    async def _main(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
             import_extra("mcp", "Calling MCP servers", "mcp", "mcp")
         except MissingExtraError as exc:
@@ -152,7 +153,7 @@ class McpClient:
         self._log_dir.mkdir(parents=True, exist_ok=True)
         # the SDK checks a tool's structured result with jsonschema, whose import takes
         # seconds: import it while the servers start, not during the first call
-        warm = self._loop.run_in_executor(None, importlib.import_module, "jsonschema")
+        warm = loop.run_in_executor(None, importlib.import_module, "jsonschema")
         # one connection ending badly (even cancelled) must not end the others
         await asyncio.gather(warm, *map(self._keep, self._conns.values()), return_exceptions=True)
 
@@ -214,6 +215,10 @@ class McpClient:
         for conn in self._conns.values():
             conn.settled.wait(max(0.0, deadline - time.monotonic()))
 
+    def running(self) -> set[str]:
+        """The servers that started and have not stopped."""
+        return {name for name, c in self._conns.items() if c.state == "ready"}
+
     def starting(self) -> list[str]:
         """The servers that have neither started nor failed yet."""
         return [name for name, c in self._conns.items() if not c.settled.is_set()]
@@ -260,6 +265,9 @@ class McpClient:
         self, coro: Coroutine[Any, Any, T], limit: float, cancel: threading.Event | None
     ) -> T | None:
         """Run ``coro`` on the loop; its value, or None if stopped or past ``limit``."""
+        if self._loop is None:
+            coro.close()
+            return None
         try:
             future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         except RuntimeError:  # the loop has ended (closed)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import prompts
-from ..config import MCP_TIMEOUT, McpServer, Settings
+from ..config import MCP_TIMEOUT, Settings
 from ..events import Event, ExecutionDone, Notice, Output
 from ..execution import ExecutionRequest, ExecutionResult
 from ..execution import run_block as run_execution
@@ -61,10 +61,8 @@ class _Open:
 class McpTools:
     """The configured MCP servers of one session; see the module docstring."""
 
-    def __init__(
-        self, servers: tuple[McpServer, ...], settings: Settings, kernels: KernelPool | None
-    ) -> None:
-        self._servers = {s.name: s for s in servers if s.enabled}
+    def __init__(self, settings: Settings, kernels: KernelPool | None = None) -> None:
+        self._servers = {s.name: s for s in settings.mcp_servers if s.enabled}
         self.names = server_names(self._servers)  # name in config.toml -> Python name
         self.client = McpClient(
             list(self._servers.values()), log_dir=settings.home / "logs", cwd=settings.workdir
@@ -83,7 +81,9 @@ class McpTools:
 
     @classmethod
     def from_settings(cls, settings: Settings, kernels: KernelPool | None = None) -> McpTools:
-        return cls(settings.mcp_servers, settings, kernels)
+        """The servers ``settings`` name (those enabled); ``kernels``: the pool whose local
+        kernels get the servers' objects (a gateway's kernels cannot reach the bridge)."""
+        return cls(settings, kernels)
 
     def _offer(self, kernels: KernelPool) -> None:
         """Make the pool's kernels define the servers' objects and reach the bridge."""
@@ -131,19 +131,26 @@ class McpTools:
         notes, self._notes = self._notes, []
         yield from [*notes, *self.client.news()]
 
+    def _usable(self) -> list[Entry]:
+        """The tools of the servers still running (one that stopped is not offered again)."""
+        if not self.active:
+            return []
+        running = self.client.running()
+        return [e for e in self.catalog().entries if e.tool.server in running]
+
     def prompt(self, tool_calls: bool) -> str:
         """The system prompt's section on the tools ("" when there are none)."""
-        catalog = self.catalog() if self.active else None
-        if not catalog:
+        entries = self._usable()
+        if not entries:
             return ""
+        listing = "\n".join(e.line() for e in entries)
         if not tool_calls:
-            return prompts.load("mcp", tools=catalog.listing())
-        first = catalog.entries[0]
-        example = function_name(first.server, first.name) or first.qualname
-        return prompts.load("mcp_tools", tools=catalog.listing(), example=example)
+            return prompts.load("mcp", tools=listing)
+        example = function_name(entries[0].server, entries[0].name) or entries[0].qualname
+        return prompts.load("mcp_tools", tools=listing, example=example)
 
     def specs(self) -> tuple[ToolSpec, ...]:
-        return self.catalog().specs() if self.active else ()
+        return tuple(s for e in self._usable() if (s := e.spec()) is not None)
 
     def runs(self, language: str) -> bool:
         return self.active and language == MCP_LANGUAGE
