@@ -94,6 +94,8 @@ def test_a_tool_call_is_shown_approved_run_and_stored(
     assert tool_model.offered[0][0].parameters["required"] == ["a", "b"]
     system = tool_model.calls[0][0].content
     assert "- toy.add(a, b): Add two numbers." in system and "second line" not in system
+    assert "named server__tool (the first below is toy__add)" in system
+    assert "Inside `execute` they are Python functions too" in system
     block = of_type(events, CodeBlock)[0]
     assert (block.language, block.code) == ("mcp", "toy.add(a=2, b=3)")
     assert of_type(events, Approval)[0].approved
@@ -192,6 +194,30 @@ def test_a_server_that_cannot_start_is_a_notice_and_the_others_work(
     )
     assert of_type(events, ExecutionDone)[0].status == "ok"
     assert events[-1].status == "done"
+
+
+def test_on_a_gateway_only_a_tool_call_model_is_told_of_the_tools(with_toy: Settings) -> None:
+    from loci.kernels.fake import FakeKernel
+    from loci.kernels.pool import Gateway
+
+    pool = KernelPool(
+        with_toy.workdir,
+        factory=lambda language: FakeKernel(language, workdir=with_toy.workdir),
+        gateway=Gateway("http://127.0.0.1:9"),
+    )
+    pool._specs = {"python": "python3"}  # as if the gateway had been asked
+    text_model = ScriptedModel(["Hm."])
+    with Session(with_toy, model=text_model, kernels=pool, approver=auto_approve) as s:
+        events = run(s)
+        assert pool.env is None and s.tools.bridge is None  # its kernels cannot reach one
+        tool_model = ScriptedModel(["Hm."], tools=True)
+        s.switch_model(tool_model)
+        run(s)
+    assert any("code on a Kernel Gateway cannot call MCP tools" in n for n in notices(events))
+    assert "MCP" not in text_model.calls[0][0].content
+    told = tool_model.calls[0][0].content
+    assert "- toy.add(a, b): Add two numbers." in told and "Inside `execute`" not in told
+    assert [t.name for t in tool_model.offered[0]][:1] == ["toy__add"]
 
 
 def test_without_the_extra_a_notice_names_the_install_command(

@@ -76,8 +76,11 @@ class McpTools:
         self.bridge: Bridge | None = None
         if self._servers:
             self.client.start()
-            if kernels is not None and kernels.gateway is None:  # a gateway's are elsewhere
+            if kernels is not None and kernels.gateway is None:
                 self._offer(kernels)
+            elif kernels is not None:  # a gateway's kernels are on other machines
+                why = "code on a Kernel Gateway cannot call MCP tools; models with tool calls can"
+                self._notes.append(Notice("info", why))
 
     @classmethod
     def from_settings(cls, settings: Settings, kernels: KernelPool | None = None) -> McpTools:
@@ -141,13 +144,15 @@ class McpTools:
     def prompt(self, tool_calls: bool) -> str:
         """The system prompt's section on the tools ("" when there are none)."""
         entries = self._usable()
-        if not entries:
+        in_code = self.bridge is not None
+        if not entries or not (tool_calls or in_code):
             return ""
         listing = "\n".join(e.line() for e in entries)
         if not tool_calls:
             return prompts.load("mcp", tools=listing)
         example = function_name(entries[0].server, entries[0].name) or entries[0].qualname
-        return prompts.load("mcp_tools", tools=listing, example=example)
+        also = prompts.MCP_IN_CODE if in_code else ""
+        return prompts.load("mcp_tools", tools=listing, example=example, in_code=also)
 
     def specs(self) -> tuple[ToolSpec, ...]:
         return tuple(s for e in self._usable() if (s := e.spec()) is not None)

@@ -30,6 +30,10 @@ def with_preview(request: str, preview: str) -> str:
     return f"{request}\n\n{PREVIEW_NOTE}\n{preview}" if preview else request
 
 
+MCP_IN_CODE = (  # mcp_tools.md's, where code can call the tools too (not on a gateway)
+    ". Inside `execute` they are Python functions too, for code that needs their results; "
+    "each returns the tool's result and raises McpError when the call fails"
+)
 KNOW_HOW = (
     "Library tips for this request. Write your own code for the user's data and question; "
     "do not copy these lines:"
