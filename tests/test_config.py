@@ -97,3 +97,73 @@ def test_the_readme_table_is_made_from_the_declarations() -> None:
         "README.md's settings table is out of date; replace it with the output of\n"
         "python -c 'from loci.config import settings_markdown; print(settings_markdown())'"
     )
+
+
+# -- [mcp_servers.NAME] tables ------------------------------------------------------------
+
+
+def _with_config(loci_home: Path, text: str) -> Settings:
+    loci_home.mkdir(exist_ok=True)
+    (loci_home / "config.toml").write_text(text)
+    return load_settings(env={"LOCI_HOME": str(loci_home)})
+
+
+def test_mcp_servers_in_the_shape_other_clients_use(loci_home: Path) -> None:
+    s = _with_config(
+        loci_home,
+        """
+[mcp_servers.files]
+command = "npx"
+args = ["-y", "@modelcontextprotocol/server-filesystem", "/data"]
+env = { DEBUG = "1" }
+
+[mcp_servers.weather]
+url = "https://weather.example/mcp"
+headers = { Authorization = "Bearer x" }
+timeout = 5
+enabled = false
+""",
+    )
+    files, weather = s.mcp_servers
+    assert (files.name, files.command, files.env) == ("files", "npx", (("DEBUG", "1"),))
+    assert files.args == ("-y", "@modelcontextprotocol/server-filesystem", "/data")
+    assert files.timeout == 60.0 and files.enabled and not files.url
+    assert (weather.url, weather.headers) == (
+        "https://weather.example/mcp",
+        (("Authorization", "Bearer x"),),
+    )
+    assert weather.timeout == 5.0 and not weather.enabled
+    assert load_settings(env={"LOCI_HOME": str(loci_home / "none")}).mcp_servers == ()
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('command = "x"\nurl = "http://y"', "mcp_servers.s needs command (a program loci starts) "
+         "or url (a streamable HTTP endpoint), not both"),
+        ("timeout = 3", "mcp_servers.s needs command (a program loci starts) or url (a "
+         "streamable HTTP endpoint)"),
+        ('command = "x"\ncwd = "/"', "mcp_servers.s: unknown key 'cwd' (known: command, args, "
+         "env, url, headers, timeout, enabled, type)"),
+        ('command = "x"\nargs = "-v"', "mcp_servers.s.args has the wrong type (str)"),
+        ('command = "x"\nargs = [1]', "mcp_servers.s: args, env and headers hold strings only"),
+        ('command = "x"\ntimeout = 0', "mcp_servers.s.timeout must be > 0 seconds, got 0"),
+        ('command = "x"\nenabled = "no"', "mcp_servers.s.enabled has the wrong type (str)"),
+        ('url = "ftp://y"', "mcp_servers.s.url must be an http:// or https:// URL, got 'ftp://y'"),
+        ('url = "http://y"\ntype = "sse"', "mcp_servers.s.type is 'sse': loci speaks stdio (with "
+         "command) and streamable HTTP (with url), not SSE"),
+    ],
+)  # fmt: skip
+def test_a_bad_mcp_server_table_says_what_is_wrong(
+    loci_home: Path, table: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        _with_config(loci_home, f"[mcp_servers.s]\n{table}\n")
+    assert str(err.value) == message
+
+
+def test_mcp_servers_must_be_tables(loci_home: Path) -> None:
+    with pytest.raises(ConfigError, match="mcp_servers has the wrong type"):
+        _with_config(loci_home, 'mcp_servers = "x"\n')
+    with pytest.raises(ConfigError, match=r"mcp_servers\.x must be a table"):
+        _with_config(loci_home, "mcp_servers = { x = 1 }\n")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from .errors import LociError, ModelError
 from .events import Event
-from .messages import Message, ToolCall
+from .messages import Message, ToolCall, ToolSpec
 from .models.base import ModelChunk, estimate_tokens
 from .turn import Turn
 
@@ -45,7 +45,11 @@ class ExternalModel:
         self.name = name
 
     def stream(
-        self, messages: Sequence[Message], *, cancel: threading.Event | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        cancel: threading.Event | None = None,
+        tools: Sequence[ToolSpec] = (),
     ) -> Iterator[ModelChunk]:
         raise ModelError(
             f"this conversation's code comes from {self.name}; resume it with a model "

@@ -2,9 +2,11 @@
 
 A conversation is a list of ``Message``. An assistant message may carry ``tool_calls`` (code the
 model asked to run through a native tool call); the result of each run comes back as a
-``tool`` message with the matching ``tool_call_id``. Models without native tool calls get code
-inside fenced blocks and results as ``user`` messages (see ``ToolCall.fenced`` and the model
-adapters, which do that conversion).
+``tool`` message with the matching ``tool_call_id``. A call to an MCP server's tool is a
+``ToolCall`` of language ``mcp`` whose code is the call's Python form (``loci.pycall``); it
+gives the APIs its function form (``tool_name``, ``arguments``). Models without native tool
+calls get code inside fenced blocks and results as ``user`` messages (see ``ToolCall.fenced``
+and the model adapters, which do that conversion).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from .pycall import function_name, parse_call
 
 Role = Literal["system", "user", "assistant", "tool"]
 # Who wrote a message: the person, the model, or loci itself (its prompt, the results of code,
@@ -37,6 +41,19 @@ TOOL_SCHEMA: dict[str, Any] = {
     },
     "required": ["language", "code"],
 }
+MCP_LANGUAGE = "mcp"  # a call to an MCP server's tool (its code: the call's Python form)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to a model: its name, what it does, its arguments' JSON schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+EXECUTE = ToolSpec(TOOL_NAME, TOOL_DESCRIPTION, TOOL_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -45,11 +62,30 @@ class ToolCall:
     language: str
     code: str
 
+    def tool_name(self) -> str:
+        """The function the model called: ``execute``, or an MCP tool's ``server__tool``."""
+        if self.language == MCP_LANGUAGE:
+            try:
+                call = parse_call(self.code)
+            except ValueError:
+                return TOOL_NAME
+            return function_name(call.server, call.tool) or TOOL_NAME
+        return TOOL_NAME
+
+    def arguments(self) -> dict[str, Any]:
+        """The arguments of ``tool_name``, as the model's API carries them."""
+        if self.tool_name() != TOOL_NAME:
+            return parse_call(self.code).kwargs
+        return {"language": self.language, "code": self.code}
+
     def arguments_json(self) -> str:
-        return json.dumps({"language": self.language, "code": self.code})
+        return json.dumps(self.arguments())
 
     def fenced(self) -> str:
-        return f"```{self.language}\n{self.code}\n```"
+        """The call as a fenced block (for models without tool calls): an MCP call is the
+        Python that makes it, which the Python kernel runs too."""
+        language = "python" if self.language == MCP_LANGUAGE else self.language
+        return f"```{language}\n{self.code}\n```"
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any
 
 from .errors import ModelError
 from .events import Event, Notice, TextDelta, Usage
-from .messages import Message, ToolCall
-from .models.base import Model, ModelChunk, PrefillModel, TextChunk, ToolCallChunk, UsageChunk
+from .messages import Message, ToolCall, ToolSpec
+from .models.base import Model, ModelChunk, TextChunk, ToolCallChunk, UsageChunk
 from .parsing import (
     Fenced,
     FenceParser,
@@ -47,9 +47,11 @@ def stream_reply(
     resolve: Resolve,
     new_id: Callable[[], str],
     prefill: str = "",
+    tools: Sequence[ToolSpec] = (),
 ) -> Generator[Event, None, Reply]:
     """Yield the reply's TextDeltas (and Notices); return the ``Reply``. ``resolve`` maps a
-    fence's tag to a kernel's language; ``new_id`` names a fenced block's tool call."""
+    fence's tag to a kernel's language; ``new_id`` names a fenced block's tool call;
+    ``tools`` are offered to a tool-call model beside ``execute``."""
     parser = FenceParser()
     text = ""
     calls: list[ToolCall] = []
@@ -57,7 +59,7 @@ def stream_reply(
     stopped = False
     chunks: Iterator[ModelChunk] | None = None
     try:
-        chunks = _open(model, messages, cancel, prefill)
+        chunks = _open(model, messages, cancel, prefill, tools)
         for chunk in chunks:
             if isinstance(chunk, TextChunk):
                 text += chunk.text
@@ -88,11 +90,20 @@ def stream_reply(
 
 
 def _open(
-    model: Model, messages: list[Message], cancel: threading.Event, prefill: str
+    model: Model,
+    messages: list[Message],
+    cancel: threading.Event,
+    prefill: str,
+    tools: Sequence[ToolSpec],
 ) -> Iterator[ModelChunk]:
+    """Start the stream; only what a model takes is passed (a model without ``prefill``
+    support, or a text-only one given no tools, is called as before)."""
+    extra: dict[str, Any] = {}
     if prefill and getattr(model, "supports_prefill", False):
-        return cast(PrefillModel, model).stream(messages, cancel=cancel, prefill=prefill)
-    return model.stream(messages, cancel=cancel)
+        extra["prefill"] = prefill  # a PrefillModel
+    if tools and model.supports_tools:
+        extra["tools"] = tuple(tools)
+    return model.stream(messages, cancel=cancel, **extra)
 
 
 def _checkpoint(text: str, added: str) -> bool:

@@ -151,7 +151,9 @@ def assess(
 ) -> list[Risk]:
     """The risks in ``code`` (empty when there are none), without duplicates, in order."""
     ctx = RiskContext(workspace=Path(workspace), home=Path(home or Path.home()), exposed=exposed)
-    found = python_risks(code, ctx) if language == "python" else shell_risks(code, ctx)
+    # a call to an MCP tool is Python in form: its paths and strings are read by the same rules
+    python = language in ("python", "mcp")
+    found = python_risks(code, ctx) if python else shell_risks(code, ctx)
     return list(dict.fromkeys(found))
 
 

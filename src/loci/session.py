@@ -4,7 +4,8 @@ One request (a turn) alternates model calls and code runs: the model streams tex
 each block is approved (by the ``Approver`` passed in) → it runs in the conversation's
 persistent kernel → its trimmed output goes back to the model → repeat until the model answers
 without code, repeats itself, or the step cap is hit. Everything is written to the store as
-it happens. ``interrupt()`` (Ctrl-C, a Stop button; safe from a signal handler or another
+it happens. The MCP servers' tools (``loci.mcp.tools``) are offered to the model and run
+beside the kernels. ``interrupt()`` (Ctrl-C, a Stop button; safe from a signal handler or another
 thread) stops whatever is running — the model stream or the code — and ends the turn with
 status ``interrupted``; the conversation goes on. ``execute(language, code)`` runs one block
 that another program's model wrote, the same way (``loci.direct``).
@@ -36,10 +37,11 @@ from .events import (
     TurnStatus,
     Usage,
 )
-from .execution import ExecutionRequest, ExecutionResult, run_block
+from .execution import ExecutionRequest, ExecutionResult
 from .files import describe_files, mentioned_files
 from .grounding import Evidence, ground, output_texts, shown_literals
 from .kernels.pool import KernelPool
+from .mcp.tools import McpTools
 from .messages import Message, ToolCall
 from .models.base import Model, close_model
 from .reply import stream_reply
@@ -93,6 +95,7 @@ class Session:
             if self.messages:
                 self._add(Message("user", prompts.RESUMED_NOTE, origin="loci"))
             self._record_instructions()
+        self.tools = McpTools.from_settings(self.settings, self.kernels)  # before a kernel starts
         self.kernels.prestart("python")
 
     # -- lifetime -----------------------------------------------------------------------
@@ -108,6 +111,7 @@ class Session:
         with contextlib.ExitStack() as later:  # each is released even if one before it fails
             later.callback(close_model, self.model)
             later.callback(self.store.close)
+            later.callback(self.tools.close)
             self.kernels.shutdown_all()
 
     def switch_model(self, model: Model) -> None:
@@ -251,6 +255,7 @@ class Session:
 
     def _model_step(self, turn: Turn) -> Generator[Event, None, Message | None]:
         """One model call. Returns the reply, or None if it failed or was stopped."""
+        yield from self.tools.news()
         sent = prompts.for_model(
             self.model,
             fold_fixed(self.messages, turn.start, turn.failed_calls, turn.ok_calls),
@@ -258,9 +263,16 @@ class Session:
             self.kernels.gateway_languages(),
             turn.know_how,
             self.instructions.text if self.instructions else "",
+            self.tools.prompt(self.model.supports_tools),
         )
         reply = yield from stream_reply(
-            self.model, sent, self._cancel, self.kernels.language_of, self._new_id, turn.prefill
+            self.model,
+            sent,
+            self._cancel,
+            self.kernels.language_of,
+            self._new_id,
+            turn.prefill,
+            self.tools.specs(),
         )
         turn.prefill = ""
         self.usage = self.usage + reply.usage
@@ -331,7 +343,7 @@ class Session:
                 sandbox=self.kernels.location,
             )
             return f"[not run: {reason}]"
-        if self.kernels.language_of(block.language) is None:
+        if self.kernels.language_of(block.language) is None and not self.tools.runs(block.language):
             known = ", ".join(["python", "shell", *self.kernels.gateway_languages()])
             return f"[not run: {block.language!r} is not a language loci can run; use {known}]"
         return ExecutionRequest(
@@ -349,8 +361,10 @@ class Session:
         )
 
     def _execute(self, request: ExecutionRequest) -> Generator[Event, None, ExecutionResult]:
+        if self.tools.runs(request.language):  # a model's call to an MCP tool
+            return (yield from self.tools.execute(request, self.store))
         kernel = self.kernels.get(request.language)
-        return (yield from run_block(kernel, self.store, request))
+        return (yield from self.tools.run_block(kernel, self.store, request))
 
     def _offer_install(self, module: str) -> Generator[Event, None, bool]:
         """Propose ``pip install`` into the kernel's environment, approved like any code."""

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from web_helpers import ServerFactory, drive, read_events, wait_for
 
 from loci.cli.users_cmd import users as users_cmd
-from loci.config import Settings
+from loci.config import McpServer, Settings
 from loci.errors import ConfigError
 from loci.kernels.fake import FakeKernel
 from loci.kernels.pool import KernelPool
@@ -278,3 +278,20 @@ def test_trimming_an_event_log_keeps_what_came_after_the_mark() -> None:
     assert log.append({"n": 4}) == 5
     log.trim(mark)  # trimming to the same mark again changes nothing
     assert [seq for seq, _ in log.since(2)] == [4, 5]
+
+
+def test_with_many_users_no_mcp_server_is_started(
+    start_server: ServerFactory, web_settings: Settings
+) -> None:
+    # an MCP server runs with the rights of whoever started loci: not for every user
+    settings = web_settings.replace(mcp_servers=(McpServer("absent", "loci-no-such-program"),))
+    users = _users(settings)
+    ana = users.add("ana")
+    srv = start_server(real_kernels=False, users=users, settings=settings)
+    srv.model.enqueue("Hello Ana.")
+    with _client(srv.url, ana) as a:
+        cid = a.post("/api/conversations", json={}).json()["id"]
+        a.post(f"/api/conversations/{cid}/messages", json={"text": "hi"})
+        events = read_events(a, cid)
+    assert events[-1]["type"] == "turn_done"
+    assert not [e for e in events if "MCP" in str(e.get("message", ""))]

@@ -32,7 +32,7 @@ from ..events import (
 from ..grounding import unbacked_warning
 from ..sanitize import clean_event
 
-_LEXER = {"python": "python", "shell": "bash"}
+_LEXER = {"python": "python", "shell": "bash", "mcp": "python"}  # an MCP call: Python in form
 _STATUS_STYLE = {
     "ok": "green",
     "error": "red",

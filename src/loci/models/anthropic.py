@@ -2,7 +2,8 @@
 
 The SDK is imported when a model is created, never at import time; when it is missing,
 ``MissingExtraError`` names the install command. Native tool use: the ``execute`` tool, code
-comes back as ``tool_use`` blocks and results go as ``tool_result`` blocks. The system prompt
+comes back as ``tool_use`` blocks and results go as ``tool_result`` blocks; the session's other
+tools (the MCP servers' ``server__tool``) are offered beside it. The system prompt
 is the ``system`` parameter, and consecutive messages of the same role are merged since the
 Messages API requires alternation.
 
@@ -23,7 +24,7 @@ from typing import Any
 
 from ..errors import ModelAuthError, ModelError
 from ..events import Usage
-from ..messages import TOOL_DESCRIPTION, TOOL_NAME, TOOL_SCHEMA, Message
+from ..messages import EXECUTE, Message, ToolSpec
 from .base import ModelChunk, TextChunk, ToolCallChunk, UsageChunk, estimate_tokens, import_extra
 from .convert import estimate_prompt_tokens, flatten_tool_messages, parse_tool_arguments
 from .transport import RETRIES, TIMEOUT_S, RemoteModel, SdkErrors, map_errors, translate_error
@@ -81,8 +82,13 @@ def map_anthropic_errors(model: str, base_url: str) -> AbstractContextManager[No
 # --- messages -----------------------------------------------------------------------------
 
 
+def tool_definition(spec: ToolSpec) -> dict[str, Any]:
+    """A tool as the Messages API takes it."""
+    return {"name": spec.name, "description": spec.description, "input_schema": spec.parameters}
+
+
 def execute_tool_definition() -> dict[str, Any]:
-    return {"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "input_schema": TOOL_SCHEMA}
+    return tool_definition(EXECUTE)
 
 
 def _blocks(m: Message) -> list[dict[str, Any]]:
@@ -99,8 +105,8 @@ def _blocks(m: Message) -> list[dict[str, Any]]:
             {
                 "type": "tool_use",
                 "id": c.id,
-                "name": TOOL_NAME,
-                "input": {"language": c.language, "code": c.code},
+                "name": c.tool_name(),
+                "input": c.arguments(),
             }
         )
     return blocks
@@ -233,7 +239,7 @@ class AnthropicModel(RemoteModel):
     def _errors(self) -> SdkErrors:
         return anthropic_errors()
 
-    def _open(self, messages: Sequence[Message]) -> Any:
+    def _open(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> Any:
         system, converted = to_anthropic_messages(messages, tools=self.supports_tools)
         request: dict[str, Any] = {
             "model": self.model,
@@ -243,7 +249,7 @@ class AnthropicModel(RemoteModel):
         if system:
             request["system"] = system
         if self.supports_tools:
-            request["tools"] = [execute_tool_definition()]
+            request["tools"] = [tool_definition(t) for t in (EXECUTE, *tools)]
         return self._client.messages.create(stream=True, **request)
 
     def _reply(self) -> _Reply:

@@ -1,7 +1,10 @@
 """The Model protocol: one small interface every model backend implements.
 
 ``stream(messages)`` yields ``ModelChunk`` values as the reply arrives: text pieces, complete
-tool calls (native tool-call models), and usage at the end. The session never branches on the
+tool calls (native tool-call models), and usage at the end. A tool-call model offers the
+``execute`` tool, and the ``tools`` it is given besides (the MCP servers' tools); a call to
+one of those comes back as a ``ToolCall`` of language ``mcp``. Text-only models ignore
+``tools``. The session never branches on the
 provider. Adapters translate their SDK's errors into ``loci.errors.ModelError`` subclasses in
 one place, and stop early (closing the network stream) when ``cancel`` is set.
 """
@@ -17,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 from ..errors import MissingExtraError
 from ..events import Usage
-from ..messages import Message, ToolCall
+from ..messages import Message, ToolCall, ToolSpec
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Model(Protocol):
         messages: Sequence[Message],
         *,
         cancel: threading.Event | None = None,
+        tools: Sequence[ToolSpec] = (),
     ) -> Iterator[ModelChunk]: ...
 
     def count_tokens(self, text: str) -> int:
@@ -101,5 +105,6 @@ class PrefillModel(Model, Protocol):
         messages: Sequence[Message],
         *,
         cancel: threading.Event | None = None,
+        tools: Sequence[ToolSpec] = (),
         prefill: str = "",
     ) -> Iterator[ModelChunk]: ...

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ModelResponseError
-from ..messages import Message, ToolCall
+from ..messages import MCP_LANGUAGE, Message, ToolCall
+from ..pycall import format_call, split_function
 from .base import message_tokens
 
 RESULT_PREFIX = "Output:\n"
@@ -57,26 +58,22 @@ def _looks_like_code(text: str) -> bool:
 
 
 def parse_tool_arguments(call_id: str, name: str, raw: str) -> ToolCall:
-    """Turn the arguments of an ``execute`` call into a ToolCall.
+    """Turn the arguments of an ``execute`` call into a ToolCall; a call to an MCP tool
+    (``server__tool``) becomes one of language ``mcp`` whose code is its Python form.
 
     Arguments that are not JSON but look like code (some models send the code bare) are
     taken as Python; anything else that cannot be understood is a ModelResponseError.
     """
+    parts = split_function(name)
+    if parts is not None:
+        return ToolCall(call_id, MCP_LANGUAGE, format_call(*parts, _json_object(name, raw)))
     default_language = "shell" if name in ("shell", "bash", "sh") else "python"
     try:
-        data: Any = json.loads(raw, strict=False) if raw.strip() else {}
-    except json.JSONDecodeError as exc:
-        if _looks_like_code(raw):
+        data = _json_object(name, raw)
+    except ModelResponseError as exc:
+        if isinstance(exc.__cause__, json.JSONDecodeError) and _looks_like_code(raw):
             return ToolCall(call_id, default_language, raw)
-        raise ModelResponseError(
-            f"the model called {name!r} with arguments that are not valid JSON "
-            f"({exc.msg}): {raw[:QUOTE_CHARS]!r}"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ModelResponseError(
-            f"the model called {name!r} with arguments that are not a JSON object: "
-            f"{raw[:QUOTE_CHARS]!r}"
-        )
+        raise
     code = data.get("code")
     if not isinstance(code, str):
         raise ModelResponseError(
@@ -86,3 +83,20 @@ def parse_tool_arguments(call_id: str, name: str, raw: str) -> ToolCall:
     if not isinstance(language, str) or not language.strip():
         language = default_language
     return ToolCall(call_id, language.strip().lower(), code)
+
+
+def _json_object(name: str, raw: str) -> dict[str, Any]:
+    """The arguments of a call to ``name``: a JSON object (a ModelResponseError if not)."""
+    try:
+        data: Any = json.loads(raw, strict=False) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ModelResponseError(
+            f"the model called {name!r} with arguments that are not valid JSON "
+            f"({exc.msg}): {raw[:QUOTE_CHARS]!r}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ModelResponseError(
+            f"the model called {name!r} with arguments that are not a JSON object: "
+            f"{raw[:QUOTE_CHARS]!r}"
+        )
+    return data

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ModelError, ModelNotFoundError
 from ..events import Usage
 from ..machine import Machine, this_machine, usable_cores
-from ..messages import Message
+from ..messages import Message, ToolSpec
 from .base import MESSAGE_TOKENS, ModelChunk, TextChunk, UsageChunk, import_extra
 from .catalog import CATALOG, PREFERRED, CatalogEntry, Sampling, default_entry, get_entry
 from .convert import flatten_tool_messages
@@ -127,10 +127,12 @@ class LocalModel:
         messages: Sequence[Message],
         *,
         cancel: threading.Event | None = None,
+        tools: Sequence[ToolSpec] = (),
         prefill: str = "",
     ) -> Iterator[ModelChunk]:
         """Stream a reply. ``prefill`` starts the reply with given text (e.g. a code fence)
-        that the model then continues; it is part of the streamed text."""
+        that the model then continues; it is part of the streamed text. ``tools`` are not
+        offered: this model writes fenced code (and calls MCP tools from Python)."""
         wire = [{"role": m.role, "content": m.content} for m in flatten_tool_messages(messages)]
         prompt_tokens = self.count_prompt_tokens(wire)
         if prompt_tokens >= self.context_window:

@@ -3,7 +3,8 @@
 ``OpenAIModel`` talks to api.openai.com or, with ``api_base``, to Ollama, vLLM, llama.cpp's
 server, LM Studio and the like, through the official ``openai`` SDK, always streaming.
 
-Tool mode offers one function tool, ``execute`` (see ``loci.messages``); streamed tool-call
+Tool mode offers the function tool ``execute`` (see ``loci.messages``) and the tools the
+session adds (the MCP servers' ``server__tool`` functions); streamed tool-call
 argument deltas are gathered by index and each complete call becomes one ``ToolCallChunk``.
 Text mode sends the conversation flattened (``flatten_tool_messages``) and yields text only.
 
@@ -24,7 +25,7 @@ from openai.types.chat import ChatCompletionChunk
 
 from ..errors import ModelAuthError, ModelError
 from ..events import Usage
-from ..messages import TOOL_DESCRIPTION, TOOL_NAME, TOOL_SCHEMA, Message, ToolCall
+from ..messages import EXECUTE, TOOL_NAME, Message, ToolCall, ToolSpec
 from .base import ModelChunk, TextChunk, ToolCallChunk, UsageChunk, estimate_tokens
 from .convert import estimate_prompt_tokens, flatten_tool_messages, parse_tool_arguments
 from .transport import RETRIES, TIMEOUT_S, RemoteModel, SdkErrors, map_errors, translate_error
@@ -127,16 +128,21 @@ class _Accumulator:
 # --- messages -----------------------------------------------------------------------------
 
 
-def execute_tool_definition() -> dict[str, Any]:
-    """The one tool offered to OpenAI-style models."""
+def tool_definition(spec: ToolSpec) -> dict[str, Any]:
+    """A tool as the chat-completions API takes it."""
     return {
         "type": "function",
         "function": {
-            "name": TOOL_NAME,
-            "description": TOOL_DESCRIPTION,
-            "parameters": TOOL_SCHEMA,
+            "name": spec.name,
+            "description": spec.description,
+            "parameters": spec.parameters,
         },
     }
+
+
+def execute_tool_definition() -> dict[str, Any]:
+    """The tool always offered to OpenAI-style models."""
+    return tool_definition(EXECUTE)
 
 
 def to_openai_messages(messages: Sequence[Message], *, tools: bool) -> list[dict[str, Any]]:
@@ -156,7 +162,7 @@ def to_openai_messages(messages: Sequence[Message], *, tools: bool) -> list[dict
                         {
                             "id": c.id,
                             "type": "function",
-                            "function": {"name": TOOL_NAME, "arguments": c.arguments_json()},
+                            "function": {"name": c.tool_name(), "arguments": c.arguments_json()},
                         }
                         for c in m.tool_calls
                     ],
@@ -204,14 +210,14 @@ class OpenAIModel(RemoteModel):
     def _errors(self) -> SdkErrors:
         return OPENAI_ERRORS
 
-    def _open(self, messages: Sequence[Message]) -> Any:
+    def _open(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> Any:
         request: dict[str, Any] = {
             "model": self.model,
             "messages": to_openai_messages(messages, tools=self.supports_tools),
             "stream_options": {"include_usage": True},
         }
         if self.supports_tools:
-            request["tools"] = [execute_tool_definition()]
+            request["tools"] = [tool_definition(t) for t in (EXECUTE, *tools)]
         return self._client.chat.completions.create(stream=True, **request)
 
     def _reply(self) -> _Accumulator:

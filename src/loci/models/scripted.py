@@ -7,7 +7,8 @@
 Each ``stream`` call takes the next queued reply and streams its text a few characters at a
 time (so streaming parsers are exercised), then its tool calls, then usage. Without native tool
 calls (``tools=False``) the tool calls are written into the text as fenced blocks instead, so
-one script serves both modes. Every message list received is recorded in ``calls``. When the
+one script serves both modes. Every message list received is recorded in ``calls``, and the
+tools offered beside ``execute`` (the MCP servers') in ``offered``. When the
 queue is empty the reply is "Done.", so loops end.
 
 A script file (``scripted:FILE``) is a JSON list of replies, each a string or
@@ -26,7 +27,7 @@ from typing import Any
 
 from ..errors import ConfigError, LociError
 from ..events import Usage
-from ..messages import Message, ToolCall
+from ..messages import Message, ToolCall, ToolSpec
 from .base import ModelChunk, TextChunk, ToolCallChunk, UsageChunk, estimate_tokens
 
 PIECE = 3  # characters per streamed text chunk
@@ -58,6 +59,7 @@ class ScriptedModel:
         self.supports_tools = tools
         self.context_window = context_window
         self.calls: list[list[Message]] = []
+        self.offered: list[tuple[ToolSpec, ...]] = []
         self._queue: deque[ScriptedReply] = deque()
         self._lock = threading.Lock()
         for reply in replies or ():
@@ -88,10 +90,15 @@ class ScriptedModel:
         return estimate_tokens(text)
 
     def stream(
-        self, messages: Sequence[Message], *, cancel: threading.Event | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        cancel: threading.Event | None = None,
+        tools: Sequence[ToolSpec] = (),
     ) -> Iterator[ModelChunk]:
         with self._lock:
             self.calls.append(list(messages))
+            self.offered.append(tuple(tools))
             reply = self._queue.popleft() if self._queue else ScriptedReply(WHEN_EMPTY)
         return self._play(reply, messages, cancel or threading.Event())
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from ..config import Settings
-from ..messages import Message
+from ..messages import Message, ToolSpec
 from .base import Model, ModelChunk, close_model
 from .install import InstallProgress
 
@@ -32,10 +32,14 @@ class SerializedModel:
         return self.inner.count_tokens(text)
 
     def stream(
-        self, messages: Sequence[Message], *, cancel: threading.Event | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        cancel: threading.Event | None = None,
+        tools: Sequence[ToolSpec] = (),
     ) -> Iterator[ModelChunk]:
         with self._lock:
-            chunks = self.inner.stream(messages, cancel=cancel)
+            chunks = self.inner.stream(messages, cancel=cancel, tools=tools)
             try:
                 yield from chunks
             finally:

@@ -26,7 +26,7 @@ from ..errors import (
     ModelResponseError,
     ModelUnavailableError,
 )
-from ..messages import Message
+from ..messages import Message, ToolSpec
 from .base import ModelChunk, estimate_tokens
 
 RETRIES = 3  # SDK retries of a failed request, and retries here of a stream dropped early
@@ -235,25 +235,29 @@ class RemoteModel:
         return estimate_tokens(text)
 
     def stream(
-        self, messages: Sequence[Message], *, cancel: threading.Event | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        cancel: threading.Event | None = None,
+        tools: Sequence[ToolSpec] = (),
     ) -> Iterator[ModelChunk]:
         stop = cancel or threading.Event()
         return retry_dropped(
-            lambda: self._attempt(messages, stop),
+            lambda: self._attempt(messages, stop, tools),
             retries=self.max_retries,
             delay=self.retry_delay,
             where=self.base_url,
         )
 
     def _attempt(
-        self, messages: Sequence[Message], cancel: threading.Event
+        self, messages: Sequence[Message], cancel: threading.Event, tools: Sequence[ToolSpec]
     ) -> Generator[ModelChunk, None, None]:
         """One request: stream it, raising StreamDropped if it fails after it started."""
         errors = self._errors()
         with map_errors(errors, self.model, self.base_url):
             if cancel.is_set():
                 return
-            stream = self._open(messages)
+            stream = self._open(messages, tools)
         reply = self._reply()
         with stream:
             for item in iterate(stream, cancel, errors):
@@ -265,8 +269,9 @@ class RemoteModel:
     def _errors(self) -> SdkErrors:
         raise NotImplementedError
 
-    def _open(self, messages: Sequence[Message]) -> Any:
-        """Send the request; return the SDK's stream (a context manager)."""
+    def _open(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> Any:
+        """Send the request (offering ``tools`` beside execute, in tool mode); return the
+        SDK's stream (a context manager)."""
         raise NotImplementedError
 
     def _reply(self) -> Reply:

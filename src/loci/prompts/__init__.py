@@ -35,6 +35,10 @@ def request_of(content: str) -> str:
     return content.split(f"\n\n{PREVIEW_NOTE}\n", 1)[0]
 
 
+MCP_IN_CODE = (  # mcp_tools.md's, where code can call the tools too (not on a gateway)
+    ". Inside `execute` they are Python functions too, for code that needs their results; "
+    "each returns the tool's result and raises McpError when the call fails"
+)
 KNOW_HOW = (
     "Library tips for this request. Write your own code for the user's data and question; "
     "do not copy these lines:"
@@ -50,10 +54,12 @@ def system_message(
     languages: Collection[str] = (),
     know_how: Sequence[str] = (),
     project: str = "",
+    mcp: str = "",
 ) -> Message:
     """The system prompt for a model with (``tools``) or without native tool calls;
     ``languages`` are those a kernel gateway adds to python and shell; ``know_how`` the
-    recipes chosen for the request; ``project`` the workspace's AGENTS.md."""
+    recipes chosen for the request; ``project`` the workspace's AGENTS.md; ``mcp`` the section
+    on MCP servers' tools (``mcp.md``, ``mcp_tools.md``, filled in by ``loci.mcp.tools``)."""
     text = load("tools" if tools else "system", workdir=workdir)
     if languages and tools:
         text += f"\nThe execute tool also takes language: {', '.join(languages)}."
@@ -63,6 +69,8 @@ def system_message(
     text += f"\nSystem: {platform.system()}, Python {sys.version.split()[0]}."
     if project:
         text += "\n\n" + PROJECT + "\n\n" + project
+    if mcp:
+        text += "\n\n" + mcp
     if know_how:
         text += "\n\n" + KNOW_HOW + "\n\n" + "\n\n".join(know_how)
     return Message("system", text)
@@ -75,11 +83,12 @@ def for_model(
     languages: Collection[str] = (),
     know_how: Sequence[str] = (),
     project: str = "",
+    mcp: str = "",
 ) -> list[Message]:
-    """The messages one call sends: the system prompt (with the project's instructions and
-    the request's ``know_how``) and as much of the history as fits the model's window
-    (leaving room for its reply), in the shape its tool support wants."""
-    system = system_message(model.supports_tools, workdir, languages, know_how, project)
+    """The messages one call sends: the system prompt (with the project's instructions, the
+    request's ``know_how`` and the ``mcp`` tools) and as much of the history as fits the
+    model's window (leaving room for its reply), in the shape its tool support wants."""
+    system = system_message(model.supports_tools, workdir, languages, know_how, project, mcp)
     budget = input_budget(model.context_window)
     sent = fit_history([system, *history], model.count_tokens, budget)
     return orphan_results_to_user(sent) if model.supports_tools else sent

@@ -7,7 +7,8 @@ Modes (``--sandbox``):
 
 ``workspace``  bubblewrap: the whole file system read-only (``--ro-bind / /``), writable binds
                for the workspace, the kernel's venv in ``LOCI_HOME`` and the kernel's private
-               socket folder; ``LOCI_HOME`` itself (the history database) stays read-only even
+               socket folder, read-only ones for the ``shown`` folders under temp (the MCP
+               bridge's socket); ``LOCI_HOME`` itself (the history database) stays read-only even
                when it lies inside the workspace; private ``/tmp`` and ``/var/tmp`` (tmpfs).
 ``readonly``   the same, but the workspace and the venv are read-only too: writes go to temp only.
 ``off``        no confinement: today's behaviour (limits still apply).
@@ -91,6 +92,7 @@ class Sandbox:
     expose: tuple[Path, ...] = ()  # protected locations the user shows to the code on purpose
     pass_env: frozenset[str] = frozenset()  # secret-looking variables passed on purpose
     temp_root: TempRoot | None = None  # host folders behind the private temp (KernelPool's)
+    shown: tuple[Path, ...] = ()  # folders shown read-only at their own path (a bridge socket's)
 
     @classmethod
     def from_settings(cls, settings: object) -> Sandbox:
@@ -227,6 +229,8 @@ class Sandbox:
         )
         for path in private:
             args += _bind("--bind", path)
+        for path in self.shown:  # a socket in a read-only bind still takes connections
+            args += _bind("--ro-bind", path)
         args += ["--chdir", str(self.workspace)]
         return args
 
@@ -236,7 +240,7 @@ class Sandbox:
         return View(
             temps=tuple(Path(t) for t in temp_dirs()),
             hidden=tuple(self._hidden()),
-            bound=(*roots, *map(Path, private), *_python_dirs()),
+            bound=(*roots, *map(Path, private), *self.shown, *_python_dirs()),
         )
 
     def _hidden(self) -> list[Path]:

@@ -361,6 +361,8 @@ class Hub:
             changes["model"] = model
         if auto_run is not None:
             changes["auto_run"] = auto_run
+        if self.users is not None:  # MCP servers run with the owner's rights: not for everyone
+            changes["mcp_servers"] = ()
         settings = self.settings.replace(**changes)
         workspace.mkdir(parents=True, exist_ok=True)
         log: list[EventLog] = []
