@@ -39,7 +39,7 @@ from .events import (
 )
 from .execution import ExecutionRequest, ExecutionResult
 from .files import describe_files, mentioned_files
-from .grounding import Evidence, ground, output_texts, shown_literals
+from .grounding import Evidence, ground
 from .kernels.pool import KernelPool
 from .mcp.tools import McpTools
 from .messages import Message, ToolCall
@@ -307,15 +307,7 @@ class Session:
             installed = yield from self._offer_install(module)
             if installed:
                 result = yield from self._execute(request)
-        turn.evidence.extend(output_texts(result.outputs))
-        turn.literals += shown_literals(
-            request.language, request.code, result.done.status, result.outputs, result.done.files
-        )
-        turn.last_failed = result.done.status in ("error", "timeout", "crashed")
-        if turn.last_failed or result.done.status == "ok":
-            (turn.failed_calls if turn.last_failed else turn.ok_calls).add(call.id)
-        turn.last_error = coaching.failure(result.done)
-        turn.executions += 1
+        turn.record(call.id, request, result, coaching.failure(result.done))
         return format_result(result.outputs, result.done)
 
     def _approve(

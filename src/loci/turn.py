@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from .events import Usage
+from .grounding import output_texts, shown_literals
+
+if TYPE_CHECKING:
+    from .execution import ExecutionRequest, ExecutionResult
+
+FAILED = ("error", "timeout", "crashed")
 
 
 @dataclass
@@ -40,3 +47,19 @@ class Turn:
     def about_files(self) -> bool:
         """Whether the request names files the model was shown a preview of."""
         return bool(self.preview)
+
+    def record(
+        self, call_id: str, request: ExecutionRequest, result: ExecutionResult, error: str
+    ) -> None:
+        """What the turn learns from one execution: what it printed and showed (grounding),
+        whether it failed and how (``error``), and so which attempts a fix replaces."""
+        done = result.done
+        self.evidence.extend(output_texts(result.outputs))
+        self.literals += shown_literals(
+            request.language, request.code, done.status, result.outputs, done.files
+        )
+        self.last_failed = done.status in FAILED
+        if self.last_failed or done.status == "ok":
+            (self.failed_calls if self.last_failed else self.ok_calls).add(call_id)
+        self.last_error = error
+        self.executions += 1
