@@ -273,3 +273,26 @@ def test_without_the_extra_one_line_names_the_install(
     assert out.stderr.strip().splitlines() == [
         "loci: error: loci acp needs the 'agent-client-protocol' package: pip install 'loci[acp]'"
     ]
+
+
+def test_the_editors_mcp_servers_lend_the_session_their_tools(
+    editor: Start, script: Callable[..., str], project: Path
+) -> None:
+    from acp.schema import McpServerStdio, SseMcpServer
+
+    toy = Path(__file__).parent.parent / "mcp" / "toy_server.py"
+    spec = script(code("print(toy.add(a=2, b=3))"), "It is 5.")
+
+    async def scenario() -> None:
+        async with editor("-y", "-m", spec) as ed:
+            servers = [
+                McpServerStdio(name="toy", command=sys.executable, args=[str(toy)], env=[]),
+                SseMcpServer(name="old", url="http://127.0.0.1:9/sse", headers=[], type="sse"),
+            ]
+            new = await ed.conn.new_session(cwd=str(project), mcp_servers=servers)
+            assert await prompt(ed, new.session_id, "add 2 and 3 with the toy") == "end_turn"
+            (call,) = ed.tool_calls(new.session_id).values()
+            assert call["status"] == "completed" and "5" in shown_text(call)
+            assert "speaks SSE, which loci does not use" in ed.text(new.session_id)
+
+    asyncio.run(scenario())

@@ -39,6 +39,7 @@ from acp.schema import (
     InitializeResponse,
     ListSessionsResponse,
     LoadSessionResponse,
+    McpCapabilities,
     NewSessionResponse,
     PromptCapabilities,
     PromptResponse,
@@ -62,6 +63,7 @@ from ..sandbox import Sandbox
 from ..session import TITLE_CHARS, Session
 from ..store import ConversationRecord, ConversationSummary, Store
 from .errors import acp_errors
+from .servers import from_editor, with_servers
 from .translate import Prompt, prompt_text, quoted, replay
 from .turn import AcpApprover, PromptTurn
 
@@ -134,24 +136,29 @@ class LociAgent:
                 load_session=True,
                 prompt_capabilities=PromptCapabilities(embedded_context=True),
                 session_capabilities=SessionCapabilities(list=SessionListCapabilities()),
+                mcp_capabilities=McpCapabilities(http=True),
             ),
             agent_info=Implementation(name="loci", title="loci", version=_version()),
         )
 
-    async def new_session(self, cwd: str, **kwargs: Any) -> NewSessionResponse:
+    async def new_session(
+        self, cwd: str, mcp_servers: list[Any] | None = None, **kwargs: Any
+    ) -> NewSessionResponse:
         with acp_errors():
-            conv = await asyncio.to_thread(self._open, cwd, None)
+            conv = await asyncio.to_thread(self._open, cwd, None, mcp_servers)
         self.conversations[conv.id] = conv
         return NewSessionResponse(
             session_id=conv.id, modes=self._modes(conv), config_options=self._options(conv)
         )
 
-    async def load_session(self, cwd: str, session_id: str, **kwargs: Any) -> LoadSessionResponse:
+    async def load_session(
+        self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
+    ) -> LoadSessionResponse:
         with acp_errors():
             record = await asyncio.to_thread(self._record, session_id)
             conv = self.conversations.get(session_id)
             if conv is None:
-                conv = await asyncio.to_thread(self._open, cwd, record.id)
+                conv = await asyncio.to_thread(self._open, cwd, record.id, mcp_servers)
                 self.conversations[conv.id] = conv
         for update in replay(record):
             await self.conn.session_update(session_id, update)
@@ -286,9 +293,13 @@ class LociAgent:
             raise NotFoundError(f"no open session {session_id!r}: load it first")
         return conv
 
-    def _open(self, cwd: str, conversation_id: int | None) -> Conversation:
-        """A Session working in ``cwd`` (blocking: it loads the model, starts a kernel)."""
-        settings = working_in(self.settings, _folder(cwd))
+    def _open(
+        self, cwd: str, conversation_id: int | None, mcp_servers: list[Any] | None = None
+    ) -> Conversation:
+        """A Session working in ``cwd`` with the editor's MCP servers besides config.toml's
+        (blocking: it loads the model, starts a kernel)."""
+        servers, left_out = from_editor(mcp_servers)
+        settings = with_servers(working_in(self.settings, _folder(cwd)), servers)
         model = self.models(settings)
         approver = AcpApprover()
         try:
@@ -299,7 +310,7 @@ class LociAgent:
             close_model(model)
             raise
         conv = Conversation(str(session.conversation_id), session, approver, settings.model)
-        conv.note = _start_note(settings)
+        conv.note = "\n> ".join(filter(None, [_start_note(settings), *left_out]))
         return conv
 
     def _record(self, session_id: str) -> ConversationRecord:
