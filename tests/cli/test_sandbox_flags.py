@@ -80,7 +80,7 @@ def test_serve_says_when_nothing_is_enforced(
     from loci.sandbox import core
 
     monkeypatch.setattr(core, "probe", lambda: Support(None, "bubblewrap is not installed"))
-    monkeypatch.setattr(serve_cmd, "_run", lambda app, sock: sock.close())  # do not block
+    monkeypatch.setattr(serve_cmd, "run_app", lambda app, sock: sock.close())  # do not block
     result = CliRunner().invoke(serve_cmd.serve, ["--port", "0", "--workdir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "loci is serving on" in result.output
