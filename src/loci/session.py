@@ -264,6 +264,7 @@ class Session:
             turn.know_how,
             self.instructions.text if self.instructions else "",
             self.tools.prompt(self.model.supports_tools),
+            self.kernels.state.summary() if self.kernels.state else "",
         )
         reply = yield from stream_reply(
             self.model,
@@ -356,7 +357,9 @@ class Session:
         if self.tools.runs(request.language):  # a model's call to an MCP tool
             return (yield from self.tools.execute(request, self.store))
         kernel = self.kernels.get(request.language)
-        return (yield from self.tools.run_block(kernel, self.store, request))
+        result = yield from self.tools.run_block(kernel, self.store, request)
+        self.kernels.look(kernel)  # what the model is told the kernel holds (prompts)
+        return result
 
     def _offer_install(self, module: str) -> Generator[Event, None, bool]:
         """Propose ``pip install`` into the kernel's environment, approved like any code."""

@@ -10,6 +10,8 @@ Code that reads stdin gets end-of-file or an error at once, never a hang.
 
 ``sandbox`` is what confines the interpreter (None: nothing loci set up, as on a gateway);
 ``remote_cwd`` is the folder the code runs in on another machine (None: it runs here, in ``cwd``).
+``state`` is an optional look at what the interpreter holds (``loci.kernel_state``): None
+where a kernel cannot tell (shell, gateway) or did not answer within ``timeout`` seconds.
 ``runloop.RunLoop`` implements the protocol's lifecycle and ``execute`` for the real kernels.
 """
 
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ..events import KernelEvent
+from ..kernel_state import KernelState
 from ..sandbox import Sandbox
 
 
@@ -37,6 +40,10 @@ class Kernel(Protocol):
         self, code: str, *, timeout: float | None = None, cancel: threading.Event | None = None
     ) -> Iterator[KernelEvent]:
         """Run ``code``; yield Output events as they come, then one KernelResult."""
+        ...
+
+    def state(self, timeout: float = ...) -> KernelState | None:
+        """What the interpreter holds now, asked silently; None if it cannot say in time."""
         ...
 
     def interrupt(self) -> None:

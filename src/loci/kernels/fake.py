@@ -5,6 +5,7 @@
     list(kernel.execute("print(2 + 2)"))   # those two events
     list(kernel.execute("anything"))       # nothing queued: just KernelResult("ok")
     kernel.executed                        # ["print(2 + 2)", "anything"]
+    kernel.holds = KernelState(...)        # what ``state()`` answers (None: it cannot say)
 
 Each ``enqueue`` call scripts one execution. If a script has no ``KernelResult``, an ``ok``
 result is added at its end, so ``execute`` always keeps the Kernel protocol's promise.
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..events import KernelEvent, KernelResult
+from ..kernel_state import KernelState
 from ..sandbox import Sandbox
 
 __all__ = ["FakeKernel"]
@@ -38,6 +40,8 @@ class FakeKernel:
         self.interrupts = 0
         self.restarts = 0
         self.shutdowns = 0
+        self.holds: KernelState | None = None  # what ``state`` answers
+        self.state_asked = 0
 
     @property
     def cwd(self) -> Path:
@@ -65,6 +69,10 @@ class FakeKernel:
             yield event
         if not any(isinstance(event, KernelResult) for event in script):
             yield KernelResult(status="ok")
+
+    def state(self, timeout: float = 0.5) -> KernelState | None:
+        self.state_asked += 1
+        return self.holds
 
     def interrupt(self) -> None:
         self.interrupts += 1

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Callable, Coroutine, Generator, Iterator
 from pathlib import Path
@@ -43,10 +44,11 @@ from typing import IO, Any, TypeVar
 
 from ..errors import KernelError
 from ..events import KernelResult, Output
+from ..kernel_state import EXPRESSION, PROBE, KernelState, parse
 from ..sandbox import Sandbox
 from ..sandbox.core import kernel_environ
 from .iopub import Request, message_to_events
-from .runloop import GRACE, POLL, End, RunLoop, describe_exit, exit_code
+from .runloop import GRACE, POLL, STATE_TIMEOUT, End, RunLoop, describe_exit, exit_code
 
 __all__ = [
     "GONE",
@@ -361,6 +363,33 @@ class JupyterKernel(RunLoop[Request]):
         with self._lock:
             self._r.release()
             self._closing = False
+
+    def state(self, timeout: float = STATE_TIMEOUT) -> KernelState | None:
+        """What the kernel holds, asked with one silent execution (``kernel_state.PROBE``,
+        its answer in ``user_expressions``); None if it is busy or silent for ``timeout`` s."""
+        if not self._exec_lock.acquire(timeout=timeout):
+            return None
+        try:
+            return self._call(self._astate(timeout)) if self._r.kc is not None else None
+        except KernelError:
+            return None
+        finally:
+            self._exec_lock.release()
+
+    async def _astate(self, timeout: float) -> KernelState | None:
+        kc, until = self._r.kc, time.monotonic() + timeout
+        asked = {"state": EXPRESSION}
+        msg_id = kc.execute(
+            PROBE, silent=True, store_history=False, allow_stdin=False, user_expressions=asked
+        )
+        while (left := until - time.monotonic()) > 0:
+            try:
+                reply = await kc.get_shell_msg(timeout=left)
+            except queue.Empty:
+                break
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return parse(reply.get("content", {}).get("user_expressions", {}).get("state"))
+        return None  # a late answer is dropped with the shell's other stale replies
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         loop = self._r.loop

@@ -19,6 +19,8 @@ confines and no ``python`` was chosen, the Python kernel runs in loci's kernel v
 that venv first on ``PATH``; a chosen ``python`` that is a venv has its folder made writable.
 Its private ``/tmp`` is one host folder shared by the pool's kernels (``TempRoot``), so
 ``reveal`` can make a file the user names under the host's ``/tmp`` readable to them.
+``look(kernel)`` after a Python block asks that kernel what it holds (``Kernel.state``) and
+keeps the answer in ``state`` until the next look, a restart or ``shutdown_all``.
 ``redactor`` replaces the secret values loci withheld from the kernels (and its own keys)
 in what the code prints.
 """
@@ -34,6 +36,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import KernelError, LociError
+from ..kernel_state import KernelState
 from ..sandbox import Sandbox, ensure_venv, venv_dir
 from ..sandbox.core import temp_dirs
 from ..sandbox.mounts import TempRoot
@@ -130,6 +133,7 @@ class KernelPool:
         self._specs: dict[str, str] | None = None  # the gateway's, by language
         self.venv_home: Path | None = None  # where the kernel venv lives; None: LOCI_HOME
         self.redactor = Redactor()  # secret values to take out of outputs
+        self.state: KernelState | None = None  # the Python kernel's, after its last block
 
     @property
     def location(self) -> str:
@@ -284,6 +288,13 @@ class KernelPool:
         thread.start()
         return thread
 
+    def look(self, kernel: Kernel) -> KernelState | None:
+        """After a block ran in ``kernel``: what the Python kernel holds now (kept in
+        ``state``; None when it could not say in time). Other languages change nothing."""
+        if kernel.language == "python":
+            self.state = kernel.state()
+        return self.state
+
     def started(self) -> list[str]:
         """The languages that have a kernel in this pool."""
         with self._lock:
@@ -302,12 +313,15 @@ class KernelPool:
             kernel = self._kernels.get(name) if name else None
         if kernel is not None:
             kernel.restart()
+        if name == "python":
+            self.state = None
 
     def shutdown_all(self) -> None:
         """Shut every kernel down. Idempotent; a later ``get`` creates fresh kernels."""
         with self._lock:
             kernels = list(self._kernels.values())
             self._kernels.clear()
+            self.state = None
         for kernel in kernels:
             with contextlib.suppress(LociError, OSError):  # one failure must not leak the rest
                 kernel.shutdown()

@@ -11,6 +11,7 @@ A kernel subclasses ``RunLoop`` and supplies what differs between interpreters:
     _pump                       stream the block's outputs until it ends ("done"), the
                                 interpreter dies ("dead") or is lost ("lost"), or ``should_stop``
     interrupt, shutdown         ask the running code to stop; end the interpreter for good
+    state                       (optional) what the interpreter holds; None by default
     _finished                   the result of a block that ended by itself
     _stopped                    (optional) the result of one that ended once interrupted
     _crashed                    (optional) the result when the interpreter died or was lost
@@ -32,11 +33,13 @@ from typing import Any, Generic, Literal, TypeVar
 
 from ..errors import KernelError
 from ..events import ExecStatus, KernelEvent, KernelResult, Output
+from ..kernel_state import KernelState
 from ..sandbox import Sandbox
 
-__all__ = ["GRACE", "POLL", "End", "RunLoop", "describe_exit", "exit_code"]
+__all__ = ["GRACE", "POLL", "STATE_TIMEOUT", "End", "RunLoop", "describe_exit", "exit_code"]
 
 GRACE = 3.0  # seconds an interrupted block has to end before its kernel is restarted
+STATE_TIMEOUT = 0.5  # seconds a look at the kernel's state may take before it is given up
 POLL = 0.1  # seconds between checks of timeout, cancel and liveness
 _SIGNALLED = 128  # bwrap exits with 128 + N when the process it runs is killed by signal N
 
@@ -103,6 +106,10 @@ class RunLoop(ABC, Generic[B]):
 
     @abstractmethod
     def shutdown(self) -> None: ...
+
+    def state(self, timeout: float = STATE_TIMEOUT) -> KernelState | None:
+        """What the interpreter holds (see ``loci.kernel_state``); None: this kernel cannot say."""
+        return None
 
     @abstractmethod
     def interrupt(self) -> None: ...

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..config import MCP_TIMEOUT
 from ..events import KernelEvent, KernelResult, Output
+from ..kernel_state import KernelState
 from ..messages import MCP_LANGUAGE
 from ..pycall import parse_call
 from ..sandbox import Sandbox
@@ -91,6 +92,10 @@ class ToolKernel:
         yield from outputs(
             self._client.call(server, entry.tool.name, arguments, timeout=limit, cancel=cancel)
         )
+
+    def state(self, timeout: float = 0.0) -> KernelState | None:
+        """A tool call leaves no variables behind."""
+        return None
 
     def interrupt(self) -> None:
         """A call in progress stops when the session's Stop is set (``cancel``)."""

@@ -55,11 +55,13 @@ def system_message(
     know_how: Sequence[str] = (),
     project: str = "",
     mcp: str = "",
+    kernel_state: str = "",
 ) -> Message:
     """The system prompt for a model with (``tools``) or without native tool calls;
     ``languages`` are those a kernel gateway adds to python and shell; ``know_how`` the
     recipes chosen for the request; ``project`` the workspace's AGENTS.md; ``mcp`` the section
-    on MCP servers' tools (``mcp.md``, ``mcp_tools.md``, filled in by ``loci.mcp.tools``)."""
+    on MCP servers' tools (``mcp.md``, ``mcp_tools.md``, filled in by ``loci.mcp.tools``);
+    ``kernel_state`` what the Python kernel holds now (``KernelState.summary``)."""
     text = load("tools" if tools else "system", workdir=workdir)
     if languages and tools:
         text += f"\nThe execute tool also takes language: {', '.join(languages)}."
@@ -71,6 +73,8 @@ def system_message(
         text += "\n\n" + PROJECT + "\n\n" + project
     if mcp:
         text += "\n\n" + mcp
+    if kernel_state:
+        text += "\n\n" + kernel_state
     if know_how:
         text += "\n\n" + KNOW_HOW + "\n\n" + "\n\n".join(know_how)
     return Message("system", text)
@@ -84,11 +88,15 @@ def for_model(
     know_how: Sequence[str] = (),
     project: str = "",
     mcp: str = "",
+    kernel_state: str = "",
 ) -> list[Message]:
     """The messages one call sends: the system prompt (with the project's instructions, the
-    request's ``know_how`` and the ``mcp`` tools) and as much of the history as fits the
-    model's window (leaving room for its reply), in the shape its tool support wants."""
-    system = system_message(model.supports_tools, workdir, languages, know_how, project, mcp)
+    request's ``know_how``, the ``mcp`` tools and the ``kernel_state``) and as much of the
+    history as fits the model's window (leaving room for its reply), in the shape its tool
+    support wants."""
+    system = system_message(
+        model.supports_tools, workdir, languages, know_how, project, mcp, kernel_state
+    )
     budget = input_budget(model.context_window)
     sent = fit_history([system, *history], model.count_tokens, budget)
     return orphan_results_to_user(sent) if model.supports_tools else sent
