@@ -219,3 +219,25 @@ def test_in_chat_commands(
     child.expect(PROMPT)
     child.sendline("%exit")
     child.expect(pexpect.EOF)
+
+
+def test_vars_shows_what_the_python_kernel_holds(
+    spawn: Callable[..., pexpect.spawn], script: Callable[..., str]
+) -> None:
+    spec = script("```python\nrows = [1, 2, 3]\nimport json as js\n```", "Done.")
+    child = spawn("-m", spec)
+    child.expect(PROMPT)
+    child.sendline("%vars")
+    child.expect("holds nothing loci has looked at yet")
+    child.expect(PROMPT)
+    child.sendline("make some rows")
+    child.expect(r"Run\? \[y\]es")
+    child.sendline("y")
+    child.expect("Done.")
+    child.expect(PROMPT)
+    child.sendline("%vars")
+    child.expect(r"The Python session holds: rows: list len 3\.")
+    child.expect("Imported: json as js.")
+    child.expect(PROMPT)
+    child.sendline("%exit")
+    child.expect(pexpect.EOF)

@@ -176,3 +176,20 @@ def test_secret_variables_never_reach_a_served_kernel(
         after = c.post(f"/api/conversations/{cid}/messages", json={"text": "env?"}).json()
         events = read_events(c, cid, after["after"])
     assert [e["data"] for e in events if e["type"] == "output"] == ["[]\n", "0\n"]
+
+
+def test_the_kernel_state_route(start_server: ServerFactory) -> None:
+    srv = start_server()
+    srv.model.enqueue("", [ToolCall("c1", "python", "table = {'a': 1}\nimport math")])
+    srv.model.enqueue("Done.")
+    with srv.client() as c:
+        cid = c.post("/api/conversations", json={}).json()["id"]
+        before = c.get(f"/api/conversations/{cid}/state").json()
+        assert before == {"id": cid, "state": None, "summary": ""}
+        sent = c.post(f"/api/conversations/{cid}/messages", json={"text": "go"})
+        drive(c, cid, sent.json()["after"], "run")
+        got = c.get(f"/api/conversations/{cid}/state").json()
+        table = got["state"]["variables"][0]
+        assert (table["name"], table["kind"], table["detail"]) == ("table", "value", "len 1")
+        assert got["summary"].startswith("The Python session holds: table: dict len 1.")
+        assert c.get("/api/conversations/999/state").status_code == 404

@@ -31,6 +31,7 @@ HELP = """\
 %reset            start a new conversation (fresh kernels)
 %undo             forget your last request and what followed
 %tokens           tokens used in this session
+%vars             what the Python kernel holds (as the model is told)
 %model [SPEC]     show or switch the model (e.g. %model openai:gpt-4.1-mini)
 %auto             toggle running code without asking
 %export [md|ipynb] [FILE]   write this conversation to a file
@@ -177,6 +178,12 @@ def _tokens(session: Session, console: Console, args: list[str]) -> None:
     )
 
 
+def _vars(session: Session, console: Console, args: list[str]) -> None:
+    state = session.kernels.state
+    text = state.summary() if state else "the Python kernel holds nothing loci has looked at yet"
+    console.print(clean(text), markup=False, highlight=False)
+
+
 def _model(session: Session, console: Console, args: list[str]) -> None:
     if not args:
         console.print(f"model: {session.model.name}")
@@ -225,6 +232,7 @@ COMMANDS: dict[str, Command] = {
     "reset": _reset,
     "undo": _undo,
     "tokens": _tokens,
+    "vars": _vars,
     "model": _model,
     "auto": _auto,
     "export": _export,

@@ -253,6 +253,24 @@ async def interrupt(request: Request) -> JSONResponse:
     return JSONResponse({"id": conv_id, "running": live.running})
 
 
+async def kernel_state(request: Request) -> JSONResponse:
+    """What the conversation's Python kernel holds after its last block (``loci.kernel_state``);
+    ``state`` is null before one ran, or when the conversation has no live kernels."""
+    state = _state(request)
+    conv_id = _conv_id(request)
+    live = state.hub.get(conv_id)
+    if live is None:
+        state.store.get_conversation(conv_id)  # 404 for an unknown id
+    held = live.session.kernels.state if live is not None else None
+    return JSONResponse(
+        {
+            "id": conv_id,
+            "state": held.to_json() if held else None,
+            "summary": held.summary() if held else "",
+        }
+    )
+
+
 # -- the event stream ---------------------------------------------------------------------
 
 

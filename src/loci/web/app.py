@@ -71,6 +71,7 @@ ROUTES = [
     Route(_C + "/approvals", api.approve, methods=["POST"]),
     Route(_C + "/interrupt", api.interrupt, methods=["POST"]),
     Route(_C + "/settings", api.update_settings, methods=["POST"]),
+    Route(_C + "/state", api.kernel_state),
     Route(_C + "/files", api.files_list),
     Route(_C + "/files/{path:path}", api.file_download, methods=["GET"]),
     Route(_C + "/files/{path:path}", api.file_upload, methods=["PUT"]),

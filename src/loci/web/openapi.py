@@ -111,6 +111,14 @@ PATHS: dict[str, dict[str, Any]] = {
             requestBody=_json_body({}),
         )
     },
+    "/api/conversations/{conv_id}/state": {
+        "get": _op(
+            "What the Python kernel holds after its last block: names, types, DataFrame and "
+            "array shapes, imports, folder (`state`, null before a block ran or when no kernel "
+            "is live), and the `summary` the model is given",
+            params=[_ID],
+        )
+    },
     "/api/conversations/{conv_id}/settings": {
         "post": _op(
             "Turn auto-run on or off, or switch the model",
