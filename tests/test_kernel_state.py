@@ -114,3 +114,21 @@ def test_a_shell_block_asks_nothing_and_a_restart_forgets(
     assert fake_pool.look(fake_pool.get("shell")) == python.holds
     fake_pool.restart("python")
     assert fake_pool.state is None
+
+
+def test_turned_off_the_model_is_not_told(
+    settings: Settings, fake_pool: KernelPool, fakes: dict[str, FakeKernel]
+) -> None:
+    from dataclasses import replace
+
+    model = ScriptedModel()
+    model.enqueue("", tool_calls=[ToolCall("c1", "python", "df = load()")])
+    model.enqueue("Done.")
+    quiet = replace(settings, kernel_state=False)
+    with Session(quiet, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        fake = s.kernels.get("python")
+        assert isinstance(fake, FakeKernel)
+        fake.holds = KernelState((DF,), cwd=str(settings.workdir))
+        list(s.run("load the data"))
+        assert s.kernels.state == fake.holds  # %vars and the API still show it
+    assert all("The Python session holds" not in call[0].content for call in model.calls)

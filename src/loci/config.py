@@ -303,6 +303,12 @@ class Settings:
     recipes: bool = setting(
         True, SWITCH, "Give the model no worked examples (loci.recipes)", flags=("--no-recipes",)
     )
+    kernel_state: bool = setting(
+        True,
+        SWITCH,
+        "Tell the model nothing of what the Python kernel holds (loci.kernel_state)",
+        flags=("--no-kernel-state",),
+    )
     agents_md: bool = setting(
         True,
         SWITCH,

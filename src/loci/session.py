@@ -264,7 +264,9 @@ class Session:
             turn.know_how,
             self.instructions.text if self.instructions else "",
             self.tools.prompt(self.model.supports_tools),
-            self.kernels.state.summary() if self.kernels.state else "",
+            self.kernels.state.summary()
+            if self.kernels.state and self.settings.kernel_state
+            else "",
         )
         reply = yield from stream_reply(
             self.model,
