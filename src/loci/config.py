@@ -288,6 +288,15 @@ class Settings:
         choices=("auto", "on", "off"),
         loose=True,  # loci.models.registry checks it, in any case ("ON" too)
     )
+    vision: str = setting(
+        "auto",
+        TEXT,
+        "Show the model the images code draws and requests name: auto (OpenAI's vision "
+        "models and Claude), on (e.g. a vision model on an OpenAI-compatible server) or off",
+        env="LOCI_VISION",
+        choices=("auto", "on", "off"),
+        loose=True,  # loci.models.registry checks it, in any case ("ON" too)
+    )
     context_window: int | None = setting(
         None, WHOLE, "Override the model's context size (tokens)", shown_default="the model's"
     )

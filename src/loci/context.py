@@ -8,6 +8,7 @@ window (the oldest exchanges go first; the system prompt and the current request
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 
 from .events import ExecutionDone, Output
 from .messages import Message
@@ -125,15 +126,17 @@ def fit_history(
     messages: Sequence[Message],
     count: Callable[[str], int],
     budget: int,
+    image_tokens: Callable[[str], int] | None = None,
 ) -> list[Message]:
     """Drop the oldest messages (after the system prompt) until the rest fit ``budget``
     tokens; always keep the system prompt and the last user request. A single message that
-    is still too big is trimmed in the middle."""
+    is still too big is trimmed in the middle. ``image_tokens`` counts the images of a model
+    that is shown them."""
     system = [m for m in messages[:1] if m.role == "system"]
     rest = list(messages[len(system) :])
 
     def size(ms: Sequence[Message]) -> int:
-        return sum(message_tokens(m, count) for m in ms)
+        return sum(message_tokens(m, count, image_tokens) for m in ms)
 
     groups = _groups(rest)
     used = size(system)
@@ -149,9 +152,7 @@ def fit_history(
         over = used - budget
         last = out[-1]
         limit = max(MIN_TRIMMED_CHARS, len(last.content) - over * CHARS_PER_TOKEN)
-        out[-1] = Message(
-            last.role, trim_text(last.content, limit), last.tool_calls, last.tool_call_id
-        )
+        out[-1] = replace(last, content=trim_text(last.content, limit))
     # A history must not start with tool results whose call was dropped.
     while len(out) > len(system) and out[len(system)].role == "tool":
         del out[len(system)]

@@ -6,7 +6,9 @@ model asked to run through a native tool call); the result of each run comes bac
 ``ToolCall`` of language ``mcp`` whose code is the call's Python form (``loci.pycall``); it
 gives the APIs its function form (``tool_name``, ``arguments``). Models without native tool
 calls get code inside fenced blocks and results as ``user`` messages (see ``ToolCall.fenced``
-and the model adapters, which do that conversion).
+and the model adapters, which do that conversion). ``images`` names the saved image files a
+message shows (a run's plots, a request's attached pictures); only models that can see are
+sent them (``loci.models.images``), the others read their paths in the text.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = field(default_factory=tuple)
     tool_call_id: str = ""
     origin: Origin | None = field(default=None, compare=False)  # None: as the role implies
+    images: tuple[str, ...] = ()  # saved image files it shows (``loci.models.images``)
 
     @property
     def by(self) -> Origin:
@@ -110,6 +113,7 @@ class Message:
                 {"id": c.id, "language": c.language, "code": c.code} for c in self.tool_calls
             ],
             "tool_call_id": self.tool_call_id,
+            "images": list(self.images),
         }
 
     @classmethod
@@ -122,4 +126,5 @@ class Message:
             ),
             tool_call_id=d.get("tool_call_id") or "",
             origin=d.get("origin"),
+            images=tuple(d.get("images") or ()),
         )

@@ -44,6 +44,7 @@ from .kernels.pool import KernelPool
 from .mcp.tools import McpTools
 from .messages import Message, ToolCall
 from .models.base import Model, close_model
+from .models.images import attached_images
 from .reply import stream_reply
 from .store import Store
 from .turn import Turn
@@ -185,7 +186,8 @@ class Session:
         for path, why in blocked.items():
             yield Notice("warning", f"{path}: the code cannot open this file: {why}")
         preview = describe_files(named, blocked)
-        self._add(Message("user", prompts.with_preview(text, preview)))
+        shown = attached_images(named, list(blocked))  # sent to models that see
+        self._add(Message("user", prompts.with_preview(text, preview), images=shown))
         turn = Turn(text, usage_before=self.usage, preview=preview, start=len(self.messages))
         if self.settings.recipes:
             turn.know_how = tuple(r.text for r in recipes.choose(text))
@@ -292,7 +294,8 @@ class Session:
         """Approve and run each call; feed results back. Returns a status to stop with."""
         for call in calls:
             result = yield from self._run_call(turn, call)
-            self._add(Message("tool", result, tool_call_id=call.id))
+            images = turn.images.pop(call.id, ())
+            self._add(Message("tool", result, tool_call_id=call.id, images=images))
             if self._cancel.is_set():
                 return "interrupted"
         return None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .events import Usage
 from .grounding import output_texts, shown_literals
+from .models.images import output_images
 
 if TYPE_CHECKING:
     from .execution import ExecutionRequest, ExecutionResult
@@ -42,6 +43,7 @@ class Turn:
     start: int = 0  # where its messages begin in the session's history
     failed_calls: set[str] = field(default_factory=set)  # calls whose code failed
     ok_calls: set[str] = field(default_factory=set)  # calls whose code ran cleanly
+    images: dict[str, tuple[str, ...]] = field(default_factory=dict)  # saved by each call
 
     @property
     def about_files(self) -> bool:
@@ -63,3 +65,4 @@ class Turn:
             (self.failed_calls if self.last_failed else self.ok_calls).add(call_id)
         self.last_error = error
         self.executions += 1
+        self.images[call_id] = output_images(result.outputs)

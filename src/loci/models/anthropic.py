@@ -5,7 +5,8 @@ The SDK is imported when a model is created, never at import time; when it is mi
 comes back as ``tool_use`` blocks and results go as ``tool_result`` blocks; the session's other
 tools (the MCP servers' ``server__tool``) are offered beside it. The system prompt
 is the ``system`` parameter, and consecutive messages of the same role are merged since the
-Messages API requires alternation.
+Messages API requires alternation. A model that can see (``vision``) gets images as base64
+``image`` blocks, inside the ``tool_result`` of the run that drew them.
 
 The reply streams as raw events (``messages.create(stream=True)``): ``message_start`` (input
 tokens), ``content_block_start`` / ``content_block_delta`` (``text_delta``,
@@ -27,6 +28,7 @@ from ..events import Usage
 from ..messages import EXECUTE, Message, ToolSpec
 from .base import ModelChunk, TextChunk, ToolCallChunk, UsageChunk, estimate_tokens, import_extra
 from .convert import estimate_prompt_tokens, flatten_tool_messages, parse_tool_arguments
+from .images import ImagePart, anthropic_image_tokens, image_tokens, select_images
 from .transport import RETRIES, TIMEOUT_S, RemoteModel, SdkErrors, map_errors, translate_error
 
 DEFAULT_MAX_TOKENS = 8192  # the reply's length limit, which the Messages API requires
@@ -91,15 +93,27 @@ def execute_tool_definition() -> dict[str, Any]:
     return tool_definition(EXECUTE)
 
 
-def _blocks(m: Message) -> list[dict[str, Any]]:
+def _image_block(part: ImagePart) -> dict[str, Any]:
+    return {
+        "type": "image",
+        "source": {"type": "base64", "media_type": part.mime, "data": part.data},
+    }
+
+
+def _blocks(m: Message, parts: dict[str, ImagePart]) -> list[dict[str, Any]]:
+    images = [_image_block(parts[p]) for p in m.images if p in parts]
     if m.role == "tool":
         block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id}
-        if m.content:
+        if images:  # a tool result's content may hold text and image blocks
+            text = [{"type": "text", "text": m.content}] if m.content.strip() else []
+            block["content"] = text + images
+        elif m.content:
             block["content"] = m.content
         return [block]
     blocks: list[dict[str, Any]] = []
     if m.content.strip():
         blocks.append({"type": "text", "text": m.content})
+    blocks += images
     for c in m.tool_calls:
         blocks.append(
             {
@@ -113,9 +127,14 @@ def _blocks(m: Message) -> list[dict[str, Any]]:
 
 
 def to_anthropic_messages(
-    messages: Sequence[Message], *, tools: bool = True
+    messages: Sequence[Message], *, tools: bool = True, vision: bool = False
 ) -> tuple[str, list[dict[str, Any]]]:
-    """(system prompt, messages) in Messages API form, same-role messages merged."""
+    """(system prompt, messages) in Messages API form, same-role messages merged. With
+    ``vision``, the images ``select_images`` chooses go as base64 ``image`` blocks, inside
+    the ``tool_result`` of the run that drew them or beside a request's text."""
+    parts: dict[str, ImagePart] = {}
+    if vision:
+        messages, parts = select_images(messages)
     if not tools:
         messages = flatten_tool_messages(messages)
     system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
@@ -124,7 +143,7 @@ def to_anthropic_messages(
         if m.role == "system":
             continue
         role = "assistant" if m.role == "assistant" else "user"
-        blocks = _blocks(m)
+        blocks = _blocks(m, parts)
         if not blocks:
             continue
         if out and out[-1]["role"] == role:
@@ -222,6 +241,7 @@ class AnthropicModel(RemoteModel):
         context_window: int = CONTEXT,
         tools: bool = True,
         api_base: str | None = None,
+        vision: bool = False,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         max_retries: int = RETRIES,
         timeout: float = TIMEOUT_S,
@@ -231,6 +251,7 @@ class AnthropicModel(RemoteModel):
             raise ModelAuthError("Anthropic models need an API key: set ANTHROPIC_API_KEY")
         super().__init__(model, name, context_window, tools, max_retries)
         self.max_tokens = max_tokens
+        self.vision = vision  # shown the images of results and requests
         self._connect(sdk.Anthropic, api_key, api_base, timeout)
 
     def __repr__(self) -> str:
@@ -239,8 +260,13 @@ class AnthropicModel(RemoteModel):
     def _errors(self) -> SdkErrors:
         return anthropic_errors()
 
+    def image_tokens(self, path: str) -> int:
+        return image_tokens(path, anthropic_image_tokens)
+
     def _open(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> Any:
-        system, converted = to_anthropic_messages(messages, tools=self.supports_tools)
+        system, converted = to_anthropic_messages(
+            messages, tools=self.supports_tools, vision=self.vision
+        )
         request: dict[str, Any] = {
             "model": self.model,
             "max_tokens": self.max_tokens,

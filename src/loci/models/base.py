@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 from ..errors import MissingExtraError
 from ..events import Usage
 from ..messages import Message, ToolCall, ToolSpec
+from .images import PER_MESSAGE
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,35 @@ def estimate_tokens(text: str) -> int:
     return (len(text) - wide) // CHARS_PER_TOKEN + wide + 1
 
 
-def message_tokens(message: Message, count: Callable[[str], int] = estimate_tokens) -> int:
-    """What one message costs in a prompt: its text, its code, and its framing."""
-    return count(message.content) + MESSAGE_TOKENS + sum(count(c.code) for c in message.tool_calls)
+def message_tokens(
+    message: Message,
+    count: Callable[[str], int] = estimate_tokens,
+    image_tokens: Callable[[str], int] | None = None,
+) -> int:
+    """What one message costs in a prompt: its text, its code, its framing, and (with
+    ``image_tokens``, for a model that sees them) the images it may show."""
+    text = count(message.content) + MESSAGE_TOKENS + sum(count(c.code) for c in message.tool_calls)
+    if image_tokens is None:
+        return text
+    return text + sum(image_tokens(p) for p in message.images[:PER_MESSAGE])
+
+
+@runtime_checkable
+class VisionModel(Model, Protocol):
+    """A model that may be shown images (``vision``), and says what one costs."""
+
+    vision: bool
+
+    def image_tokens(self, path: str) -> int:
+        """The tokens the image at ``path`` costs in a prompt (an estimate)."""
+        ...
+
+
+def image_counter(model: Model) -> Callable[[str], int] | None:
+    """How ``model`` counts an image's tokens, when it is shown images; None when not."""
+    if isinstance(model, VisionModel) and model.vision:
+        return model.image_tokens
+    return None
 
 
 @runtime_checkable

@@ -24,7 +24,7 @@ def orphan_results_to_user(messages: Sequence[Message]) -> list[Message]:
         if m.role == "assistant":
             open_ids = {c.id for c in m.tool_calls}
         if m.role == "tool" and m.tool_call_id not in open_ids:
-            m = Message("user", RESULT_PREFIX + m.content)
+            m = Message("user", RESULT_PREFIX + m.content, images=m.images)
         out.append(m)
     return out
 
@@ -40,11 +40,14 @@ def flatten_tool_messages(messages: Sequence[Message]) -> list[Message]:
             parts += [c.fenced() for c in m.tool_calls]
             m = Message("assistant", "\n\n".join(parts))
         elif m.role == "tool":
-            m = Message("user", RESULT_PREFIX + m.content)
+            m = Message("user", RESULT_PREFIX + m.content, images=m.images)
         if out and out[-1].role == m.role and m.role != "system":
-            out[-1] = Message(m.role, out[-1].content + "\n\n" + m.content)
+            before = out[-1]
+            out[-1] = Message(
+                m.role, before.content + "\n\n" + m.content, images=before.images + m.images
+            )
         else:
-            out.append(Message(m.role, m.content))
+            out.append(Message(m.role, m.content, images=m.images))
     return out
 
 

@@ -7,6 +7,9 @@ Tool mode offers the function tool ``execute`` (see ``loci.messages``) and the t
 session adds (the MCP servers' ``server__tool`` functions); streamed tool-call
 argument deltas are gathered by index and each complete call becomes one ``ToolCallChunk``.
 Text mode sends the conversation flattened (``flatten_tool_messages``) and yields text only.
+A model that can see (``vision``) gets the images of results and requests as ``image_url``
+parts (``loci.models.images`` picks them); tool messages carry text only, so a result's
+images follow its tool messages in a user message.
 
 Errors are translated in one place, ``map_openai_errors``; retries and dropped streams are
 ``loci.models.transport``'s.
@@ -28,6 +31,7 @@ from ..events import Usage
 from ..messages import EXECUTE, TOOL_NAME, Message, ToolCall, ToolSpec
 from .base import ModelChunk, TextChunk, ToolCallChunk, UsageChunk, estimate_tokens
 from .convert import estimate_prompt_tokens, flatten_tool_messages, parse_tool_arguments
+from .images import ImagePart, image_tokens, openai_image_tokens, select_images
 from .transport import RETRIES, TIMEOUT_S, RemoteModel, SdkErrors, map_errors, translate_error
 
 DUMMY_API_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
@@ -145,14 +149,42 @@ def execute_tool_definition() -> dict[str, Any]:
     return tool_definition(EXECUTE)
 
 
-def to_openai_messages(messages: Sequence[Message], *, tools: bool) -> list[dict[str, Any]]:
-    """loci messages in chat-completions form (flattened first when tools are off)."""
+IMAGES_NOTE = "The images the code above showed:"
+
+
+def _image_part(part: ImagePart) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": part.data_url()}}
+
+
+def _plain(m: Message, parts: dict[str, ImagePart]) -> dict[str, Any]:
+    """A message as text, or as a text part and its image parts when it shows images."""
+    images = [_image_part(parts[p]) for p in m.images if p in parts]
+    if not images:
+        return {"role": m.role, "content": m.content}
+    return {"role": m.role, "content": [{"type": "text", "text": m.content}, *images]}
+
+
+def to_openai_messages(
+    messages: Sequence[Message], *, tools: bool, vision: bool = False
+) -> list[dict[str, Any]]:
+    """loci messages in chat-completions form (flattened first when tools are off). With
+    ``vision``, the images chosen by ``select_images`` go as ``image_url`` parts: in the
+    message that shows them, or (tool messages carry text only) in a user message after
+    the run of tool results."""
+    parts: dict[str, ImagePart] = {}
+    if vision:
+        messages, parts = select_images(messages)
     if not tools:
-        return [{"role": m.role, "content": m.content} for m in flatten_tool_messages(messages)]
+        return [_plain(m, parts) for m in flatten_tool_messages(messages)]
     out: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []  # image parts of the tool results just sent
     for m in messages:
+        if pending and m.role != "tool":
+            out.append(_images_message(pending))
+            pending = []
         if m.role == "tool":
             out.append({"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content})
+            pending += [_image_part(parts[p]) for p in m.images if p in parts]
         elif m.role == "assistant" and m.tool_calls:
             out.append(
                 {
@@ -169,8 +201,14 @@ def to_openai_messages(messages: Sequence[Message], *, tools: bool) -> list[dict
                 }
             )
         else:
-            out.append({"role": m.role, "content": m.content})
+            out.append(_plain(m, parts))
+    if pending:
+        out.append(_images_message(pending))
     return out
+
+
+def _images_message(images: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"role": "user", "content": [{"type": "text", "text": IMAGES_NOTE}, *images]}
 
 
 # --- the model ----------------------------------------------------------------------------
@@ -190,6 +228,7 @@ class OpenAIModel(RemoteModel):
         tools: bool,
         context_window: int,
         name: str,
+        vision: bool = False,
         max_retries: int = RETRIES,
         timeout: float = TIMEOUT_S,
     ) -> None:
@@ -200,6 +239,7 @@ class OpenAIModel(RemoteModel):
                 )
             api_key = DUMMY_API_KEY
         super().__init__(model, name, context_window, tools, max_retries)
+        self.vision = vision  # shown the images of results and requests
         self._connect(openai.OpenAI, api_key, api_base, timeout)
 
     def __repr__(self) -> str:
@@ -210,10 +250,13 @@ class OpenAIModel(RemoteModel):
     def _errors(self) -> SdkErrors:
         return OPENAI_ERRORS
 
+    def image_tokens(self, path: str) -> int:
+        return image_tokens(path, openai_image_tokens)
+
     def _open(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> Any:
         request: dict[str, Any] = {
             "model": self.model,
-            "messages": to_openai_messages(messages, tools=self.supports_tools),
+            "messages": to_openai_messages(messages, tools=self.supports_tools, vision=self.vision),
             "stream_options": {"include_usage": True},
         }
         if self.supports_tools:

@@ -42,6 +42,22 @@ KNOWN_CONTEXT_WINDOWS: dict[str, int] = {
 }
 
 
+# OpenAI models that take images (longest matching prefix; None: a text-only family).
+OPENAI_VISION: dict[str, bool] = {
+    "gpt-4o": True, "chatgpt-4o": True, "gpt-4-turbo": True, "gpt-4.1": True, "gpt-4.5": True,
+    "gpt-5": True, "o1": True, "o1-mini": False, "o3": True, "o3-mini": False, "o4-mini": True,
+}  # fmt: skip
+
+
+def openai_vision(model: str, api_base: str | None) -> bool:
+    """Whether an OpenAI model can see (``vision = "auto"``): known families on api.openai.com;
+    other servers only when the user says so (``vision = "on"``)."""
+    if api_base is not None and "api.openai.com" not in api_base:
+        return False
+    matches = [p for p in OPENAI_VISION if model.startswith(p)]
+    return OPENAI_VISION[max(matches, key=len)] if matches else False
+
+
 def openai_context_window(model: str, api_base: str | None) -> int:
     """The context window of an OpenAI model; a small default for other servers."""
     if api_base is not None and "api.openai.com" not in api_base:
@@ -54,6 +70,13 @@ def _tools_flag(settings: Settings, *, auto: bool) -> bool:
     value = settings.tools.strip().lower()
     if value not in ("auto", "on", "off"):
         raise ConfigError(f"tools must be auto, on or off, got {settings.tools!r}")
+    return auto if value == "auto" else value == "on"
+
+
+def _vision_flag(settings: Settings, *, auto: bool) -> bool:
+    value = settings.vision.strip().lower()
+    if value not in ("auto", "on", "off"):
+        raise ConfigError(f"vision must be auto, on or off, got {settings.vision!r}")
     return auto if value == "auto" else value == "on"
 
 
@@ -72,6 +95,7 @@ def _openai(name: str, spec: str, settings: Settings, progress: ProgressCallback
         tools=_tools_flag(settings, auto=settings.api_base is None),
         context_window=settings.context_window or openai_context_window(name, settings.api_base),
         name=spec,
+        vision=_vision_flag(settings, auto=openai_vision(name, settings.api_base)),
     )
 
 
@@ -88,6 +112,7 @@ def _anthropic(
         name=spec,
         context_window=settings.context_window or CONTEXT,
         tools=_tools_flag(settings, auto=True),
+        vision=_vision_flag(settings, auto=True),  # every current Claude model sees
     )
 
 
@@ -134,7 +159,7 @@ class Provider:
     needs_name: bool = True  # False: the prefix alone is a spec too
     bare: bool = False  # a bare NAME (no ":" or "/") means this provider
     native_tools: bool = False  # can be offered the execute tool natively
-    vision: bool = False  # can be shown images
+    vision: bool = False  # can be shown images (the ``vision`` setting picks per model)
     shared: bool = False  # heavy: one instance serves every web conversation, one at a time
     suggestions: Callable[[], list[str]] = _no_specs  # specs the web UI offers
 
@@ -158,6 +183,7 @@ PROVIDERS: dict[str, Provider] = {
             "OpenAI (OPENAI_API_KEY), or any compatible server with --api-base",
             bare=True,
             native_tools=True,
+            vision=True,
         ),
         Provider(
             "anthropic",
@@ -165,6 +191,7 @@ PROVIDERS: dict[str, Provider] = {
             ("anthropic:NAME",),
             "Anthropic (ANTHROPIC_API_KEY; extra loci[anthropic])",
             native_tools=True,
+            vision=True,
         ),
         Provider(
             "scripted",

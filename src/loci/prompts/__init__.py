@@ -10,7 +10,7 @@ from importlib import resources
 
 from ..context import fit_history, input_budget
 from ..messages import Message
-from ..models.base import Model
+from ..models.base import Model, image_counter
 from ..models.convert import orphan_results_to_user
 
 RESUMED_NOTE = (
@@ -98,5 +98,5 @@ def for_model(
         model.supports_tools, workdir, languages, know_how, project, mcp, kernel_state
     )
     budget = input_budget(model.context_window)
-    sent = fit_history([system, *history], model.count_tokens, budget)
+    sent = fit_history([system, *history], model.count_tokens, budget, image_counter(model))
     return orphan_results_to_user(sent) if model.supports_tools else sent

@@ -16,7 +16,8 @@ What the tables are for:
 ``messages``
     What was said, exactly as sent to / received from the model: ``role``, ``content``,
     ``tool_calls`` (a JSON list of ``{id, language, code}``) and ``tool_call_id``. ``seq`` places
-    the message among the conversation's messages *and* executions.
+    the message among the conversation's messages *and* executions. ``images`` (m010) is a
+    JSON list of the saved image files it shows, which a model that can see is sent.
 
 ``executions``
     Every code block that was run (or refused): the code that actually ran, its language, who
@@ -257,3 +258,10 @@ def m007_project_instructions(db: sqlite3.Connection) -> None:
     # The AGENTS.md text the model was given with this conversation, and where it came from.
     db.execute("ALTER TABLE conversations ADD COLUMN instructions TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE conversations ADD COLUMN instructions_source TEXT NOT NULL DEFAULT ''")
+
+
+@migration
+def m010_message_images(db: sqlite3.Connection) -> None:
+    # The saved image files a message shows (a JSON list of paths: a run's plots, a request's
+    # attached pictures), sent again to a model that can see when a conversation resumes.
+    db.execute("ALTER TABLE messages ADD COLUMN images TEXT NOT NULL DEFAULT '[]'")

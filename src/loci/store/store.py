@@ -95,8 +95,8 @@ class Store(Database):
             seq = self._touch(db, conv_id, seq=True)
             cur = db.execute(
                 "INSERT INTO messages"
-                " (conversation_id, seq, role, origin, content, tool_calls, tool_call_id, created)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " (conversation_id, seq, role, origin, content, tool_calls, tool_call_id, created,"
+                " images) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conv_id,
                     seq,
@@ -106,6 +106,7 @@ class Store(Database):
                     calls,
                     message.tool_call_id,
                     self.now(),
+                    json.dumps(list(message.images)),
                 ),
             )
             return _rowid(cur)
@@ -366,6 +367,7 @@ def _message(row: sqlite3.Row) -> Message:
         tool_calls=tuple(ToolCall(c["id"], c["language"], c["code"]) for c in calls),
         tool_call_id=str(row["tool_call_id"]),
         origin=row["origin"],
+        images=tuple(json.loads(row["images"])),
     )
 
 
