@@ -60,9 +60,7 @@ def test_branch_from_the_first_request_needs_no_note(
     assert title == "say one in Spanish"
 
 
-def test_branch_from_a_request_that_is_not_there(
-    settings: Settings, fake_pool: KernelPool
-) -> None:
+def test_branch_from_a_request_that_is_not_there(settings: Settings, fake_pool: KernelPool) -> None:
     with Session(settings, model=ScriptedModel(["one"]), kernels=fake_pool) as s:
         list(s.run("say one"))
         before = s.conversation_id
