@@ -43,6 +43,8 @@ def export_ipynb(record: ConversationRecord) -> str:
     import nbformat  # its schema checker is slow to import: only a notebook export needs it
     s = record.summary
     cells: list[Json] = [_markdown_cell(f"# {_title(record)}")]
+    if branched := branch_note(record):
+        cells.append(_markdown_cell(branched))
     if record.instructions:
         cells.append(_markdown_cell(_instructions(record)))
     count = 0
@@ -65,7 +67,12 @@ def export_ipynb(record: ConversationRecord) -> str:
         "metadata": {
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},
-            "loci": {"conversation_id": s.id, "model": s.model, "workdir": s.workdir},
+            "loci": {
+                "conversation_id": s.id,
+                "model": s.model,
+                "workdir": s.workdir,
+                **({"parent_id": s.parent_id} if s.parent_id is not None else {}),
+            },
         },
         "cells": cells,
     }
@@ -159,6 +166,8 @@ def export_markdown(record: ConversationRecord) -> str:
         f"# {_title(record)}",
         f"Model: `{s.model}` · Directory: `{s.workdir}` · Started: {created}",
     ]
+    if branched := branch_note(record):
+        parts.append(branched)
     if record.instructions:
         parts.append(_instructions(record))
     for item in record.items:
@@ -172,6 +181,19 @@ def export_markdown(record: ConversationRecord) -> str:
     # what code, a model or a file name wrote reaches a terminal (``loci show``) or an
     # editor only through the one sanitiser, colour codes removed too
     return clean("\n\n".join(parts) + "\n", colour=False)
+
+
+def branch_note(record: ConversationRecord) -> str:
+    """Where a branch came from ("" for a conversation that is not one)."""
+    s = record.summary
+    if s.branched_at_request is None:
+        return ""
+    if s.parent_id is None:
+        return f"A branch from request {s.branched_at_request} of a conversation since deleted."
+    return (
+        f"A branch of conversation {s.parent_id}: request {s.branched_at_request} was edited "
+        f"and the conversation went on from there (`loci show {s.parent_id}` has the original)."
+    )
 
 
 def _instructions(record: ConversationRecord) -> str:

@@ -133,6 +133,18 @@ class Session:
         self.conversation_id = self._new_conversation()
         self.kernels.prestart("python")
 
+    def branch(self, request: int) -> int:
+        """Go back to just before the person's request number ``request`` (from 1): go on in
+        a new conversation holding what came before it (``Store.branch``; this one stays),
+        with fresh kernels and the model told so, as on resume. Returns the branch's id."""
+        branch = self.store.branch(self.conversation_id, request)
+        self.kernels.shutdown_all()
+        self.conversation_id, self.messages = branch, self.store.messages(branch)
+        if self.messages and self.messages[-1].content != prompts.RESUMED_NOTE:
+            self._note(prompts.RESUMED_NOTE)
+        self.kernels.prestart("python")
+        return branch
+
     def undo(self) -> int:
         """Forget the person's last request and everything after it."""
         removed = self.store.truncate_from_last_request(self.conversation_id)

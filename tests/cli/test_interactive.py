@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -241,3 +243,45 @@ def test_vars_shows_what_the_python_kernel_holds(
     child.expect(PROMPT)
     child.sendline("%exit")
     child.expect(pexpect.EOF)
+
+
+def test_edit_an_earlier_request_goes_on_in_a_branch(
+    spawn: Callable[..., pexpect.spawn],
+    script: Callable[..., str],
+    cli_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/second/changed/' \"$1\"\n")
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    spec = script("one", "two", "the changed answer")
+    child = spawn("-m", spec, env=dict(cli_env, EDITOR=str(editor)))
+    child.expect(PROMPT)
+    child.sendline("first question")
+    child.expect("one")
+    child.expect(PROMPT)
+    child.sendline("second question")
+    child.expect("two")
+    child.expect(PROMPT)
+    child.sendline("%edit")
+    child.expect(r"2  second question")
+    child.expect(PROMPT)
+    child.sendline("%edit 2")
+    child.expect(r"conversation 2: a branch of 1 from request 2; kernels restarted")
+    child.expect("the changed answer")
+    child.expect(PROMPT)
+    child.sendline("%edit")
+    child.expect(r"2  changed question")
+    child.expect(PROMPT)
+    child.sendline("%exit")
+    child.expect(pexpect.EOF)
+    history = subprocess.run(
+        [*LOCI, "history"], env=cli_env, capture_output=True, text=True, timeout=60
+    )
+    assert history.returncode == 0, history.stderr
+    assert re.search(r"^\s+2 ← 1 .*first question", history.stdout, re.M), history.stdout
+    shown = subprocess.run(
+        [*LOCI, "show", "2"], env=cli_env, capture_output=True, text=True, timeout=60
+    )
+    assert "A branch of conversation 1: request 2 was edited" in shown.stdout
+    assert "changed question" in shown.stdout and "second question" not in shown.stdout

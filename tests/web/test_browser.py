@@ -269,3 +269,39 @@ def test_a_wrong_token_asks_for_another(start_server: ServerFactory, browser: An
         assert "Welcome." in page.inner_text("#log")
     finally:
         context.close()
+
+
+def test_edit_an_earlier_request_goes_on_in_a_branch(
+    start_server: ServerFactory, page: Any
+) -> None:
+    from loci.prompts import RESUMED_NOTE
+
+    srv = start_server(real_kernels=False)
+    for reply in ("First answer.", "Second answer.", "Edited answer."):
+        srv.model.enqueue(reply)
+    page.goto(f"{srv.url}/?token={TOKEN}")
+    _send(page, "first request")
+    _turns_done(page, 1)
+    _send(page, "second request")
+    _turns_done(page, 2)
+    parent = page.evaluate("location.hash")
+    page.locator("button.edit-request").nth(1).click()
+    assert page.input_value("textarea.edit-request") == "second request"
+    page.fill("textarea.edit-request", "second request, edited")
+    page.click(".edit-bar .branch")
+    page.wait_for_function(f"location.hash !== {parent!r}")
+    # (the turn may be over before the page opens the branch: then it comes from the store)
+    page.wait_for_function("document.querySelector('#log').innerText.includes('Edited answer.')")
+    assert page.locator("#log .user").all_inner_texts() == [
+        "first request",
+        "second request, edited",
+    ]
+    assert "Second answer." not in page.inner_text("#log")
+    assert "a branch of conversation" in page.inner_text("#log")
+    page.wait_for_selector("#conversations li.current:text('↳ first request')")
+    assert page.locator("#conversations li").count() == 2
+    sent = [m.content for m in srv.model.calls[-1]][1:]
+    assert sent == ["first request", "First answer.", RESUMED_NOTE, "second request, edited"]
+    # the old branch is still there, as it was
+    page.click("#conversations li:not(.current)")
+    page.wait_for_function("document.querySelector('#log').innerText.includes('Second answer.')")

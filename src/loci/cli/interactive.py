@@ -19,6 +19,7 @@ from prompt_toolkit.history import FileHistory
 from rich.console import Console
 from rich.text import Text
 
+from .. import prompts
 from ..approval import Decision
 from ..errors import LociError
 from ..events import CodeBlock, TurnDone
@@ -30,6 +31,7 @@ HELP = """\
 %help             this list
 %reset            start a new conversation (fresh kernels)
 %undo             forget your last request and what followed
+%edit [N]         list your requests; edit request N and go on from there (a new branch)
 %tokens           tokens used in this session
 %vars             what the Python kernel holds (as the model is told)
 %model [SPEC]     show or switch the model (e.g. %model openai:gpt-4.1-mini)
@@ -72,17 +74,21 @@ class TerminalApprover:
 
 
 def edit_code(code: str, language: str) -> str:
+    """Edit a code block (see ``edit_text``)."""
+    return edit_text(code, ".py" if language == "python" else ".sh")
+
+
+def edit_text(text: str, extension: str) -> str:
     """$EDITOR (or $VISUAL) when set, else inline multi-line editing (Esc Enter to finish)."""
     if os.environ.get("VISUAL") or os.environ.get("EDITOR"):
-        ext = ".py" if language == "python" else ".sh"
-        edited = click.edit(code, extension=ext, require_save=False)
-        return code if edited is None else edited.rstrip("\n")
+        edited = click.edit(text, extension=extension, require_save=False)
+        return text if edited is None else edited.rstrip("\n")
     try:
         return PromptSession[str]().prompt(
-            "edit (Esc Enter to finish)\n", default=code, multiline=True
+            "edit (Esc Enter to finish)\n", default=text, multiline=True
         )
     except (KeyboardInterrupt, EOFError):
-        return code
+        return text
 
 
 @contextmanager
@@ -169,6 +175,37 @@ def _undo(session: Session, console: Console, args: list[str]) -> None:
     console.print("nothing to undo" if not removed else "forgot your last request")
 
 
+def _edit(session: Session, console: Console, args: list[str]) -> None:
+    """``%edit``: the requests, numbered; ``%edit N``: edit one, go on from there (a branch)."""
+    requests = session.store.get_conversation(session.conversation_id).requests
+    texts = [prompts.request_of(r.content) for r in requests]
+    if not args or not args[0].isdigit():
+        for n, text in enumerate(texts, 1):
+            first = text.strip().splitlines()[0] if text.strip() else ""
+            console.print(f"{n:>3}  {clean(first[:90])}", markup=False, highlight=False)
+        console.print("no requests yet" if not texts else "%edit N: edit one, go on from there")
+        return
+    n = int(args[0])
+    if not 1 <= n <= len(texts):
+        console.print(f"there is no request {n}; %edit lists them")
+        return
+    edited = edit_text(texts[n - 1], ".md").strip()
+    if not edited:
+        console.print("the edited request is empty: nothing changed")
+        return
+    parent = session.conversation_id
+    session.branch(n)
+    console.print(
+        f"conversation {session.conversation_id}: a branch of {parent} from request {n}; "
+        "kernels restarted",
+        highlight=False,
+    )
+    try:
+        run_turn(session, edited, Renderer(console))
+    except LociError as exc:
+        console.print(Text("error: ", style="red"), Text(clean(exc.message)), sep="")
+
+
 def _tokens(session: Session, console: Console, args: list[str]) -> None:
     u = session.usage
     context = sum(session.model.count_tokens(m.content) for m in session.messages)
@@ -231,6 +268,7 @@ COMMANDS: dict[str, Command] = {
     "help": _help,
     "reset": _reset,
     "undo": _undo,
+    "edit": _edit,
     "tokens": _tokens,
     "vars": _vars,
     "model": _model,

@@ -122,7 +122,7 @@ def commands() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-n", "--limit", default=30, show_default=True)
 def history(as_json: bool, limit: int) -> None:
-    """List conversations, newest first."""
+    """List conversations, newest first; a branch shows the one it came from (``12 ← 7``)."""
     from ..store import Store
 
     with Store(load_settings().db_path) as store:
@@ -132,9 +132,11 @@ def history(as_json: bool, limit: int) -> None:
         return
     if not rows:
         click.echo("no conversations yet")
+    width = max((len(str(r.parent_id)) + 3 for r in rows if r.parent_id is not None), default=0)
     for r in rows:
-        line = f"{r.id:>5}  {_when(r.updated)}  {r.message_count:>3} msgs  {r.model:<24.24}  "
-        click.echo(line + clean(r.title, colour=False))
+        parent = f" ← {r.parent_id}" if r.parent_id is not None else ""  # a branch of it
+        line = f"{r.id:>5}{parent:<{width}}  {_when(r.updated)}  {r.message_count:>3} msgs  "
+        click.echo(line + f"{r.model:<24.24}  " + clean(r.title, colour=False))
 
 
 def _when(ts: float | str) -> str:

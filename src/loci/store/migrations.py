@@ -49,6 +49,15 @@ What the tables are for:
     ``grounding`` event), so a reload, ``loci show`` and exports still flag an unbacked
     figure. NULL for every other message, and for answers with no numbers.
 
+``conversations.parent_id``, ``branched_at_seq`` (m011)
+    A branch: the person went back and edited an earlier request. It is a conversation of its
+    own that holds copies of the parent's messages and executions (with their outputs) from
+    before that request, under the same ``seq`` numbers, and then its own. ``parent_id`` is
+    the conversation it came from (NULL: not a branch, or the parent was deleted) and
+    ``branched_at_seq`` the ``seq`` of the parent's request it replaced, so everything of the
+    branch below that number is shared history and the rest is its own. The parent is never
+    changed by branching, so undo, resume and exports work on a branch as on any conversation.
+
 Deleting a conversation or an execution cascades to what hangs off it (foreign keys are on).
 """
 
@@ -261,7 +270,17 @@ def m007_project_instructions(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m010_message_images(db: sqlite3.Connection) -> None:
+def m008_message_images(db: sqlite3.Connection) -> None:
     # The saved image files a message shows (a JSON list of paths: a run's plots, a request's
     # attached pictures), sent again to a model that can see when a conversation resumes.
     db.execute("ALTER TABLE messages ADD COLUMN images TEXT NOT NULL DEFAULT '[]'")
+
+
+@migration
+def m009_branches(db: sqlite3.Connection) -> None:
+    # A branch is a conversation copied from another up to an edited request (see above).
+    db.execute(
+        "ALTER TABLE conversations ADD COLUMN parent_id INTEGER"
+        " REFERENCES conversations(id) ON DELETE SET NULL"
+    )
+    db.execute("ALTER TABLE conversations ADD COLUMN branched_at_seq INTEGER")

@@ -28,6 +28,8 @@ class ConversationSummary:
     message_count: int
     prompt_tokens: int
     completion_tokens: int
+    parent_id: int | None = None  # a branch: the conversation it was branched from
+    branched_at_request: int | None = None  # … and the number of the request it replaced
 
     @property
     def total_tokens(self) -> int:
@@ -141,10 +143,27 @@ class ConversationRecord:
     def executions(self) -> list[ExecutionRecord]:
         return [i for i in self.items if isinstance(i, ExecutionRecord)]
 
+    @property
+    def requests(self) -> list[MessageRecord]:
+        """What the person wrote, in order: request N (as ``%edit N`` and the branch API
+        count) is ``requests[N - 1]``."""
+        return [
+            i
+            for i in self.items
+            if isinstance(i, MessageRecord) and i.role == "user" and i.message.by == "person"
+        ]
+
     def to_dict(self) -> dict[str, Any]:
+        numbers = {r.seq: n for n, r in enumerate(self.requests, 1)}
+        items = []
+        for item in self.items:
+            d = item.to_dict()
+            if item.seq in numbers and isinstance(item, MessageRecord):
+                d["request"] = numbers[item.seq]  # the number to branch from (the API)
+            items.append(d)
         return {
             **self.summary.to_dict(),
             "instructions": self.instructions,
             "instructions_source": self.instructions_source,
-            "items": [i.to_dict() for i in self.items],
+            "items": items,
         }

@@ -15,6 +15,7 @@ from typing import Any
 from loci.errors import NotFoundError
 from loci.events import ExecutionDone, Grounding, Output, Usage
 from loci.messages import Message, ToolCall
+from loci.store import branches
 from loci.store.database import Database
 from loci.store.records import (
     ConversationRecord,
@@ -28,7 +29,10 @@ from loci.store.records import (
 _SUMMARY_SQL = """
     SELECT c.id, c.title, c.model, c.workdir, c.created, c.updated,
            (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count,
-           c.prompt_tokens, c.completion_tokens
+           c.prompt_tokens, c.completion_tokens, c.parent_id, c.branched_at_seq,
+           (SELECT COUNT(*) + 1 FROM messages m WHERE m.conversation_id = c.id
+            AND m.role = 'user' AND m.origin = 'person' AND m.seq < c.branched_at_seq)
+            AS branched_at_request
     FROM conversations c
 """
 
@@ -252,6 +256,14 @@ class Store(Database):
                 removed += cur.rowcount
             return removed
 
+    def branch(self, conv_id: int, request: int) -> int:
+        """A new conversation that continues ``conv_id`` from just before the person's request
+        number ``request`` (from 1): a copy of everything before it; ``conv_id`` stays as it
+        is (``branches.py``). Returns the branch's id."""
+        with self.write("branch a conversation in") as db:
+            seq = branches.request_seq(db, conv_id, request)
+            return branches.copy_before(db, conv_id, seq, self.now())
+
     def delete_conversation(self, conv_id: int) -> None:
         with self.write("delete a conversation from") as db:
             cur = db.execute("DELETE FROM conversations WHERE id = ?", (conv_id,))
@@ -356,6 +368,10 @@ def _summary(row: sqlite3.Row) -> ConversationSummary:
         message_count=int(row["message_count"]),
         prompt_tokens=int(row["prompt_tokens"]),
         completion_tokens=int(row["completion_tokens"]),
+        parent_id=None if row["parent_id"] is None else int(row["parent_id"]),
+        branched_at_request=(
+            None if row["branched_at_seq"] is None else int(row["branched_at_request"])
+        ),
     )
 
 

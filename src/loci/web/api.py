@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ..approval import code_hash
 from ..config import Settings
-from ..errors import ApiError, NotFoundError, PathRefused
+from ..errors import ApiError, LociError, NotFoundError, PathRefused
 from ..events import Notice, to_dict
 from ..store import Store
 from ..store.users import User, Users
@@ -204,6 +204,30 @@ async def send_message(request: Request) -> JSONResponse:
         state.hub.send, conv_id, workspace, text, user=_user(request)
     )
     return JSONResponse({"id": live.id, "after": after}, status_code=202)
+
+
+async def branch(request: Request) -> JSONResponse:
+    """Edit request ``request`` and go on in a new conversation (``Store.branch``; this one
+    stays), in the same workspace, with fresh kernels: the model is told, as on resume."""
+    data = await read_json(request)
+    number = _field(data, "request", int, required=True)
+    text = _field(data, "text", str, required=True).strip()
+    if not text:
+        raise ApiError(400, "'text' is empty")
+    state = _state(request)
+    conv_id = _conv_id(request)
+    workspace = workspace_of(state, conv_id)
+    new_id = await run_in_threadpool(state.store.branch, conv_id, number)  # owner copied too
+    state.workspaces[new_id] = workspace
+    try:
+        live, after = await run_in_threadpool(
+            state.hub.send, new_id, workspace, text, user=_user(request)
+        )
+    except LociError:  # e.g. no room for more kernels: no half-made branch is left behind
+        await run_in_threadpool(state.store.delete_conversation, new_id)
+        raise
+    info = {**_live_info(live, state), "after": after, "parent_id": conv_id}
+    return JSONResponse({**info, "branched_at_request": number}, status_code=201)
 
 
 async def update_settings(request: Request) -> JSONResponse:

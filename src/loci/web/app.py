@@ -67,6 +67,7 @@ ROUTES = [
     Route("/api/conversations", api.create_conversation, methods=["POST"]),
     Route(_C, api.get_conversation),
     Route(_C + "/messages", api.send_message, methods=["POST"]),
+    Route(_C + "/branch", api.branch, methods=["POST"]),
     Route(_C + "/events", api.events),
     Route(_C + "/approvals", api.approve, methods=["POST"]),
     Route(_C + "/interrupt", api.interrupt, methods=["POST"]),

@@ -77,6 +77,18 @@ PATHS: dict[str, dict[str, Any]] = {
             requestBody=_json_body({"text": {"type": "string"}}, ["text"]),
         )
     },
+    "/api/conversations/{conv_id}/branch": {
+        "post": _op(
+            "Edit the person's request number `request` (from 1, as numbered in the "
+            "conversation's items) and go on from there: a new conversation (a branch; this one "
+            "stays as it is) with a copy of everything before that request and fresh kernels "
+            "runs `text`. Returns the branch (201): its `id`, `parent_id`, and `after`",
+            params=[_ID],
+            requestBody=_json_body(
+                {"request": {"type": "integer"}, "text": {"type": "string"}}, ["request", "text"]
+            ),
+        )
+    },
     "/api/conversations/{conv_id}/events": {
         "get": _op(
             "The event stream",

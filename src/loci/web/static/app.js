@@ -7,7 +7,8 @@
 const { renderMarkdown, codeBlock, safeTable, el } = window.md;
 const $ = (id) => document.getElementById(id);
 const S = { token: "", conv: null, after: 0, source: null, running: false, auto: false,
-  cards: {}, execs: {}, turn: null, segment: null };
+  cards: {}, execs: {}, turn: null, segment: null, requests: 0 };
+const PREVIEW_NOTE = "\n\n(loci: a look at the files mentioned above)\n";  // prompts.PREVIEW_NOTE
 
 function takeToken() {
   const params = new URLSearchParams(location.search);
@@ -56,9 +57,10 @@ async function refreshList() {
   const ul = $("conversations");
   ul.replaceChildren();
   for (const row of rows) {
-    const li = el("li", null, row.title || `Conversation ${row.id}`);
+    const li = el("li", null, (row.parent_id ? "↳ " : "") + (row.title || `Conversation ${row.id}`));
     li.dataset.id = row.id;
-    li.title = `${row.model} · ${row.message_count} messages`;
+    li.title = `${row.model} · ${row.message_count} messages` +
+      (row.parent_id ? ` · a branch of ${row.parent_id} from request ${row.branched_at_request}` : "");
     if (row.id === S.conv) li.classList.add("current");
     if (row.running) li.classList.add("running");
     li.addEventListener("click", () => openConversation(row.id));
@@ -75,7 +77,7 @@ async function newConversation() {
 
 async function openConversation(id) {
   if (S.source) S.source.close();
-  S.conv = id; S.cards = {}; S.execs = {}; S.turn = null; S.segment = null;
+  S.conv = id; S.cards = {}; S.execs = {}; S.turn = null; S.segment = null; S.requests = 0;
   sessionStorage.setItem("loci-conv", String(id));
   history.replaceState(null, "", "/#c=" + id);
   $("log").replaceChildren();
@@ -112,7 +114,7 @@ function renderHistory(items) {
       card.done({ status: item.status, duration: item.duration, files: item.files,
         message: item.message, error_name: item.error_name, error_value: item.error_value });
     } else if (item.role === "user" && item.origin === "person") {  // not one of loci's notes
-      $("log").append(el("div", "user", item.content));
+      showRequest(item.content, item.request);
     } else if (item.role === "assistant" && item.content) {
       const div = el("div", "assistant");
       renderMarkdown(item.content, div, codes);
@@ -121,6 +123,37 @@ function renderHistory(items) {
     }
   }
   scroll();
+}
+
+// One of the person's requests, number n (as the store counts them), with an Edit button that
+// changes it and goes on from there in a new conversation, a branch (the old one stays).
+function showRequest(text, n) {
+  S.requests = n;
+  const div = el("div", "user", text);
+  const edit = el("button", "edit-request", "Edit");
+  edit.title = "Edit this request and go on from here in a new branch";
+  edit.onclick = () => {
+    const area = el("textarea", "edit-request");
+    area.value = text.split(PREVIEW_NOTE)[0];
+    const go = el("button", "branch", "Send as a new branch");
+    const cancel = el("button", "cancel", "Cancel");
+    const bar = el("div", "edit-bar");
+    bar.append(go, cancel);
+    div.replaceWith(area);
+    edit.replaceWith(bar);
+    cancel.onclick = () => { area.replaceWith(div); bar.replaceWith(edit); };
+    go.onclick = () => branchFrom(n, area.value.trim()).catch((e) => notice("error", e.message));
+  };
+  $("log").append(div, edit);
+}
+
+async function branchFrom(n, text) {
+  if (!text) return;
+  const made = await api(`/api/conversations/${S.conv}/branch`, { method: "POST",
+    body: { request: n, text } });
+  await openConversation(made.id);
+  notice("info", `a branch of conversation ${made.parent_id} from request ${n}; ` +
+    "the code session was restarted");
 }
 
 function showGrounding(g) {  // numbers in an answer that no output of its turn printed
@@ -133,7 +166,7 @@ function showGrounding(g) {  // numbers in an answer that no output of its turn 
 function handle(ev) {
   switch (ev.type) {
     case "turn_start":
-      $("log").append(el("div", "user", ev.text));
+      showRequest(ev.text, S.requests + 1);
       setRunning(true);
       S.segment = null;
       break;
