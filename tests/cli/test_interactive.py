@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import sys
@@ -239,5 +240,29 @@ def test_vars_shows_what_the_python_kernel_holds(
     child.expect(r"The Python session holds: rows: list len 3\.")
     child.expect("Imported: json as js.")
     child.expect(PROMPT)
+    child.sendline("%exit")
+    child.expect(pexpect.EOF)
+
+
+def test_input_prompt_reaches_the_terminal_and_a_password_stays_hidden(
+    spawn: Callable[..., pexpect.spawn], script: Callable[..., str]
+) -> None:
+    spec = script(
+        "```python\nimport getpass\nname = input('your name? ')\n"
+        "pw = getpass.getpass('secret: ')\nprint('hi', name, len(pw))\n```",
+        "Greeted.",
+    )
+    child = spawn("-m", spec, "-y")
+    child.logfile_read = seen = io.StringIO()
+    child.expect(PROMPT)
+    child.sendline("greet me")
+    child.expect("your name\\? ")
+    child.sendline("Ada")
+    child.expect("secret: ")
+    child.sendline("hunter2")
+    child.expect("hi Ada 7")
+    child.expect("Greeted")
+    child.expect(PROMPT)
+    assert "hunter2" not in seen.getvalue()  # not echoed, not printed back
     child.sendline("%exit")
     child.expect(pexpect.EOF)
