@@ -248,17 +248,19 @@ def test_input_prompt_reaches_the_terminal_and_a_password_stays_hidden(
     spawn: Callable[..., pexpect.spawn], script: Callable[..., str]
 ) -> None:
     spec = script(
-        "```python\nimport getpass\nname = input('your name? ')\n"
-        "pw = getpass.getpass('secret: ')\nprint('hi', name, len(pw))\n```",
+        "```python\nimport getpass\nname = input('your ' + 'name? ')\n"
+        "pw = getpass.getpass('sec' + 'ret: ')\nprint('hi', name, len(pw))\n```",
         "Greeted.",
     )
     child = spawn("-m", spec, "-y")
     child.logfile_read = seen = io.StringIO()
     child.expect(PROMPT)
     child.sendline("greet me")
-    child.expect("your name\\? ")
+    child.expect("your name\\?")  # the prompt itself: the code shown splits the words
+    time.sleep(0.3)  # a line typed before the prompt reads keys is echoed by the tty
     child.sendline("Ada")
-    child.expect("secret: ")
+    child.expect("secret:")
+    time.sleep(0.3)
     child.sendline("hunter2")
     child.expect("hi Ada 7")
     child.expect("Greeted")
