@@ -43,7 +43,7 @@ def trim_text(text: str, limit: int, where: str = "") -> str:
 
 
 def _output_text(out: Output) -> str:
-    if out.stream in ("stdout", "stderr"):
+    if out.stream in ("stdout", "stderr", "stdin"):  # stdin: the prompt and what was typed
         return out.data
     if out.mime.startswith("image/"):
         label = f"[image saved to {out.path}]" if out.path else "[image]"

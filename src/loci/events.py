@@ -5,7 +5,7 @@
     TurnStart
     ( TextDelta* ModelDone                      one model call (a *step*)
       ( CodeBlock Approval                      each code block the model wrote
-        [ ExecutionStart (Output)* ExecutionDone ] )*
+        [ ExecutionStart (Output | InputRequest)* ExecutionDone ] )*
     )*
     Notice*                                     anywhere: something the user should know
     [ Grounding ]
@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 ExecStatus = Literal["ok", "error", "interrupted", "timeout", "crashed", "denied", "skipped"]
 TurnStatus = Literal["done", "max_steps", "repeated", "interrupted", "error"]
-OutputStream = Literal["stdout", "stderr", "result", "display", "error"]
+OutputStream = Literal["stdout", "stderr", "result", "display", "error", "stdin"]
 
 
 @dataclass(frozen=True)
@@ -105,9 +105,10 @@ class Output:
     """Something a running block produced.
 
     ``stream``: stdout/stderr text, ``result`` (the value of the last expression), ``display``
-    (rich output), ``error`` (a traceback). ``mime`` is the MIME type of ``data``; binary data
-    (images) is base64 text. ``path`` is where the session saved a file for it (images), and
-    ``text`` a plain-text fallback for rich outputs.
+    (rich output), ``error`` (a traceback), ``stdin`` (a prompt and what the person typed at
+    it, ``••••`` for a password; ``text`` says so when nobody answered). ``mime`` is the MIME
+    type of ``data``; binary data (images) is base64 text. ``path`` is where the session saved
+    a file for it (images), and ``text`` a plain-text fallback for rich outputs.
     """
 
     stream: OutputStream
@@ -117,6 +118,17 @@ class Output:
     path: str = ""
     execution_id: int = 0
     type: Literal["output"] = "output"
+
+
+@dataclass(frozen=True)
+class InputRequest:
+    """The running block reads stdin (``input()``, ``getpass``): a front end may answer it
+    (``loci.stdin.InputProvider``). ``password``: what is typed must not be shown or kept."""
+
+    prompt: str
+    password: bool = False
+    execution_id: int = 0
+    type: Literal["input_request"] = "input_request"
 
 
 @dataclass(frozen=True)
@@ -178,13 +190,14 @@ Event = (
     | Approval
     | ExecutionStart
     | Output
+    | InputRequest
     | ExecutionDone
     | Notice
     | Grounding
     | TurnDone
 )
 
-KernelEvent = Output | KernelResult
+KernelEvent = Output | InputRequest | KernelResult
 
 
 def to_dict(event: Event | KernelEvent) -> dict[str, Any]:

@@ -10,6 +10,11 @@ kernel's sandbox limits; past the cap the block is stopped, a last note says how
 cut, and the execution is marked ``truncated``. A block stopped by a limit (output, memory,
 processes, time) gets a warning ``Notice`` and ``limit_hit`` in the store; the conversation
 goes on. The audit columns (sandbox in force, risk reason) are written with the execution.
+
+A block that reads stdin: its ``InputRequest`` is yielded, then the request's ``stdin``
+provider (``loci.stdin``) is asked, within what is left of the timeout, and the answer goes to
+the kernel and is stored as a ``stdin`` output (a password as ``••••``). On Stop or timeout
+nothing is answered: the kernel interrupts the block as usual.
 """
 
 from __future__ import annotations
@@ -24,11 +29,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import LociError
-from .events import Event, ExecutionDone, ExecutionStart, KernelResult, Notice, Output
+from .events import (
+    Event,
+    ExecutionDone,
+    ExecutionStart,
+    InputRequest,
+    KernelResult,
+    Notice,
+    Output,
+)
 from .kernels.base import Kernel
 from .mirror import Mirror, mirror_for
 from .sandbox import Sandbox
 from .sizes import human_size
+from .stdin import InputProvider, answered, no_input
 from .store import Store
 
 OUTPUT_DIR = "loci_outputs"
@@ -181,10 +195,18 @@ def _stream(
     stop = _Either(request.cancel)
     images = 0
     redact = request.redact
+    deadline = None if request.timeout is None else time.monotonic() + request.timeout
     for ev in kernel.execute(request.code, timeout=request.timeout, cancel=stop):
         if isinstance(ev, KernelResult):
             result = ev
             continue
+        if isinstance(ev, InputRequest):
+            ev = replace(ev, execution_id=exec_id)
+            yield ev
+            read = _read(kernel, request, ev, deadline)
+            if read is None:
+                continue
+            ev = replace(read, data=redact(read.data))
         kept = cap.admit(replace(ev, execution_id=exec_id))
         if kept is None:
             stop.set()  # over the output limit: stop the block, drop the rest
@@ -203,6 +225,21 @@ def _stream(
         outputs.append(note)
         yield note
     return result, outputs
+
+
+def _read(
+    kernel: Kernel, request: ExecutionRequest, ev: InputRequest, deadline: float | None
+) -> Output | None:
+    """Ask the provider for the read's answer and give it to the kernel; the ``stdin`` output
+    that records it, or None when Stop or the timeout ended the wait (nothing is answered)."""
+    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+    text = request.stdin(ev, request.cancel, left)
+    if request.cancel.is_set() or (deadline is not None and time.monotonic() >= deadline):
+        return None
+    if text is not None:
+        text = text.splitlines()[0] if text else ""  # one line, as a terminal sends it
+    kernel.answer(text)
+    return answered(ev, text, asked=request.stdin.can_answer)
 
 
 def _remote_before(mirror: Mirror | None) -> dict[str, tuple[float, int]]:
@@ -229,6 +266,7 @@ class ExecutionRequest:
     location: str = "off"  # the audit's sandbox column (``KernelPool.location``)
     skip: Path | None = None  # loci's own state, when it lies inside the workspace
     redact: Callable[[str], str] = str  # takes known secret values out of text outputs
+    stdin: InputProvider = no_input  # answers the block's reads (``loci.stdin``)
 
 
 @dataclass(frozen=True)

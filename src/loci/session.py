@@ -46,6 +46,7 @@ from .messages import Message, ToolCall
 from .models.base import Model, close_model
 from .models.images import attached_images
 from .reply import stream_reply
+from .stdin import InputProvider, no_input
 from .store import Store
 from .turn import Turn
 
@@ -64,6 +65,7 @@ class Session:
         kernels: KernelPool | None = None,
         approver: Approver | None = None,
         conversation_id: int | None = None,
+        stdin: InputProvider = no_input,
     ) -> None:
         self.settings = settings or load_settings()
         if model is None:
@@ -80,6 +82,7 @@ class Session:
             workspace=self.settings.workdir,
             exposed=self.settings.expose,
         )
+        self.stdin = stdin  # who answers the code's input() (``loci.stdin``)
         self._cancel = threading.Event()
         self._ids = itertools.count(1)
         self.instructions = (
@@ -368,6 +371,7 @@ class Session:
             location=self.kernels.location,
             skip=self.settings.home,
             redact=self.kernels.redactor,
+            stdin=self.stdin,
         )
 
     def _execute(self, request: ExecutionRequest) -> Generator[Event, None, ExecutionResult]:

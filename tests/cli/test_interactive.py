@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -285,3 +286,29 @@ def test_edit_an_earlier_request_goes_on_in_a_branch(
     )
     assert "A branch of conversation 1: request 2 was edited" in shown.stdout
     assert "changed question" in shown.stdout and "second question" not in shown.stdout
+
+
+def test_input_prompt_reaches_the_terminal_and_a_password_stays_hidden(
+    spawn: Callable[..., pexpect.spawn], script: Callable[..., str]
+) -> None:
+    spec = script(
+        "```python\nimport getpass\nname = input('your ' + 'name? ')\n"
+        "pw = getpass.getpass('sec' + 'ret: ')\nprint('hi', name, len(pw))\n```",
+        "Greeted.",
+    )
+    child = spawn("-m", spec, "-y")
+    child.logfile_read = seen = io.StringIO()
+    child.expect(PROMPT)
+    child.sendline("greet me")
+    child.expect("your name\\?")  # the prompt itself: the code shown splits the words
+    time.sleep(0.3)  # a line typed before the prompt reads keys is echoed by the tty
+    child.sendline("Ada")
+    child.expect("secret:")
+    time.sleep(0.3)
+    child.sendline("hunter2")
+    child.expect("hi Ada 7")
+    child.expect("Greeted")
+    child.expect(PROMPT)
+    assert "hunter2" not in seen.getvalue()  # not echoed, not printed back
+    child.sendline("%exit")
+    child.expect(pexpect.EOF)

@@ -119,3 +119,18 @@ def test_python_flag_uses_another_environment_and_installs_ipykernel(
     printed = [json.loads(line) for line in out.stdout.splitlines()]
     stdout = "".join(e["data"] for e in printed if e["type"] == "output")
     assert stdout.strip() == str(env_dir)
+
+
+def test_json_input_gets_end_of_file_at_once_and_the_model_is_told(
+    cli_env: dict[str, str], script: Callable[..., str], workdir: Path
+) -> None:
+    spec = script("```python\nanswer = input('go on? ')\n```", "Nobody answered.")
+    out = run(["--json", "-y", "-m", spec, "--workdir", str(workdir), "ask me"], cli_env)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    asks = [e for e in events if e["type"] == "input_request"]
+    assert asks and asks[0]["prompt"] == "go on? " and asks[0]["execution_id"] > 0
+    stdin = [e for e in events if e["type"] == "output" and e["stream"] == "stdin"]
+    assert "nobody could answer" in stdin[0]["text"]
+    done = next(e for e in events if e["type"] == "execution_done")
+    assert done["error_name"] == "EOFError"

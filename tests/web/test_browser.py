@@ -305,3 +305,29 @@ def test_edit_an_earlier_request_goes_on_in_a_branch(
     # the old branch is still there, as it was
     page.click("#conversations li:not(.current)")
     page.wait_for_function("document.querySelector('#log').innerText.includes('Second answer.')")
+
+
+def test_input_box_under_the_running_block_sends_the_answer(
+    start_server: ServerFactory, page: Any
+) -> None:
+    srv = start_server()
+    code = (
+        "import getpass\nn = input('name? ')\np = getpass.getpass('pw: ')\nprint('hi', n, len(p))"
+    )
+    srv.model.enqueue("", [ToolCall("c1", "python", code)])
+    srv.model.enqueue("Greeted.")
+    page.goto(f"{srv.url}/?token={TOKEN}")
+    page.check("#auto")
+    _send(page, "greet me")
+    page.wait_for_selector(".card form.stdin input[type=text]")
+    assert page.inner_text(".card form.stdin .prompt") == "name? "
+    page.fill(".card form.stdin input", "Ada")
+    page.press(".card form.stdin input", "Enter")
+    page.wait_for_selector(".card form.stdin input[type=password]")  # hidden as it is typed
+    page.fill(".card form.stdin input", "hunter2")
+    page.press(".card form.stdin input", "Enter")
+    _turns_done(page, 1)
+    assert page.locator(".card form.stdin").count() == 0
+    outputs = page.inner_text(".outputs")
+    assert "name? Ada" in outputs and "pw: ••••" in outputs and "hi Ada 7" in outputs
+    assert "hunter2" not in page.inner_text("#log")

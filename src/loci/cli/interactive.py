@@ -1,4 +1,5 @@
-"""The interactive terminal: the approval question, Ctrl-C handling, the REPL and its %commands.
+"""The interactive terminal: the approval question, the code's ``input()`` prompts, Ctrl-C
+handling, the REPL and its %commands.
 
 Thin: it reads keys with prompt_toolkit, hands text to ``Session.run`` and every event to the
 ``Renderer``.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +24,7 @@ from rich.text import Text
 from .. import prompts
 from ..approval import Decision
 from ..errors import LociError
-from ..events import CodeBlock, TurnDone
+from ..events import CodeBlock, InputRequest, TurnDone
 from ..sanitize import clean
 from ..session import Session
 from .render import Renderer
@@ -71,6 +73,39 @@ class TerminalApprover:
                 code = edit_code(code, block.language)
                 self.console.print("[dim]edited code:[/dim]")
                 self.console.print(clean(code), markup=False, highlight=False)
+
+
+class TerminalInput:
+    """Shows the running code's prompt and sends the line typed (hidden for a password).
+    Ctrl-D answers end-of-file; Ctrl-C stops the request; the block's timeout ends the wait."""
+
+    can_answer = True
+
+    def __call__(
+        self, request: InputRequest, stop: threading.Event, timeout: float | None
+    ) -> str | None:
+        prompt = PromptSession[str]()
+        timer = threading.Timer(timeout, _leave, (prompt,)) if timeout is not None else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
+        try:
+            return prompt.prompt(clean(request.prompt), is_password=request.password)
+        except EOFError:
+            return None
+        except KeyboardInterrupt:
+            stop.set()  # as Ctrl-C does while the code runs
+            return None
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
+def _leave(prompt: PromptSession[str]) -> None:
+    """End a prompt from another thread (its block timed out)."""
+    app, loop = prompt.app, prompt.app.loop
+    if app.is_running and loop is not None:
+        loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()))
 
 
 def edit_code(code: str, language: str) -> str:

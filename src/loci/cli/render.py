@@ -22,6 +22,7 @@ from ..events import (
     ExecutionDone,
     ExecutionStart,
     Grounding,
+    InputRequest,
     ModelDone,
     Notice,
     Output,
@@ -93,6 +94,10 @@ class Renderer:
             self.console.file.write(f"```{ev.language}\n{ev.code}\n```\n")
 
     def _output(self, ev: Output) -> None:
+        if ev.stream == "stdin":  # a read answered here is on screen already, as typed
+            if ev.text:
+                self.console.print(Text(ev.data.rstrip("\n"), style="yellow" if self.rich else ""))
+            return
         if ev.stream in ("stdout", "stderr"):
             style = "red" if ev.stream == "stderr" and self.rich else None
             if style:
@@ -169,8 +174,8 @@ class Renderer:
             if not ev.approved:
                 why = f": {ev.reason}" if ev.reason else ""
                 self.console.print(Text(f"not run{why}", style="yellow" if self.rich else ""))
-        elif isinstance(ev, (TurnStart, ExecutionStart)):
-            pass
+        elif isinstance(ev, (TurnStart, ExecutionStart, InputRequest)):
+            pass  # an InputRequest's prompt is shown by the one who answers it
 
     def close(self) -> None:
         if self._live is not None:

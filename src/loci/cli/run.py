@@ -22,8 +22,9 @@ from ..events import CodeBlock, Notice, TurnDone, to_dict
 from ..sandbox import Sandbox
 from ..sanitize import clean
 from ..session import Session
+from ..stdin import InputProvider, no_input
 from ..store import Store
-from .interactive import TerminalApprover, repl, run_turn
+from .interactive import TerminalApprover, TerminalInput, repl, run_turn
 from .render import Renderer
 
 OK_STATUSES = ("done", "max_steps", "repeated")
@@ -138,7 +139,12 @@ def resume_id(settings: Settings, resume: str | None) -> int | None:
 
 
 def open_session(
-    settings: Settings, approver: Approver, conv_id: int | None, *, as_json: bool = False
+    settings: Settings,
+    approver: Approver,
+    conv_id: int | None,
+    *,
+    as_json: bool = False,
+    stdin: InputProvider = no_input,
 ) -> Session:
     """A Session whose model, when it must be installed first, shows a bar on stderr; the
     project's instructions (AGENTS.md) it found are said once, here at start-up."""
@@ -147,7 +153,9 @@ def open_session(
 
     with InstallBar() as bar:
         model = get_model(settings, progress=bar)
-    session = Session(settings, model=model, approver=approver, conversation_id=conv_id)
+    session = Session(
+        settings, model=model, approver=approver, conversation_id=conv_id, stdin=stdin
+    )
     if session.instructions is not None:
         given = session.instructions
         _announce("warning" if given.cut else "info", given.note(), as_json=as_json)
@@ -180,7 +188,8 @@ def run_once(settings: Settings, text: str, conv_id: int | None) -> int:
     console = Console(highlight=False)
     interactive = sys.stdin.isatty() and console.is_terminal
     approver: Approver = ConfirmingApprover(console) if interactive else deny_all
-    with open_session(settings, approver, conv_id) as session:
+    stdin = TerminalInput() if interactive else no_input  # a pipe: reads get end-of-file
+    with open_session(settings, approver, conv_id, stdin=stdin) as session:
         done = run_turn(session, text, Renderer(console))
     return exit_status(done)
 
@@ -188,5 +197,5 @@ def run_once(settings: Settings, text: str, conv_id: int | None) -> int:
 def run_chat(settings: Settings, conv_id: int | None) -> None:
     console = Console(highlight=False)
     approver = ConfirmingApprover(console)
-    with open_session(settings, approver, conv_id) as session:
+    with open_session(settings, approver, conv_id, stdin=TerminalInput()) as session:
         repl(session, console, Renderer(console, show_usage=False))

@@ -6,7 +6,9 @@ or when ``cancel`` is set (the session sets it on Ctrl-C or a Stop button), firs
 interrupting the code, then — if the code will not stop within a grace period — by restarting
 the interpreter, and says which in ``KernelResult.message``. A kernel that died is restarted
 on the next ``execute`` and reports ``status="crashed"`` for the block that killed it.
-Code that reads stdin gets end-of-file or an error at once, never a hang.
+Code that reads stdin either gets end-of-file at once, never a hang, or — where the kernel
+can route the read (Python) — yields an ``InputRequest``; the caller answers it with
+``answer`` (None: end-of-file) or, on timeout or Stop, lets ``execute`` interrupt the block.
 
 ``sandbox`` is what confines the interpreter (None: nothing loci set up, as on a gateway);
 ``remote_cwd`` is the folder the code runs in on another machine (None: it runs here, in ``cwd``).
@@ -45,6 +47,9 @@ class Kernel(Protocol):
     def state(self, timeout: float = ...) -> KernelState | None:
         """What the interpreter holds now, asked silently; None if it cannot say in time."""
         ...
+
+    def answer(self, text: str | None) -> None:
+        """Answer the running block's last ``InputRequest``: ``text`` typed, None end-of-file."""
 
     def interrupt(self) -> None:
         """Interrupt running code (SIGINT or the kernel's own mechanism)."""

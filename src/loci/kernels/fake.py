@@ -42,6 +42,7 @@ class FakeKernel:
         self.shutdowns = 0
         self.holds: KernelState | None = None  # what ``state`` answers
         self.state_asked = 0
+        self.answers: list[str | None] = []  # what ``answer`` was given, in order
 
     @property
     def cwd(self) -> Path:
@@ -73,6 +74,9 @@ class FakeKernel:
     def state(self, timeout: float = 0.5) -> KernelState | None:
         self.state_asked += 1
         return self.holds
+
+    def answer(self, text: str | None) -> None:
+        self.answers.append(text)
 
     def interrupt(self) -> None:
         self.interrupts += 1

@@ -43,10 +43,11 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from ..errors import KernelError
-from ..events import KernelResult, Output
+from ..events import InputRequest, KernelResult, Output
 from ..kernel_state import EXPRESSION, PROBE, KernelState, parse
 from ..sandbox import Sandbox
 from ..sandbox.core import kernel_environ
+from . import stdin
 from .iopub import Request, message_to_events
 from .runloop import GRACE, POLL, STATE_TIMEOUT, End, RunLoop, describe_exit, exit_code
 
@@ -417,18 +418,21 @@ class JupyterKernel(RunLoop[Request]):
         with contextlib.suppress(queue.Empty):
             while True:  # drop replies of earlier blocks
                 await kc.get_shell_msg(timeout=0)
+        await stdin.drain(kc)
         kc.execute(RESTORE, silent=True, store_history=False, allow_stdin=False)
-        msg_id: str = kc.execute(code, allow_stdin=False, store_history=True)
+        msg_id: str = kc.execute(code, allow_stdin=True, store_history=True)
         return msg_id
 
     def _pump(
         self, block: Request, should_stop: Callable[[], bool]
-    ) -> Generator[Output, None, End]:
-        """Yield the block's outputs until ``idle`` (done), ``dead`` or ``stopped``."""
+    ) -> Generator[Output | InputRequest, None, End]:
+        """Yield the block's outputs and reads until ``idle`` (done), ``dead`` or ``stopped``."""
         while not should_stop():
             msg = self._call(self._aget_iopub(POLL))
-            if msg is None:
-                if not self._call(self._r.km.is_alive()):
+            if msg is None:  # quiet: what it printed before a read has come already
+                if (read := self._call(stdin.next_request(self._r.kc, block.msg_id))) is not None:
+                    yield read
+                elif not self._call(self._r.km.is_alive()):
                     yield from self._drain(block)
                     return "dead"
                 continue
@@ -442,6 +446,10 @@ class JupyterKernel(RunLoop[Request]):
                 block.errors.append(msg.get("content") or {})
             yield from message_to_events(msg)
         return "stopped"
+
+    def answer(self, text: str | None) -> None:
+        """Answer the block's read (``kernels.stdin``); None: end-of-file."""
+        self._call(stdin.reply(self._r.kc, text))
 
     def _drain(self, block: Request) -> Iterator[Output]:
         """What a dead kernel managed to send before it died."""

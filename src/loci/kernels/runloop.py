@@ -11,6 +11,7 @@ A kernel subclasses ``RunLoop`` and supplies what differs between interpreters:
     _pump                       stream the block's outputs until it ends ("done"), the
                                 interpreter dies ("dead") or is lost ("lost"), or ``should_stop``
     interrupt, shutdown         ask the running code to stop; end the interpreter for good
+    answer                      (optional) answer a read the pump yielded as ``InputRequest``
     state                       (optional) what the interpreter holds; None by default
     _finished                   the result of a block that ended by itself
     _stopped                    (optional) the result of one that ended once interrupted
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from ..errors import KernelError
-from ..events import ExecStatus, KernelEvent, KernelResult, Output
+from ..events import ExecStatus, InputRequest, KernelEvent, KernelResult, Output
 from ..kernel_state import KernelState
 from ..sandbox import Sandbox
 
@@ -114,6 +115,10 @@ class RunLoop(ABC, Generic[B]):
     @abstractmethod
     def interrupt(self) -> None: ...
 
+    def answer(self, text: str | None) -> None:
+        """Answer the block's last ``InputRequest`` (None: end-of-file); a kernel that never
+        yields one has nothing to answer."""
+
     @abstractmethod
     def _running(self) -> bool: ...
 
@@ -183,7 +188,9 @@ class RunLoop(ABC, Generic[B]):
     def _send(self, code: str) -> B: ...
 
     @abstractmethod
-    def _pump(self, block: B, should_stop: Callable[[], bool]) -> Generator[Output, None, End]:
+    def _pump(
+        self, block: B, should_stop: Callable[[], bool]
+    ) -> Generator[Output | InputRequest, None, End]:
         """Yield the block's outputs until it is done, the interpreter is dead or lost, or
         ``should_stop()`` (stopped); which, returned."""
 

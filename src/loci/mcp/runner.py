@@ -97,6 +97,9 @@ class ToolKernel:
         """A tool call leaves no variables behind."""
         return None
 
+    def answer(self, text: str | None) -> None:
+        """A tool call reads no stdin: there is nothing to answer."""
+
     def interrupt(self) -> None:
         """A call in progress stops when the session's Stop is set (``cancel``)."""
 

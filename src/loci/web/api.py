@@ -172,6 +172,7 @@ def _live_info(live: LiveConversation | None, state: WebState, conv_id: int = 0)
         "after": live.turn_after if running else live.log.last_seq,
         "auto_run": live.session.auto_run,
         "waiting": live.approver.waiting(),
+        "waiting_input": live.reads.waiting(),
         "model": live.session.model.name,
     }
 
@@ -263,6 +264,17 @@ async def approve(request: Request) -> JSONResponse:
             "sha256": code_hash(decision.code),
         }
     )
+
+
+async def send_input(request: Request) -> JSONResponse:
+    """Answer the running code's ``input()`` (``text`` null: end-of-file)."""
+    state = _state(request)
+    data = await read_json(request)
+    execution_id = _field(data, "execution_id", int, required=True)
+    text = _field(data, "text", str)
+    live = _live(state, _conv_id(request))
+    asked = live.reads.answer(execution_id, text)
+    return JSONResponse({"execution_id": execution_id, "prompt": asked.prompt})
 
 
 async def interrupt(request: Request) -> JSONResponse:

@@ -70,6 +70,7 @@ ROUTES = [
     Route(_C + "/branch", api.branch, methods=["POST"]),
     Route(_C + "/events", api.events),
     Route(_C + "/approvals", api.approve, methods=["POST"]),
+    Route(_C + "/input", api.send_input, methods=["POST"]),
     Route(_C + "/interrupt", api.interrupt, methods=["POST"]),
     Route(_C + "/settings", api.update_settings, methods=["POST"]),
     Route(_C + "/state", api.kernel_state),

@@ -30,6 +30,7 @@ from ..session import Session
 from ..store import Store
 from ..store.users import User, Users
 from .eventlog import EventLog
+from .stdin import WebInput
 
 ModelFactory = Callable[[Settings], Model]
 PoolFactory = Callable[[Settings, Path], KernelPool]
@@ -131,9 +132,11 @@ class LiveConversation:
         workspace: Path,
         log: EventLog,
         owner: int | None = None,
+        reads: WebInput | None = None,
     ) -> None:
         self.session = session
         self.approver = approver
+        self.reads = reads or WebInput()  # the session's InputProvider (``web.stdin``)
         self.workspace = workspace
         self.log = log
         self.owner = owner  # the user id in multi-user mode
@@ -372,7 +375,7 @@ class Hub:
                 text = f"this code {reason}: it runs only if you confirm it"
                 log[0].append(to_dict(Notice("warning", text)))
 
-        approver = WebApprover(on_risk)
+        approver, reads = WebApprover(on_risk), WebInput()
         session = Session(
             settings,
             model=self.model_factory(settings),
@@ -380,12 +383,13 @@ class Hub:
             kernels=self._pool(settings, workspace, user),
             approver=approver,
             conversation_id=conv_id,
+            stdin=reads,
         )
         if conv_id is None and user is not None and self.users is not None:
             self.users.assign(session.conversation_id, user.id)
         log.append(self.log(session.conversation_id))
         owner = None if user is None else user.id
-        live = LiveConversation(session, approver, workspace, log[0], owner)
+        live = LiveConversation(session, approver, workspace, log[0], owner, reads)
         with self._lock:
             self._live[live.id] = live
         return live

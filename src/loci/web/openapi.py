@@ -116,6 +116,18 @@ PATHS: dict[str, dict[str, Any]] = {
             ),
         )
     },
+    "/api/conversations/{conv_id}/input": {
+        "post": _op(
+            "Answer the running block's read (`input()`, `getpass`) announced by an "
+            "`input_request` event: `text` is the line typed (without its newline), null for "
+            "end-of-file. 409 when that execution waits for no input",
+            params=[_ID],
+            requestBody=_json_body(
+                {"execution_id": {"type": "integer"}, "text": {"type": ["string", "null"]}},
+                ["execution_id"],
+            ),
+        )
+    },
     "/api/conversations/{conv_id}/interrupt": {
         "post": _op(
             "Stop the running request (model stream, code, or a waiting approval)",

@@ -193,10 +193,15 @@ function handle(ev) {
       break;
     }
     case "execution_start": S.execs[ev.execution_id] = S.cards[ev.block_id]; break;
-    case "output": { const c = S.execs[ev.execution_id]; if (c) showOutput(c, ev); break; }
+    case "input_request": { const c = S.execs[ev.execution_id]; if (c) c.read(ev); break; }
+    case "output": {
+      const c = S.execs[ev.execution_id];
+      if (c) { if (ev.stream === "stdin") c.answered(); showOutput(c, ev); }
+      break;
+    }
     case "execution_done": {
       const c = S.execs[ev.execution_id];
-      if (c) c.done(ev);
+      if (c) { c.answered(); c.done(ev); }
       refreshFiles();
       break;
     }
@@ -255,6 +260,25 @@ function makeCard(block) {
       pre.replaceWith(shown);
       pre = shown;
     },
+    read(ev) {  // the code waits in input(): a box under its outputs sends one line
+      card.answered();
+      const form = el("form", "stdin");
+      const input = el("input");
+      input.type = ev.password ? "password" : "text";
+      input.autocomplete = "off";
+      input.setAttribute("aria-label", ev.prompt || "input");
+      form.append(el("span", "prompt", ev.prompt), input, el("button", "send", "Send"));
+      form.onsubmit = (e) => {
+        e.preventDefault();
+        api(`/api/conversations/${S.conv}/input`, {
+          method: "POST", body: { execution_id: ev.execution_id, text: input.value } })
+          .catch((err) => notice("error", err.message));
+      };
+      card.form = form;
+      root.insertBefore(form, status);
+      input.focus();
+    },
+    answered() { if (card.form) { card.form.remove(); card.form = null; } },
     done(ev) {
       const ok = ev.status === "ok";
       status.className = "status " + (ok ? "ok" : "bad");
@@ -293,7 +317,7 @@ function showOutput(card, o) {
     const last = box.lastElementChild;
     if (last && last.tagName === "PRE" && last.className === o.stream && o.stream !== "result") {
       last.textContent += o.text || o.data;
-    } else box.append(el("pre", o.stream, o.text || o.data));
+    } else box.append(el("pre", o.stream, o.stream === "stdin" ? o.data : o.text || o.data));
   }
 }
 
