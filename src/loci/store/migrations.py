@@ -48,6 +48,15 @@ What the tables are for:
     ``grounding`` event), so a reload, ``loci show`` and exports still flag an unbacked
     figure. NULL for every other message, and for answers with no numbers.
 
+``compactions`` (m009)
+    What a model was sent instead of a conversation's older turns, when they no longer fit its
+    window (``loci.compaction``): the seq range it stands for (``first_seq`` .. ``last_seq``,
+    messages and executions), how many of the person's requests that holds (``turns``), how
+    it was made (``method``: "digest", built from these tables), why (``reason``: "window",
+    or "asked" by ``%compact``), the ``text`` itself and when. The newest one is what later
+    calls reuse; the messages it stands for are still stored, whole. Undo removes those that
+    reach into what it removes.
+
 Deleting a conversation or an execution cascades to what hangs off it (foreign keys are on).
 """
 
@@ -257,3 +266,26 @@ def m007_project_instructions(db: sqlite3.Connection) -> None:
     # The AGENTS.md text the model was given with this conversation, and where it came from.
     db.execute("ALTER TABLE conversations ADD COLUMN instructions TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE conversations ADD COLUMN instructions_source TEXT NOT NULL DEFAULT ''")
+
+
+@migration
+def m009_compactions(db: sqlite3.Connection) -> None:
+    # What a model was sent in place of a conversation's older turns (loci.compaction): the
+    # stored messages and executions with seq first_seq..last_seq, as ``text``. The history
+    # itself is never changed; this records what the model saw instead of it.
+    db.execute(
+        """
+        CREATE TABLE compactions (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            first_seq INTEGER NOT NULL,
+            last_seq INTEGER NOT NULL,
+            turns INTEGER NOT NULL,
+            method TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX compactions_conversation ON compactions (conversation_id, id)")
