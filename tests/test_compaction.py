@@ -213,3 +213,20 @@ def test_a_huge_single_output_does_not_reach_the_digest(tmp_path: Path) -> None:
 
 def test_the_header_counts_requests() -> None:
     assert "first 1 request of" in HEADER.format(turns=1, s="")
+
+
+def test_a_resumed_conversation_is_sent_with_its_compaction(
+    settings: Settings, pool: KernelPool
+) -> None:
+    model = ScriptedModel()
+    with Session(settings, model=model, kernels=pool, approver=auto_approve) as s:
+        for text in (FIRST, SECOND):
+            list(s.run(text))
+        made = compact_now(Past(s.store, s.conversation_id), s.messages, 10_000)
+        conv = s.conversation_id
+    assert made is not None
+    model = ScriptedModel()
+    with Session(settings, model=model, conversation_id=conv, kernels=pool) as s:
+        list(s.run("and then?"))
+    sent = [m.content for m in model.calls[-1][1:]]
+    assert sent[0] == made.text and sent[1:3] == [SECOND, "Done."] and sent[-1] == "and then?"
