@@ -17,12 +17,13 @@ import contextlib
 import itertools
 import sys
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from types import TracebackType
 
 from . import coaching, direct, instructions, prompts, recipes
 from .approval import ApprovalPolicy, Approver, code_hash
+from .compaction import Past
 from .config import Settings, load_settings
 from .context import fold_fixed, format_result
 from .errors import LociError
@@ -270,20 +271,30 @@ class Session:
             yield grounding
         return "done"
 
-    def _model_step(self, turn: Turn) -> Generator[Event, None, Message | None]:
-        """One model call. Returns the reply, or None if it failed or was stopped."""
-        yield from self.tools.news()
-        sent = prompts.for_model(
+    def prompt(
+        self, history: Sequence[Message], know_how: Sequence[str] = (), past: Past | None = None
+    ) -> list[Message]:
+        """What a model call is sent now for ``history``; its older turns are compacted from
+        ``past`` (by default this conversation's store, the compaction recorded)."""
+        return prompts.for_model(
             self.model,
-            fold_fixed(self.messages, turn.start, turn.failed_calls, turn.ok_calls),
+            history,
             str(self.settings.workdir),
             self.kernels.gateway_languages(),
-            turn.know_how,
+            know_how,
             self.instructions.text if self.instructions else "",
             self.tools.prompt(self.model.supports_tools),
             self.kernels.state.summary()
             if self.kernels.state and self.settings.kernel_state
             else "",
+            past or Past(self.store, self.conversation_id),
+        )
+
+    def _model_step(self, turn: Turn) -> Generator[Event, None, Message | None]:
+        """One model call. Returns the reply, or None if it failed or was stopped."""
+        yield from self.tools.news()
+        sent = self.prompt(
+            fold_fixed(self.messages, turn.start, turn.failed_calls, turn.ok_calls), turn.know_how
         )
         reply = yield from stream_reply(
             self.model,

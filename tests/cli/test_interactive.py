@@ -312,3 +312,37 @@ def test_input_prompt_reaches_the_terminal_and_a_password_stays_hidden(
     assert "hunter2" not in seen.getvalue()  # not echoed, not printed back
     child.sendline("%exit")
     child.expect(pexpect.EOF)
+
+
+def test_compact_and_tokens_show_and_change_what_the_model_is_sent(
+    spawn: Callable[..., pexpect.spawn], script: Callable[..., str], loci_home: Path
+) -> None:
+    from loci.store import Store
+
+    loci_home.mkdir(parents=True, exist_ok=True)
+    (loci_home / "config.toml").write_text("context_window = 4000\n")
+    child = spawn("-m", script("The first answer.", "The second answer."))
+    child.expect(PROMPT)
+    child.sendline("%compact")
+    child.expect("nothing to compact")
+    child.expect(PROMPT)
+    for request, answer in (("first request", "first answer"), ("second one", "second answer")):
+        child.sendline(request)
+        child.expect(f"The {answer}")
+        child.expect(PROMPT)
+    child.sendline("%tokens")
+    child.expect(r"next call: ~\d+ tokens of a 4000-token window \(3000 for the prompt")
+    child.expect("0 of 2 requests compacted")
+    child.expect(PROMPT)
+    child.sendline("%compact")
+    child.expect(r"compacted the first 1 request into a ~\d+-token digest")
+    child.expect(PROMPT)
+    child.sendline("%tokens")
+    child.expect("1 of 2 requests compacted")
+    child.expect(PROMPT)
+    child.sendline("%exit")
+    child.expect(pexpect.EOF)
+    with Store(loci_home / "history.db") as store:
+        (conv,) = store.list_conversations()
+        (made,) = store.get_conversation(conv.id).compactions
+    assert made.reason == "asked" and "first request" in made.text and "first answer" in made.text

@@ -23,8 +23,11 @@ from rich.text import Text
 
 from .. import prompts
 from ..approval import Decision
+from ..compaction import Past, compact_now, is_request
+from ..context import input_budget
 from ..errors import LociError
 from ..events import CodeBlock, InputRequest, TurnDone
+from ..models.base import message_tokens
 from ..sanitize import clean
 from ..session import Session
 from .render import Renderer
@@ -34,7 +37,8 @@ HELP = """\
 %reset            start a new conversation (fresh kernels)
 %undo             forget your last request and what followed
 %edit [N]         list your requests; edit request N and go on from there (a new branch)
-%tokens           tokens used in this session
+%tokens           tokens used, and what the next call would send of the window
+%compact          send the turns before your last request as a digest from now on
 %vars             what the Python kernel holds (as the model is told)
 %model [SPEC]     show or switch the model (e.g. %model openai:gpt-4.1-mini)
 %auto             toggle running code without asking
@@ -243,10 +247,31 @@ def _edit(session: Session, console: Console, args: list[str]) -> None:
 
 def _tokens(session: Session, console: Console, args: list[str]) -> None:
     u = session.usage
-    context = sum(session.model.count_tokens(m.content) for m in session.messages)
+    look = Past(session.store, session.conversation_id, record=False)
+    sent = session.prompt(session.messages, past=look)
+    used = sum(message_tokens(m, session.model.count_tokens) for m in sent)
+    window = session.model.context_window
+    requests = sum(1 for m in session.messages if is_request(m))
+    compacted = look.used.turns if look.used else 0
     console.print(
-        f"this session: {u.prompt_tokens} tokens in, {u.completion_tokens} out; "
-        f"history now ~{context} tokens of a {session.model.context_window}-token window"
+        f"this session: {u.prompt_tokens} tokens in, {u.completion_tokens} out\n"
+        f"next call: ~{used} tokens of a {window}-token window "
+        f"({input_budget(window)} for the prompt, the rest kept for the reply)\n"
+        f"{compacted} of {requests} requests compacted (sent as a digest)"
+    )
+
+
+def _compact(session: Session, console: Console, args: list[str]) -> None:
+    past = Past(session.store, session.conversation_id)
+    made = compact_now(past, session.messages, input_budget(session.model.context_window))
+    if made is None:
+        console.print("nothing to compact: only your last request is sent whole")
+        return
+    size = session.model.count_tokens(made.text)
+    s = "" if made.turns == 1 else "s"
+    console.print(
+        f"compacted the first {made.turns} request{s} into a ~{size}-token digest; "
+        "the full history stays stored"
     )
 
 
@@ -305,6 +330,7 @@ COMMANDS: dict[str, Command] = {
     "undo": _undo,
     "edit": _edit,
     "tokens": _tokens,
+    "compact": _compact,
     "vars": _vars,
     "model": _model,
     "auto": _auto,

@@ -8,7 +8,8 @@ import sys
 from collections.abc import Collection, Sequence
 from importlib import resources
 
-from ..context import fit_history, input_budget
+from .. import compaction
+from ..context import input_budget
 from ..messages import Message
 from ..models.base import Model, image_counter
 from ..models.convert import orphan_results_to_user
@@ -89,14 +90,18 @@ def for_model(
     project: str = "",
     mcp: str = "",
     kernel_state: str = "",
+    past: compaction.Past | None = None,
 ) -> list[Message]:
     """The messages one call sends: the system prompt (with the project's instructions, the
     request's ``know_how``, the ``mcp`` tools and the ``kernel_state``) and as much of the
-    history as fits the model's window (leaving room for its reply), in the shape its tool
+    history as fits the model's window (leaving room for its reply; with ``past``, where the
+    history is stored, older turns are compacted rather than dropped), in the shape its tool
     support wants."""
     system = system_message(
         model.supports_tools, workdir, languages, know_how, project, mcp, kernel_state
     )
     budget = input_budget(model.context_window)
-    sent = fit_history([system, *history], model.count_tokens, budget, image_counter(model))
+    sent = compaction.fit(
+        system, history, model.count_tokens, budget, past, image_counter(model)
+    )
     return orphan_results_to_user(sent) if model.supports_tools else sent

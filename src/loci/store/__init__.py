@@ -1,5 +1,6 @@
 """The history database: conversations, messages and executions with their full outputs."""
 
+from loci.store.records import CompactionRecord as CompactionRecord
 from loci.store.records import ConversationRecord as ConversationRecord
 from loci.store.records import ConversationSummary as ConversationSummary
 from loci.store.records import ExecutionRecord as ExecutionRecord
@@ -9,6 +10,7 @@ from loci.store.records import RecordStatus as RecordStatus
 from loci.store.store import Store as Store
 
 __all__ = [
+    "CompactionRecord",
     "ConversationRecord",
     "ConversationSummary",
     "ExecutionRecord",

@@ -49,7 +49,7 @@ What the tables are for:
     ``grounding`` event), so a reload, ``loci show`` and exports still flag an unbacked
     figure. NULL for every other message, and for answers with no numbers.
 
-``conversations.parent_id``, ``branched_at_seq`` (m011)
+``conversations.parent_id``, ``branched_at_seq`` (m009)
     A branch: the person went back and edited an earlier request. It is a conversation of its
     own that holds copies of the parent's messages and executions (with their outputs) from
     before that request, under the same ``seq`` numbers, and then its own. ``parent_id`` is
@@ -57,6 +57,15 @@ What the tables are for:
     ``branched_at_seq`` the ``seq`` of the parent's request it replaced, so everything of the
     branch below that number is shared history and the rest is its own. The parent is never
     changed by branching, so undo, resume and exports work on a branch as on any conversation.
+
+``compactions`` (m010)
+    What a model was sent instead of a conversation's older turns, when they no longer fit its
+    window (``loci.compaction``): the seq range it stands for (``first_seq`` .. ``last_seq``,
+    messages and executions), how many of the person's requests that holds (``turns``), how
+    it was made (``method``: "digest", built from these tables), why (``reason``: "window",
+    or "asked" by ``%compact``), the ``text`` itself and when. The newest one is what later
+    calls reuse; the messages it stands for are still stored, whole. Undo removes those that
+    reach into what it removes.
 
 Deleting a conversation or an execution cascades to what hangs off it (foreign keys are on).
 """
@@ -284,3 +293,26 @@ def m009_branches(db: sqlite3.Connection) -> None:
         " REFERENCES conversations(id) ON DELETE SET NULL"
     )
     db.execute("ALTER TABLE conversations ADD COLUMN branched_at_seq INTEGER")
+
+
+@migration
+def m010_compactions(db: sqlite3.Connection) -> None:
+    # What a model was sent in place of a conversation's older turns (loci.compaction): the
+    # stored messages and executions with seq first_seq..last_seq, as ``text``. The history
+    # itself is never changed; this records what the model saw instead of it.
+    db.execute(
+        """
+        CREATE TABLE compactions (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            first_seq INTEGER NOT NULL,
+            last_seq INTEGER NOT NULL,
+            turns INTEGER NOT NULL,
+            method TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX compactions_conversation ON compactions (conversation_id, id)")

@@ -1,7 +1,8 @@
 """What the store gives back: frozen records of conversations, messages and executions.
 
 ``ConversationRecord.items`` holds a conversation's messages and executions in the order they
-happened (``seq``). Every record has ``to_dict()``, the JSON form ``loci show --json`` and
+happened (``seq``); ``compactions`` what a model was sent in place of older ones (the items
+stay whole). Every record has ``to_dict()``, the JSON form ``loci show --json`` and
 ``loci history --json`` print; times are unix timestamps (seconds, float).
 """
 
@@ -119,6 +120,25 @@ Item = MessageRecord | ExecutionRecord
 
 
 @dataclass(frozen=True)
+class CompactionRecord:
+    """What a model was sent instead of the items with seq ``first_seq``..``last_seq`` (the
+    ``turns`` requests they hold): ``text``, made by ``method`` ("digest") for ``reason``
+    ("window": they no longer fit; "asked": ``%compact``). ``id`` 0: not stored (a preview)."""
+
+    id: int
+    first_seq: int
+    last_seq: int
+    turns: int
+    method: str
+    reason: str
+    text: str
+    created: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class ConversationRecord:
     """A whole conversation: its summary and its items in the order they happened."""
 
@@ -126,6 +146,7 @@ class ConversationRecord:
     items: tuple[Item, ...]
     instructions: str = ""  # the project's AGENTS.md as the model was given it
     instructions_source: str = ""  # the file(s) it came from
+    compactions: tuple[CompactionRecord, ...] = ()  # what the model saw of older turns
 
     @property
     def id(self) -> int:
@@ -166,4 +187,5 @@ class ConversationRecord:
             "instructions": self.instructions,
             "instructions_source": self.instructions_source,
             "items": items,
+            "compactions": [c.to_dict() for c in self.compactions],
         }

@@ -18,6 +18,7 @@ from loci.messages import Message, ToolCall
 from loci.store import branches
 from loci.store.database import Database
 from loci.store.records import (
+    CompactionRecord,
     ConversationRecord,
     ConversationSummary,
     ExecutionRecord,
@@ -235,6 +236,22 @@ class Store(Database):
             if cur.rowcount == 0:
                 raise NotFoundError(f"no conversation with id {conv_id}")
 
+    def add_compaction(
+        self, conv_id: int, *, first_seq: int, last_seq: int, turns: int, text: str,
+        method: str = "digest", reason: str = "window",
+    ) -> CompactionRecord:  # fmt: skip
+        """Record what a model is sent instead of items ``first_seq``..``last_seq``."""
+        now = self.now()
+        row = (conv_id, first_seq, last_seq, turns, method, reason, text, now)
+        with self.write("record a compaction in") as db:
+            self._touch(db, conv_id)
+            cur = db.execute(
+                "INSERT INTO compactions (conversation_id, first_seq, last_seq, turns, method,"
+                " reason, text, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            return CompactionRecord(_rowid(cur), *row[1:])
+
     def truncate_from_last_request(self, conv_id: int) -> int:
         """Delete the person's last request and everything after it (the notes loci added to
         that turn with it); return how many items went."""
@@ -254,6 +271,10 @@ class Store(Database):
                     (conv_id, int(row[0])),
                 )
                 removed += cur.rowcount
+            db.execute(  # a compaction of what is gone no longer says what the model saw
+                "DELETE FROM compactions WHERE conversation_id = ? AND last_seq >= ?",
+                (conv_id, int(row[0])),
+            )
             return removed
 
     def branch(self, conv_id: int, request: int) -> int:
@@ -280,6 +301,29 @@ class Store(Database):
                 "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq", (conv_id,)
             ).fetchall()
         return [_message(row) for row in rows]
+
+    def message_seqs(self, conv_id: int) -> list[int]:
+        """The ``seq`` of each of the conversation's messages, in order (as ``messages``)."""
+        with self.read("read") as db:
+            rows = db.execute(
+                "SELECT seq FROM messages WHERE conversation_id = ? ORDER BY seq", (conv_id,)
+            ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def latest_compaction(self, conv_id: int) -> CompactionRecord | None:
+        """The newest compaction of the conversation (what later calls reuse), if any."""
+        found = self._compactions(conv_id, newest=True)
+        return found[0] if found else None
+
+    def _compactions(self, conv_id: int, *, newest: bool = False) -> list[CompactionRecord]:
+        order = " ORDER BY id DESC LIMIT 1" if newest else " ORDER BY id"
+        with self.read("read") as db:
+            rows = db.execute(
+                "SELECT id, first_seq, last_seq, turns, method, reason, text, created"
+                " FROM compactions WHERE conversation_id = ?" + order,
+                (conv_id,),
+            ).fetchall()
+        return [CompactionRecord(*row) for row in rows]
 
     def list_conversations(
         self, limit: int = 50, *, user_id: int | None = None
@@ -309,7 +353,8 @@ class Store(Database):
                 (conv_id,),
             ).fetchone()
         items.sort(key=lambda item: item.seq)
-        return ConversationRecord(summary, tuple(items), given[0], given[1])
+        compactions = tuple(self._compactions(conv_id))
+        return ConversationRecord(summary, tuple(items), given[0], given[1], compactions)
 
     def get_execution(
         self, execution_id: int, *, conversation_id: int | None = None
