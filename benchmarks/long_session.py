@@ -1,6 +1,6 @@
 """A long session: do later requests use the names made early, or re-create and invent them?
 
-    python benchmarks/long_session.py --model local [--configs state,no-state] [--fillers 30]
+    python benchmarks/long_session.py --model local [--configs state,bare] [--fillers 30]
         [--out benchmarks/results/long_session.json] [--timeout 60] [--max-steps 4]
 
 One session (the Python API, auto-run, the default sandbox) gets 44 requests by default: six
@@ -15,10 +15,12 @@ in and at the end. For each of those the turn's code is read:
 - ``invented``: it fails with a NameError, or never mentions the name at all;
 - ``no_code``: the model answered without code.
 
-Each config (``state``: what the kernel holds is in the model's system prompt; ``no-state``:
-``--no-kernel-state``) runs the same requests in a fresh session, one after the other, and the
-report gives the counts, the share reused, the median tokens per request and the median
-seconds per request of each, in one run. ``--model scripted`` checks the plumbing: its replies
+Each config runs the same requests in a fresh session, one after the other: ``state`` (what the
+kernel holds is in the model's system prompt, and older turns are sent as a digest when they
+no longer fit: both defaults), ``no-state`` (``--no-kernel-state``), ``no-compact``
+(``--no-compact``: the oldest turns are dropped) and ``bare`` (neither). The report gives the
+counts, the share reused, the median tokens per request and the median seconds per request of
+each, in one run. ``--model scripted`` checks the plumbing: its replies
 reuse every name, so every use counts as reused.
 """
 
@@ -70,6 +72,12 @@ USE = [
     ("sales", "How many rows of sales have units above 5?"),
     ("discount", "Use discount on the largest revenue in sales and print it."),
 ]
+CONFIGS = {  # name: (the kernel-state summary, compaction)
+    "state": (True, True),
+    "no-state": (False, True),
+    "no-compact": (True, False),
+    "bare": (False, False),
+}
 FILLERS = [
     "What is 17 * 23?",
     "Reverse the string 'interpreter' and print it.",
@@ -207,7 +215,7 @@ def report(results: dict[str, list[Step]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", default="local", help="loci model spec, or 'scripted'")
-    p.add_argument("--configs", default="state,no-state")
+    p.add_argument("--configs", default="state,bare", help=", ".join(CONFIGS))
     p.add_argument("--fillers", type=int, default=30)
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--max-steps", type=int, default=4)
@@ -223,8 +231,9 @@ def main(argv: list[str] | None = None) -> int:
             base = load_settings(
                 {"workdir": work, "timeout": args.timeout, "max_steps": args.max_steps}
             )
+            state, compact = CONFIGS[config]
             settings = replace(
-                base, model=args.model, auto_run=True, kernel_state=config != "no-state"
+                base, model=args.model, auto_run=True, kernel_state=state, compact=compact
             )
             results[config] = run_config(config, settings, steps)
     summary = report(results)

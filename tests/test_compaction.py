@@ -230,3 +230,21 @@ def test_a_resumed_conversation_is_sent_with_its_compaction(
         list(s.run("and then?"))
     sent = [m.content for m in model.calls[-1][1:]]
     assert sent[0] == made.text and sent[1:3] == [SECOND, "Done."] and sent[-1] == "and then?"
+
+
+def test_turned_off_the_oldest_turns_are_dropped_instead(
+    settings: Settings, pool: KernelPool, fakes: dict[str, FakeKernel]
+) -> None:
+    from dataclasses import replace
+
+    model = ScriptedModel(tools=True, context_window=WINDOW)
+    quiet = replace(settings, compact=False)
+    with Session(quiet, model=model, kernels=pool, approver=auto_approve) as s:
+        script_long_conversation(model, fakes["python"], turns=20)
+        for text in [FIRST, SECOND, *(f"step {n}: go on. {PAD}" for n in range(20))]:
+            list(s.run(text))
+        record = s.store.get_conversation(s.conversation_id)
+    assert not record.compactions
+    last = model.calls[-1]
+    assert not any(m.content.startswith("(loci: the first") for m in last)
+    assert all(FIRST not in m.content for m in last)  # forgotten, as before compaction

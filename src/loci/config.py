@@ -312,6 +312,12 @@ class Settings:
     recipes: bool = setting(
         True, SWITCH, "Give the model no worked examples (loci.recipes)", flags=("--no-recipes",)
     )
+    compact: bool = setting(
+        True,
+        SWITCH,
+        "Drop the oldest turns that no longer fit instead of sending a digest (loci.compaction)",
+        flags=("--no-compact",),
+    )
     kernel_state: bool = setting(
         True,
         SWITCH,

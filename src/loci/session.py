@@ -287,7 +287,7 @@ class Session:
             self.kernels.state.summary()
             if self.kernels.state and self.settings.kernel_state
             else "",
-            past or Past(self.store, self.conversation_id),
+            past or (Past(self.store, self.conversation_id) if self.settings.compact else None),
         )
 
     def _model_step(self, turn: Turn) -> Generator[Event, None, Message | None]:

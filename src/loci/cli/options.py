@@ -61,7 +61,9 @@ def _group(*names: str) -> Callable[[F], F]:
 
 
 model_options = _group("api_base", "api_key", "tools")
-run_options = _group("max_steps", "timeout", "python", "recipes", "agents_md", "kernel_state")
+run_options = _group(
+    "max_steps", "timeout", "python", "recipes", "agents_md", "kernel_state", "compact"
+)
 sandbox_options = _group(
     "sandbox", "network", "memory_mb", "max_processes", "max_output_mb", "expose", "pass_env"
 )
