@@ -18,17 +18,15 @@ import itertools
 import sys
 import threading
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import replace
 from types import TracebackType
 
-from . import coaching, direct, instructions, prompts, recipes
+from . import coaching, direct, instructions, intake, prompts
 from .approval import ApprovalPolicy, Approver, code_hash
 from .compaction import Past
 from .config import Settings, load_settings
 from .context import fold_fixed, format_result
 from .errors import LociError
 from .events import (
-    Approval,
     CodeBlock,
     Event,
     ModelDone,
@@ -39,13 +37,12 @@ from .events import (
     Usage,
 )
 from .execution import ExecutionRequest, ExecutionResult
-from .files import describe_files, mentioned_files
+from .gate import Gate
 from .grounding import Evidence, ground
 from .kernels.pool import KernelPool
 from .mcp.tools import McpTools
 from .messages import Message, ToolCall
 from .models.base import Model, close_model
-from .models.images import attached_images
 from .reply import stream_reply
 from .stdin import InputProvider, no_input
 from .store import Store
@@ -101,6 +98,9 @@ class Session:
                 self._add(Message("user", prompts.RESUMED_NOTE, origin="loci"))
             self._record_instructions()
         self.tools = McpTools.from_settings(self.settings, self.kernels)  # before a kernel starts
+        self.gate = Gate(
+            self.policy, self.store, self.kernels, self.tools, self.settings, stdin, self._cancel
+        )
         self.kernels.prestart("python")
 
     # -- lifetime -----------------------------------------------------------------------
@@ -197,16 +197,11 @@ class Session:
         if self.instructions is not None and not self.instructions_shown:
             self.instructions_shown = True
             yield Notice("warning" if self.instructions.cut else "info", self.instructions.note())
-        named = mentioned_files(text, self.settings.workdir, also=self.settings.started_in)
-        blocked = {p: why for p, why in self.kernels.reveal(named).items() if why}
-        for path, why in blocked.items():
-            yield Notice("warning", f"{path}: the code cannot open this file: {why}")
-        preview = describe_files(named, blocked)
-        shown = attached_images(named, list(blocked))  # sent to models that see
-        self._add(Message("user", prompts.with_preview(text, preview), images=shown))
-        turn = Turn(text, usage_before=self.usage, preview=preview, start=len(self.messages))
-        if self.settings.recipes:
-            turn.know_how = tuple(r.text for r in recipes.choose(text))
+        got = intake.take(text, self.settings, self.kernels)
+        yield from got.notices
+        self._add(got.message)
+        turn = Turn(text, usage_before=self.usage, preview=got.preview, start=len(self.messages))
+        turn.know_how = got.know_how
         status: TurnStatus | None = None
         message = ""
         try:
@@ -330,7 +325,7 @@ class Session:
         """Show, approve and run one call; return what the model reads back."""
         language = self.kernels.language_of(call.language) or call.language
         block = CodeBlock(call.id, language, call.code, code_hash(call.code))
-        request = yield from self._approve(block)
+        request = yield from self.gate.admit(self.conversation_id, block)
         if isinstance(request, str):
             return request
         result = yield from self._execute(request)
@@ -341,49 +336,6 @@ class Session:
                 result = yield from self._execute(request)
         turn.record(call.id, request, result, coaching.failure(result.done))
         return format_result(result.outputs, result.done)
-
-    def _approve(
-        self, block: CodeBlock, *, audit: bool = True
-    ) -> Generator[Event, None, ExecutionRequest | str]:
-        """Yield the block and its approval; return what to run, or why it did not run (a
-        refusal goes to the audit log when ``audit``)."""
-        yield block
-        decision = self.policy.decide(block)
-        code = decision.code or block.code
-        yield Approval(block.id, decision.approved, decision.by, code, decision.reason)
-        risk = decision.risk if code == block.code else self.policy.risk(replace(block, code=code))
-        if not decision.approved:
-            reason = decision.reason or "the user said no"
-            if not audit:
-                return f"[not run: {reason}]"
-            self.store.record_refusal(
-                self.conversation_id,
-                block_id=block.id,
-                language=block.language,
-                code=code,
-                approved_by=decision.by,
-                reason=reason,
-                risk=risk,
-                sandbox=self.kernels.location,
-            )
-            return f"[not run: {reason}]"
-        if self.kernels.language_of(block.language) is None and not self.tools.runs(block.language):
-            known = ", ".join(["python", "shell", *self.kernels.gateway_languages()])
-            return f"[not run: {block.language!r} is not a language loci can run; use {known}]"
-        return ExecutionRequest(
-            self.conversation_id,
-            block.id,
-            block.language,
-            code,
-            decision.by,
-            self._cancel,
-            timeout=self.settings.timeout,
-            risk=risk,
-            location=self.kernels.location,
-            skip=self.settings.home,
-            redact=self.kernels.redactor,
-            stdin=self.stdin,
-        )
 
     def _execute(self, request: ExecutionRequest) -> Generator[Event, None, ExecutionResult]:
         if self.tools.runs(request.language):  # a model's call to an MCP tool
@@ -399,7 +351,7 @@ class Session:
         package, code = coaching.pip_install(python, module)
         yield Notice("info", f"{module} is not installed; proposing to install {package}")
         block = CodeBlock(f"pip_{next(self._ids)}", "shell", code, code_hash(code))
-        request = yield from self._approve(block, audit=False)
+        request = yield from self.gate.admit(self.conversation_id, block, audit=False)
         if isinstance(request, str):
             return False
         result = yield from self._execute(request)
