@@ -124,11 +124,13 @@ def translated_prompts(bench: Path, questions: Path) -> tuple[dict[int, Task], s
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _ANSWERS = re.compile(r"@\w+\[[^\]]*\]")
+_CODE = re.compile(r"```.*?(?:```|$)", re.S)
 
 
 def in_language(text: str, language: str) -> bool:
-    """Whether a reply's prose (its @name[value] answers left out) is written in ``language``."""
-    prose = _ANSWERS.sub("", text)
+    """Whether a reply's prose (its code blocks, comments included, and @name[value] answers
+    left out) is written in ``language``."""
+    prose = _ANSWERS.sub("", _CODE.sub("", text))
     return language == "zh" and bool(_CJK.search(prose))
 
 

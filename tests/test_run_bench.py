@@ -47,3 +47,5 @@ def test_replies_are_counted_by_the_language_of_their_prose() -> None:
     assert run_bench.in_language("平均票价是 34.65。\n@mean_fare[34.65]", "zh")
     assert not run_bench.in_language("The mean fare is 34.65. @mean_fare[34.65]", "zh")
     assert not run_bench.in_language("@country[中国]", "zh")  # only the answer is Chinese
+    code = "```python\n# 读取数据\nprint(1)\n```\n@mean[1]"
+    assert not run_bench.in_language(code, "zh")  # only a comment in the code is
