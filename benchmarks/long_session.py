@@ -127,11 +127,14 @@ def write_data(folder: Path) -> None:
             w.writerow([i % 12 + 1, regions[i % 4], 10 + (i * 7) % 23, 1 + (i * 5) % 9])
 
 
+_COMMENT = re.compile(r"#[^\n]*")
+
+
 def verdict(step: Step) -> str:
     """How a ``use`` turn treated its name (see the module docstring)."""
     if not step.codes:
         return "no_code"
-    code = "\n".join(step.codes)
+    code = _COMMENT.sub("", "\n".join(step.codes))  # a name in a comment is not a use
     name = re.escape(step.name)
     if re.search(rf"^\s*(?:{name}\s*=[^=]|def\s+{name}\b)", code, re.M) or (
         step.name == "revenue" and re.search(r"\[['\"]revenue['\"]\]\s*=[^=]", code)
@@ -220,7 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--max-steps", type=int, default=4)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/long_session.json")
+    p.add_argument("--rescore", type=Path, help="judge the steps of a saved report again")
     args = p.parse_args(argv)
+    if args.rescore:
+        saved = json.loads(args.rescore.read_text())
+        results = {c: [Step(**step) for step in r["steps"]] for c, r in saved.items()}
+        for steps_of in results.values():
+            for step in steps_of:
+                step.verdict = verdict(step) if step.kind == "use" else ""
+        return _print(report(results))
     steps = requests(args.fillers)
     results: dict[str, list[Step]] = {}
     for config in args.configs.split(","):
@@ -239,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = report(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=1) + "\n")
+    return _print(summary)
+
+
+def _print(summary: dict[str, Any]) -> int:
     print()
     for config, r in summary.items():
         print(

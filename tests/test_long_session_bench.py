@@ -28,6 +28,8 @@ def test_verdicts() -> None:
     assert verdict(_step("trend", "print(coef[0])")) == "invented"  # another name
     assert verdict(_step("sales", "")) == "no_code"
     assert verdict(_step("n_rows", "print(n_rows == 3)")) == "reused"  # == is no assignment
+    comment = "# Apply discount to 250\nprice = 250 * 0.9\nprint(price)"
+    assert verdict(_step("discount", comment)) == "invented"  # named only in a comment
 
 
 def test_every_use_comes_after_its_name_is_made() -> None:
