@@ -22,12 +22,12 @@ from .errors import LociError, ModelError
 from .events import Event
 from .messages import Message, ToolCall, ToolSpec
 from .models.base import ModelChunk, estimate_tokens
+from .store import title_of
 from .turn import Turn
 
 if TYPE_CHECKING:
     from .session import Session
 
-TITLE_CHARS = 80
 ORIGIN_NOTE = (
     "(This conversation came from another program ({name}): its model wrote the code below, "
     "and loci ran it.)"
@@ -71,8 +71,7 @@ def execute(session: Session, language: str, code: str) -> Generator[Event, None
     """
     session._cancel.clear()  # a Stop meant for an earlier block does not stop this one
     if not session.messages:
-        first = code.strip().splitlines()[0] if code.strip() else language
-        session.store.set_title(session.conversation_id, first[:TITLE_CHARS])
+        session.store.set_title(session.conversation_id, title_of(code) or language)
         session._note(ORIGIN_NOTE.format(name=session.model.name))
     call = ToolCall(session._new_id(), language, code)
     session._add(Message("assistant", "", (call,)))

@@ -45,10 +45,8 @@ from .messages import Message, ToolCall
 from .models.base import Model, close_model
 from .reply import stream_reply
 from .stdin import InputProvider, no_input
-from .store import Store
+from .store import Store, title_of
 from .turn import Turn
-
-TITLE_CHARS = 80  # a conversation is titled with the start of its first request
 
 
 class Session:
@@ -80,7 +78,6 @@ class Session:
             workspace=self.settings.workdir,
             exposed=self.settings.expose,
         )
-        self.stdin = stdin  # who answers the code's input() (``loci.stdin``)
         self._cancel = threading.Event()
         self._ids = itertools.count(1)
         self.instructions = (
@@ -94,8 +91,7 @@ class Session:
         else:
             self.conversation_id = conversation_id
             self.messages = self.store.messages(conversation_id)
-            if self.messages:
-                self._add(Message("user", prompts.RESUMED_NOTE, origin="loci"))
+            self._note_fresh_kernels()
             self._record_instructions()
         self.tools = McpTools.from_settings(self.settings, self.kernels)  # before a kernel starts
         self.gate = Gate(
@@ -144,8 +140,7 @@ class Session:
         branch = self.store.branch(self.conversation_id, request)
         self.kernels.shutdown_all()
         self.conversation_id, self.messages = branch, self.store.messages(branch)
-        if self.messages and self.messages[-1].content != prompts.RESUMED_NOTE:
-            self._note(prompts.RESUMED_NOTE)
+        self._note_fresh_kernels()
         self.kernels.prestart("python")
         return branch
 
@@ -180,6 +175,12 @@ class Session:
         self.messages.append(message)
         return self.store.add_message(self.conversation_id, message)
 
+    def _note_fresh_kernels(self) -> None:
+        """Tell the model of a conversation it takes up again (resume, a branch) that the
+        kernels are new, unless that is already the last thing it was told."""
+        if self.messages and self.messages[-1].content != prompts.RESUMED_NOTE:
+            self._note(prompts.RESUMED_NOTE)
+
     def _note(self, text: str) -> None:
         """Add one of loci's notes to the conversation, for the model to read."""
         self._add(Message("user", text, origin="loci"))
@@ -192,7 +193,7 @@ class Session:
         """Handle one request; yields events, ending with exactly one TurnDone."""
         self._cancel.clear()
         if not self.messages:
-            self.store.set_title(self.conversation_id, text.strip().splitlines()[0][:TITLE_CHARS])
+            self.store.set_title(self.conversation_id, title_of(text))
         yield TurnStart(self.conversation_id, text)
         if self.instructions is not None and not self.instructions_shown:
             self.instructions_shown = True

@@ -60,8 +60,8 @@ from ..config import Settings, working_in
 from ..errors import ConfigError, NotFoundError, TurnRunningError
 from ..models.base import Model, close_model
 from ..sandbox import Sandbox
-from ..session import TITLE_CHARS, Session
-from ..store import ConversationRecord, ConversationSummary, Store
+from ..session import Session
+from ..store import ConversationRecord, ConversationSummary, Store, title_of
 from .errors import acp_errors
 from .servers import from_editor, with_servers
 from .translate import Prompt, prompt_text, quoted, replay
@@ -217,7 +217,7 @@ class LociAgent:
     async def _before_first(self, conv: Conversation, text: str) -> None:
         """Before a conversation's first request: its title, and the start-up note."""
         if not conv.session.messages:
-            title = text.strip().splitlines()[0][:TITLE_CHARS]
+            title = title_of(text)
             update = SessionInfoUpdate(session_update="session_info_update", title=title)
             await self.conn.session_update(conv.id, update)
         if conv.note:

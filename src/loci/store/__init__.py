@@ -7,6 +7,7 @@ from loci.store.records import ExecutionRecord as ExecutionRecord
 from loci.store.records import Item as Item
 from loci.store.records import MessageRecord as MessageRecord
 from loci.store.records import RecordStatus as RecordStatus
+from loci.store.records import title_of as title_of
 from loci.store.store import Store as Store
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "MessageRecord",
     "RecordStatus",
     "Store",
+    "title_of",
 ]

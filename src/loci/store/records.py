@@ -16,6 +16,13 @@ from loci.events import ExecStatus, Grounding, Output
 from loci.messages import Message, Role
 
 RecordStatus = ExecStatus | Literal["running"]
+TITLE_CHARS = 80  # a conversation is titled with the start of its first request
+
+
+def title_of(text: str) -> str:
+    """A conversation's title, from its first request (or block): the first line, cut."""
+    lines = text.strip().splitlines()
+    return lines[0][:TITLE_CHARS] if lines else ""
 
 
 @dataclass(frozen=True)
