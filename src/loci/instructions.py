@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from .protected import credential_paths, homes, within
 from .sizes import human_size
@@ -30,6 +31,11 @@ class Instructions:
     paths: tuple[Path, ...]
     size: int  # bytes in the files, before any cut
     cut: bool
+
+    @property
+    def level(self) -> Literal["info", "warning"]:
+        """How the start-up line says it: a warning when the text was cut."""
+        return "warning" if self.cut else "info"
 
     @property
     def source(self) -> str:

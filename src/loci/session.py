@@ -197,7 +197,7 @@ class Session:
         yield TurnStart(self.conversation_id, text)
         if self.instructions is not None and not self.instructions_shown:
             self.instructions_shown = True
-            yield Notice("warning" if self.instructions.cut else "info", self.instructions.note())
+            yield Notice(self.instructions.level, self.instructions.note())
         got = intake.take(text, self.settings, self.kernels)
         yield from got.notices
         self._add(got.message)

@@ -157,8 +157,7 @@ def open_session(
         settings, model=model, approver=approver, conversation_id=conv_id, stdin=stdin
     )
     if session.instructions is not None:
-        given = session.instructions
-        _announce("warning" if given.cut else "info", given.note(), as_json=as_json)
+        _announce(session.instructions.level, session.instructions.note(), as_json=as_json)
         session.instructions_shown = True
     return session
 
