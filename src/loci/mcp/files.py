@@ -17,7 +17,7 @@ from typing import Any
 from mcp_types import CallToolResult, ImageContent, TextContent
 
 from ..errors import PathRefused
-from ..protected import in_credential_store, within
+from ..protected import within
 from ..sanitize import clean
 from ..sizes import human_size
 from ..web.files import INLINE_TYPES, list_files, open_download
@@ -29,10 +29,8 @@ _SNIFF = 8192
 
 
 def _refused(workdir: Path, home: Path, rel: str) -> str:
-    """Why ``rel`` is not served ("" when it may be)."""
-    parts = PurePosixPath(rel).parts
-    if in_credential_store(parts):
-        return f"{rel!r} is in a credential store: loci does not serve it"
+    """Why ``rel`` is not served ("" when it may be). Credential stores are refused by the
+    file server itself (``web.files``: neither listed nor opened)."""
     if within(workdir / rel, home):
         return f"{rel!r} is loci's own state: loci does not serve it"
     return ""
