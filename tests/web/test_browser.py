@@ -251,6 +251,26 @@ def test_a_message_typed_while_the_page_loads_is_sent(
     assert page.locator("#conversations li").count() == 1
 
 
+def test_choices_made_while_the_page_loads_are_kept(
+    start_server: ServerFactory, page: Any
+) -> None:
+    srv = start_server(real_kernels=False)
+    srv.model.enqueue("", [ToolCall("c1", "python", "print(6 * 7)")])
+    srv.model.enqueue("It is 42.")
+    held: list[Any] = []
+    page.route("**/api/defaults", lambda route: held.append(route))
+    page.goto(f"{srv.url}/?token={TOKEN}")
+    page.check("#auto")  # ticked before the server's defaults (auto-run off) arrive
+    while not held:
+        page.wait_for_timeout(20)
+    held[0].continue_()
+    page.wait_for_function("document.querySelectorAll('#models option').length > 0")
+    assert page.is_checked("#auto")
+    _send(page, "what is 6 times 7?")  # no click on Run: the user's tick holds
+    _turns_done(page, 1)
+    assert "It is 42." in page.inner_text("#log")
+
+
 def test_a_wrong_token_asks_for_another(start_server: ServerFactory, browser: Any) -> None:
     srv = start_server(real_kernels=False)
     context = browser.new_context(bypass_csp=True)  # not `page`: this 401 is expected

@@ -388,6 +388,7 @@ function wire() {  // synchronous, so nothing typed while the page loads is lost
   $("upload").onchange = (e) => S.ready.then(() => upload([...e.target.files]))
     .catch((x) => notice("error", x.message));
   $("auto").onchange = () => {
+    S.autoTouched = true;  // a choice made before the defaults arrive is kept
     if (S.conv) api(`/api/conversations/${S.conv}/settings`, { method: "POST", body: { auto_run: $("auto").checked } });
   };
   $("model").onchange = () => {
@@ -399,8 +400,9 @@ function wire() {  // synchronous, so nothing typed while the page loads is lost
 async function start(token, conv) {
   S.token = token;
   const [models, defaults] = await Promise.all([api("/api/models"), api("/api/defaults")]);
-  $("model").value = models.default;
-  $("auto").checked = defaults.auto_run;  // `loci serve -y`: the first conversation auto-runs
+  if (!$("model").value.trim()) $("model").value = models.default;
+  // `loci serve -y`: the first conversation auto-runs, unless the user already chose
+  if (!S.autoTouched) $("auto").checked = defaults.auto_run;
   for (const m of models.choices) { const o = el("option"); o.value = m; $("models").append(o); }
   if (conv) await openConversation(conv).catch(() => forget());
   else await refreshList();
