@@ -194,6 +194,17 @@ class KernelState:
         newest = reversed(self.variables)
         return sorted(newest, key=lambda v: (not v.changed, rank.get(v.kind, len(rank))))
 
+    def listing(self) -> dict[str, Any]:
+        """What a person's panel shows: each name described (most relevant first, ``changed``
+        marks the new and different), the imports, the folder."""
+        names = [v for v in self.ordered() if v.kind != "module"]
+        return {
+            "names": [{"text": v.describe(), "changed": v.changed} for v in names],
+            "imports": [_import(v) for v in self.variables if v.kind == "module"],
+            "cwd": self.cwd,
+            "left_out": self.left_out,
+        }
+
     def summary(self, cap: int = SUMMARY_CHARS) -> str:
         """One short paragraph for the model: names (most relevant first), imports, folder;
         never longer than ``cap`` characters, saying how many names were left out."""

@@ -185,11 +185,14 @@ def test_the_kernel_state_route(start_server: ServerFactory) -> None:
     with srv.client() as c:
         cid = c.post("/api/conversations", json={}).json()["id"]
         before = c.get(f"/api/conversations/{cid}/state").json()
-        assert before == {"id": cid, "state": None, "summary": ""}
+        assert before == {"id": cid, "state": None, "listing": None, "summary": ""}
         sent = c.post(f"/api/conversations/{cid}/messages", json={"text": "go"})
         drive(c, cid, sent.json()["after"], "run")
         got = c.get(f"/api/conversations/{cid}/state").json()
         table = got["state"]["variables"][0]
         assert (table["name"], table["kind"], table["detail"]) == ("table", "value", "len 1")
         assert got["summary"].startswith("The Python session holds: table: dict len 1.")
+        listing = got["listing"]
+        assert listing["names"] == [{"text": "table: dict len 1", "changed": True}]
+        assert listing["imports"] == ["math"] and listing["cwd"]
         assert c.get("/api/conversations/999/state").status_code == 404

@@ -271,6 +271,28 @@ def test_choices_made_while_the_page_loads_are_kept(
     assert "It is 42." in page.inner_text("#log")
 
 
+def test_the_kernel_panel_lists_what_the_kernel_holds(
+    start_server: ServerFactory, page: Any
+) -> None:
+    srv = start_server()
+    code = "import pandas as pd\nsales = pd.DataFrame({'units': [3, 4], 'price': [1.5, 2.0]})"
+    srv.model.enqueue("", [ToolCall("c1", "python", code)])
+    srv.model.enqueue("Made `sales`.")
+    page.goto(f"{srv.url}/?token={TOKEN}")
+    page.wait_for_selector("#kernel .empty")  # nothing has run yet
+    page.check("#auto")
+    _send(page, "make a small sales table")
+    _turns_done(page, 1)
+    page.wait_for_selector("#kernel li.changed")
+    assert page.locator("#kernel li").all_inner_texts() == [
+        "sales: DataFrame 2×2 (units:int64, price:float64)"
+    ]
+    assert "Imported: pandas as pd" in page.inner_text("#kernel")
+    page.reload()  # the panel comes back with the conversation
+    page.wait_for_selector("#kernel li")
+    assert "sales: DataFrame 2×2" in page.inner_text("#kernel")
+
+
 def test_a_wrong_token_asks_for_another(start_server: ServerFactory, browser: Any) -> None:
     srv = start_server(real_kernels=False)
     context = browser.new_context(bypass_csp=True)  # not `page`: this 401 is expected

@@ -302,6 +302,7 @@ async def kernel_state(request: Request) -> JSONResponse:
         {
             "id": conv_id,
             "state": held.to_json() if held else None,
+            "listing": held.listing() if held else None,
             "summary": held.summary() if held else "",
         }
     )

@@ -139,7 +139,8 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": _op(
             "What the Python kernel holds after its last block: names, types, DataFrame and "
             "array shapes, imports, folder (`state`, null before a block ran or when no kernel "
-            "is live), and the `summary` the model is given",
+            "is live), the same as the browser's Kernel panel lists it (`listing`), and the "
+            "`summary` the model is given",
             params=[_ID],
         )
     },

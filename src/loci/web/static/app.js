@@ -88,7 +88,7 @@ async function openConversation(id) {
   if (rec.live.model) $("model").value = rec.live.model;
   setRunning(rec.live.running);
   connect();
-  refreshList(); refreshFiles();
+  refreshList(); refreshFiles(); refreshKernel();
 }
 
 function connect() {
@@ -202,7 +202,7 @@ function handle(ev) {
     case "execution_done": {
       const c = S.execs[ev.execution_id];
       if (c) { c.answered(); c.done(ev); }
-      refreshFiles();
+      refreshFiles(); refreshKernel();
       break;
     }
     case "notice": notice(ev.level, ev.message); break;
@@ -211,7 +211,7 @@ function handle(ev) {
       $("log").append(el("div", "turn-end", `${ev.status}${ev.message ? ": " + ev.message : ""}` +
         ` · ${ev.usage.prompt_tokens + ev.usage.completion_tokens} tokens`));
       setRunning(false);
-      refreshList(); refreshFiles();
+      refreshList(); refreshFiles(); refreshKernel();
       break;
   }
   scroll();
@@ -335,6 +335,23 @@ async function refreshFiles() {
     li.append(a, el("span", "size", humanSize(f.size)));
     ul.append(li);
   }
+}
+
+// -- what the Python kernel holds (GET .../state, the summary the model is given, listed) --
+async function refreshKernel() {
+  const box = $("kernel");
+  const conv = S.conv;
+  const data = conv ? await api(`/api/conversations/${conv}/state`).catch(() => null) : null;
+  if (conv !== S.conv) return;  // another conversation was opened meanwhile
+  const list = data && data.listing;
+  if (!list) { box.replaceChildren(el("p", "empty", "Nothing has run yet.")); return; }
+  const ul = el("ul");
+  for (const n of list.names) ul.append(el("li", n.changed ? "changed" : null, n.text));
+  const parts = [list.names.length ? ul : el("p", "empty", "No names yet.")];
+  if (list.left_out) parts.push(el("p", "more", `… and ${list.left_out} more names`));
+  if (list.imports.length) parts.push(el("p", "meta", "Imported: " + list.imports.join(", ")));
+  if (list.cwd) parts.push(el("p", "meta", "Folder: " + list.cwd));
+  box.replaceChildren(...parts);
 }
 
 function humanSize(n) {
