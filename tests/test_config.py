@@ -63,7 +63,8 @@ def test_each_environment_variable_sets_its_setting(loci_home: Path) -> None:
     declared = {s.env: s.name for s in SETTINGS.values() if s.env}
     assert declared["OPENAI_API_KEY"] == "api_key" and declared["LOCI_SANDBOX"] == "sandbox"
     for var, name in declared.items():
-        value = {"sandbox": "off", "kernel_gateway": "http://gw:8888"}.get(name, "/from-env")
+        strict = {"sandbox": "off", "kernel_gateway": "http://gw:8888", "compact_with": "digest"}
+        value = strict.get(name, "/from-env")
         s = load_settings(env={"LOCI_HOME": str(loci_home), var: value})
         assert str(getattr(s, name)) == value, var
         assert getattr(load_settings(env={"LOCI_HOME": str(loci_home), var: ""}), name) == (

@@ -2,7 +2,8 @@
 
 When the history no longer fits the model's window, the turns before the recent ones are
 replaced, in what a model call is *sent*, by one note from loci: their digest
-(``loci.digest``, built from the stored records). The store keeps every message; the note
+(``loci.digest``, built from the stored records), or with a ``writer`` the model's own summary
+of them (``loci.recap``, the digest kept when that fails). The store keeps every message; the note
 used is recorded (``Store.add_compaction``: the seq range it stands for, its text, why), so
 ``loci show --json`` says what the model saw. Later calls reuse the newest compaction, so the
 start of what is sent stays the same from call to call; when even that no longer fits, a new
@@ -34,6 +35,8 @@ HEADER = (
 )
 
 Count = Callable[[str], int]
+# (the turns, their digest, tokens) -> the summary, or "" to keep the digest
+Writer = Callable[[Sequence[Message], str, int], str]
 
 
 @dataclass
@@ -46,6 +49,8 @@ class Past:
     conversation_id: int
     record: bool = True
     used: CompactionRecord | None = None
+    writer: Writer | None = None  # the model's summary in place of the digest (loci.recap)
+    made: CompactionRecord | None = None  # the compaction the last ``fit`` made, if it made one
 
 
 def fit(
@@ -110,6 +115,16 @@ def is_request(message: Message) -> bool:
     return message.role == "user" and message.by == "person"
 
 
+def describe(record: CompactionRecord) -> str:
+    """What a person is told of a compaction made."""
+    s = "" if record.turns == 1 else "s"
+    by = "a summary the model wrote" if record.method == "model" else "a digest"
+    return (
+        f"compacted the first {record.turns} request{s} into {by} "
+        f"({len(record.text):,} characters) to fit the window; the full history stays stored"
+    )
+
+
 def note(record: CompactionRecord) -> Message:
     """The message a model is sent in place of the turns ``record`` stands for."""
     return Message("user", record.text, origin="loci")
@@ -130,14 +145,18 @@ def _compact(
     turns = sum(1 for m in history[:cut] if is_request(m))
     head = HEADER.format(turns=turns, s="" if turns == 1 else "s")
     limit = _digest_tokens(budget) * CHARS_PER_TOKEN - len(head) - 1
-    body = digest(items, limit, record.summary.workdir)
+    body, method = digest(items, limit, record.summary.workdir), "digest"
+    if past.writer is not None and past.record:  # a look (%tokens) costs no model call
+        written = past.writer(history[:cut], body, limit // CHARS_PER_TOKEN)
+        body, method = (written, "model") if written else (body, method)
     text = f"{head}\n{body}"
     if past.record:
-        return past.store.add_compaction(
+        past.made = past.store.add_compaction(
             past.conversation_id, first_seq=first, last_seq=last, turns=turns, text=text,
-            reason=reason,
+            method=method, reason=reason,
         )  # fmt: skip
-    return CompactionRecord(0, first, last, turns, "digest", reason, text, past.store.now())
+        return past.made
+    return CompactionRecord(0, first, last, turns, method, reason, text, past.store.now())
 
 
 def _with(

@@ -318,6 +318,15 @@ class Settings:
         "Drop the oldest turns that no longer fit instead of sending a digest (loci.compaction)",
         flags=("--no-compact",),
     )
+    compact_with: str = setting(
+        "auto",
+        TEXT,
+        "Who writes the summary of compacted turns: the model (a separate call; the digest "
+        "if it fails), a digest built from the history, or auto (the model, unless it is "
+        "an embedded one)",
+        env="LOCI_COMPACT_WITH",
+        choices=("auto", "model", "digest"),
+    )
     kernel_state: bool = setting(
         True,
         SWITCH,

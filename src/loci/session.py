@@ -20,11 +20,11 @@ import threading
 from collections.abc import Generator, Iterator, Sequence
 from types import TracebackType
 
-from . import coaching, direct, instructions, intake, prompts
+from . import coaching, compaction, direct, instructions, intake, prompts
 from .approval import ApprovalPolicy, Approver, code_hash
 from .compaction import Past
 from .config import Settings, load_settings
-from .context import fold_fixed, format_result
+from .context import fold_fixed, format_result, input_budget
 from .errors import LociError
 from .events import (
     CodeBlock,
@@ -44,6 +44,7 @@ from .mcp.tools import McpTools
 from .messages import Message, ToolCall
 from .models.base import Model, close_model
 from .reply import stream_reply
+from .recap import Recap, writes_summaries
 from .stdin import InputProvider, no_input
 from .store import Store, title_of
 from .turn import Turn
@@ -283,15 +284,40 @@ class Session:
             self.kernels.state.summary()
             if self.kernels.state and self.settings.kernel_state
             else "",
-            past or (Past(self.store, self.conversation_id) if self.settings.compact else None),
+            past or self.past(),
         )
+
+    def past(self, record: bool = True) -> Past | None:
+        """Where older turns are compacted from (None with ``--no-compact``); the model
+        writes their summary when ``compact_with`` says so (``loci.recap``)."""
+        if not self.settings.compact:
+            return None
+        writer = None
+        if record and writes_summaries(self.model, self.settings.compact_with):
+            writer = Recap(self.model, input_budget(self.model.context_window), self._cancel)
+        return Past(self.store, self.conversation_id, record=record, writer=writer)
+
+    def compacted(self, past: Past | None) -> Iterator[Notice]:
+        """Say that a call compacted older turns, and count the summary's call."""
+        if past is None or past.made is None:
+            return
+        if isinstance(past.writer, Recap):
+            self.usage = self.usage + past.writer.usage
+            self.store.add_usage(self.conversation_id, past.writer.usage)
+            for why in past.writer.failures:
+                yield Notice("warning", f"the model's summary failed ({why}); sent a digest")
+        yield Notice("info", compaction.describe(past.made))
 
     def _model_step(self, turn: Turn) -> Generator[Event, None, Message | None]:
         """One model call. Returns the reply, or None if it failed or was stopped."""
         yield from self.tools.news()
+        past = self.past()
         sent = self.prompt(
-            fold_fixed(self.messages, turn.start, turn.failed_calls, turn.ok_calls), turn.know_how
+            fold_fixed(self.messages, turn.start, turn.failed_calls, turn.ok_calls),
+            turn.know_how,
+            past,
         )
+        yield from self.compacted(past)
         reply = yield from stream_reply(
             self.model,
             sent,

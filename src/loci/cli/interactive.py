@@ -23,7 +23,7 @@ from rich.text import Text
 
 from .. import prompts
 from ..approval import Decision
-from ..compaction import Past, compact_now, is_request
+from ..compaction import compact_now, is_request
 from ..context import input_budget
 from ..errors import LociError
 from ..events import CodeBlock, InputRequest, TurnDone
@@ -38,7 +38,7 @@ HELP = """\
 %undo             forget your last request and what followed
 %edit [N]         list your requests; edit request N and go on from there (a new branch)
 %tokens           tokens used, and what the next call would send of the window
-%compact          send the turns before your last request as a digest from now on
+%compact          send the turns before your last request as a summary from now on
 %vars             what the Python kernel holds (as the model is told)
 %model [SPEC]     show or switch the model (e.g. %model openai:gpt-4.1-mini)
 %auto             toggle running code without asking
@@ -247,32 +247,34 @@ def _edit(session: Session, console: Console, args: list[str]) -> None:
 
 def _tokens(session: Session, console: Console, args: list[str]) -> None:
     u = session.usage
-    look = Past(session.store, session.conversation_id, record=False)
+    look = session.past(record=False)
     sent = session.prompt(session.messages, past=look)
     used = sum(message_tokens(m, session.model.count_tokens) for m in sent)
     window = session.model.context_window
     requests = sum(1 for m in session.messages if is_request(m))
-    compacted = look.used.turns if look.used else 0
+    compacted = look.used if look and look.used else None
+    how = "off (--no-compact: the oldest are dropped)" if look is None else "compacted"
+    if compacted:
+        how += f" ({'a summary the model wrote' if compacted.method == 'model' else 'a digest'})"
     console.print(
         f"this session: {u.prompt_tokens} tokens in, {u.completion_tokens} out\n"
         f"next call: ~{used} tokens of a {window}-token window "
         f"({input_budget(window)} for the prompt, the rest kept for the reply)\n"
-        f"{compacted} of {requests} requests compacted (sent as a digest)"
+        f"{compacted.turns if compacted else 0} of {requests} requests {how}"
     )
 
 
 def _compact(session: Session, console: Console, args: list[str]) -> None:
-    past = Past(session.store, session.conversation_id)
+    past = session.past()
+    if past is None:
+        console.print("compaction is off (--no-compact): the oldest turns are dropped instead")
+        return
     made = compact_now(past, session.messages, input_budget(session.model.context_window))
     if made is None:
         console.print("nothing to compact: only your last request is sent whole")
         return
-    size = session.model.count_tokens(made.text)
-    s = "" if made.turns == 1 else "s"
-    console.print(
-        f"compacted the first {made.turns} request{s} into a ~{size}-token digest; "
-        "the full history stays stored"
-    )
+    for notice in session.compacted(past):
+        console.print(Text(clean(notice.message)))
 
 
 def _vars(session: Session, console: Console, args: list[str]) -> None:
