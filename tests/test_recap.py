@@ -6,8 +6,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-from test_compaction import FIRST, LAST, PAD, SECOND, WINDOW, script_long_conversation
-from test_compaction import pool  # noqa: F401  (the fixture: a kernel that writes files)
+import pytest
 
 from loci.approval import auto_approve
 from loci.config import Settings
@@ -20,6 +19,25 @@ from loci.models.base import ModelChunk, TextChunk, UsageChunk
 from loci.models.scripted import ScriptedModel
 from loci.recap import INSTRUCTION, Recap, transcript, writes_summaries
 from loci.session import Session
+from test_compaction import (
+    FIRST,
+    LAST,
+    PAD,
+    SECOND,
+    WINDOW,
+    WritingKernel,
+    script_long_conversation,
+)
+
+
+@pytest.fixture
+def pool(settings: Settings, fakes: dict[str, FakeKernel]) -> KernelPool:
+    def factory(language: str) -> FakeKernel:
+        fakes[language] = WritingKernel(language, workdir=settings.workdir)
+        return fakes[language]
+
+    return KernelPool(settings.workdir, factory=factory)
+
 
 SUMMARY = "Goal: revenue of sales.csv (1234). Wrote months.csv after a KeyError on 'month'."
 

@@ -40,7 +40,7 @@ _FIELD = 80  # characters of any one field kept from the kernel's answer
 
 # Runs in the kernel's user namespace, skips what IPython and loci put there (as ``%who``
 # does); leaves nothing there but ``_loci_sys`` (loci's own).
-PROBE = r'''
+PROBE = r"""
 import sys as _loci_sys
 def _loci_probe(limit, ncols, budget):
     import json, os, time, types
@@ -137,7 +137,7 @@ def _loci_probe(limit, ncols, budget):
     return json.dumps({"cwd": os.getcwd(), "names": out, "left_out": left})
 _loci_sys._loci_probe = _loci_probe
 del _loci_probe
-'''
+"""
 EXPRESSION = f"_loci_sys._loci_probe({MAX_NAMES}, {MAX_COLUMNS}, {BUDGET})"
 
 # the order names are listed in, after those that changed: data first, then the rest
@@ -264,9 +264,7 @@ def parse(raw: object) -> KernelState | None:
         return None
     variables = tuple(v for v in map(_variable, data["names"]) if v is not None)
     left = data.get("left_out")
-    return KernelState(
-        variables, _text(data.get("cwd"), 500), left if isinstance(left, int) else 0
-    )
+    return KernelState(variables, _text(data.get("cwd"), 500), left if isinstance(left, int) else 0)
 
 
 def _variable(item: object) -> Variable | None:

@@ -43,8 +43,8 @@ from .kernels.pool import KernelPool
 from .mcp.tools import McpTools
 from .messages import Message, ToolCall
 from .models.base import Model, close_model
-from .reply import stream_reply
 from .recap import Recap, writes_summaries
+from .reply import stream_reply
 from .stdin import InputProvider, no_input
 from .store import Store, title_of
 from .turn import Turn

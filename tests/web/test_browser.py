@@ -251,9 +251,7 @@ def test_a_message_typed_while_the_page_loads_is_sent(
     assert page.locator("#conversations li").count() == 1
 
 
-def test_choices_made_while_the_page_loads_are_kept(
-    start_server: ServerFactory, page: Any
-) -> None:
+def test_choices_made_while_the_page_loads_are_kept(start_server: ServerFactory, page: Any) -> None:
     srv = start_server(real_kernels=False)
     srv.model.enqueue("", [ToolCall("c1", "python", "print(6 * 7)")])
     srv.model.enqueue("It is 42.")
