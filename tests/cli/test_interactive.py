@@ -314,6 +314,31 @@ def test_input_prompt_reaches_the_terminal_and_a_password_stays_hidden(
     child.expect(pexpect.EOF)
 
 
+def test_ctrl_c_at_an_input_prompt_stops_the_block_and_keeps_the_kernel(
+    spawn: Callable[..., pexpect.spawn], script: Callable[..., str]
+) -> None:
+    spec = script(
+        "```python\nx = 5\nname = input('your ' + 'name? ')\n```",
+        "```python\nprint('x is', x * 6)\n```",
+        "It is 30.",
+    )
+    child = spawn("-m", spec, "-y")
+    child.expect(PROMPT)
+    child.sendline("ask my name")
+    child.expect("your name\\?")
+    time.sleep(0.3)
+    child.sendcontrol("c")  # nobody answers: the read is interrupted, not the session
+    child.expect("KeyboardInterrupt")
+    child.expect("interrupted")
+    child.expect(PROMPT)
+    child.sendline("what is x times 6?")
+    child.expect("x is 30")  # the same kernel, what it held before the read still there
+    child.expect("It is 30")
+    child.expect(PROMPT)
+    child.sendline("%exit")
+    child.expect(pexpect.EOF)
+
+
 def test_compact_and_tokens_show_and_change_what_the_model_is_sent(
     spawn: Callable[..., pexpect.spawn], script: Callable[..., str], loci_home: Path
 ) -> None:
