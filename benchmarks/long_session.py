@@ -1,7 +1,7 @@
 """A long session: do later requests use the names made early, or re-create and invent them?
 
     python benchmarks/long_session.py --model local [--configs state,bare] [--fillers 30]
-        [--out benchmarks/results/long_session.json] [--timeout 60] [--max-steps 4]
+        [--rounds 1] [--out benchmarks/results/long_session.json] [--timeout 60] [--max-steps 4]
 
 One session (the Python API, auto-run, the default sandbox) gets 44 requests by default: six
 that make names (a DataFrame ``sales`` read from a CSV the script writes, a column, a function
@@ -20,7 +20,8 @@ kernel holds is in the model's system prompt, and older turns are sent as a dige
 no longer fit: both defaults), ``no-state`` (``--no-kernel-state``), ``no-compact``
 (``--no-compact``: the oldest turns are dropped) and ``bare`` (neither). The report gives the
 counts, the share reused, the median tokens per request and the median seconds per request of
-each, in one run. ``--model scripted`` checks the plumbing: its replies
+each, in one run; ``--rounds N`` runs every config N times, interleaved (the small models'
+replies vary from run to run), and adds the reused count of each round. ``--model scripted`` checks the plumbing: its replies
 reuse every name, so every use counts as reused.
 """
 
@@ -103,6 +104,7 @@ class Step:
     tokens: int = 0
     seconds: float = 0.0
     verdict: str = ""
+    round: int = 1
 
 
 def requests(fillers: int) -> list[tuple[str, str, str]]:
@@ -145,13 +147,15 @@ def verdict(step: Step) -> str:
     return "reused" if step.status == "ok" else "invented"
 
 
-def run_config(config: str, settings: Settings, steps: list[tuple[str, str, str]]) -> list[Step]:
+def run_config(
+    config: str, settings: Settings, steps: list[tuple[str, str, str]], round_: int = 1
+) -> list[Step]:
     """One fresh session through every request."""
     model = _scripted(steps) if settings.model == "scripted" else None
     done: list[Step] = []
     with Session(settings, model=model, approver=auto_approve) as session:
         for kind, name, text in steps:
-            step = Step(kind, name, text)
+            step = Step(kind, name, text, round=round_)
             start = time.monotonic()
             for ev in session.run(text):
                 if isinstance(ev, CodeBlock):
@@ -166,7 +170,8 @@ def run_config(config: str, settings: Settings, steps: list[tuple[str, str, str]
             if kind == "use":
                 step.verdict = verdict(step)
             done.append(step)
-            print(f"[{config}] {len(done)}/{len(steps)} {kind} {name} {step.verdict}", flush=True)
+            where = f"{config} round {round_}"
+            print(f"[{where}] {len(done)}/{len(steps)} {kind} {name} {step.verdict}", flush=True)
     return done
 
 
@@ -203,11 +208,15 @@ def report(results: dict[str, list[Step]]) -> dict[str, Any]:
     for config, steps in results.items():
         uses = [s for s in steps if s.kind == "use"]
         counts = Counter(s.verdict for s in uses)
+        rounds = sorted({s.round for s in steps})
         out[config] = {
             "requests": len(steps),
             "uses": len(uses),
             "verdicts": dict(counts),
             "reused_share": counts["reused"] / len(uses) if uses else 0.0,
+            "reused_per_round": [
+                sum(1 for s in uses if s.round == r and s.verdict == "reused") for r in rounds
+            ],
             "median_tokens": median(s.tokens for s in steps),
             "median_seconds": round(median(s.seconds for s in steps), 2),
             "steps": [asdict(s) for s in steps],
@@ -224,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-steps", type=int, default=4)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/long_session.json")
     p.add_argument("--rescore", type=Path, help="judge the steps of a saved report again")
+    p.add_argument(
+        "--rounds", type=int, default=1, help="run every config this many times, interleaved"
+    )
     args = p.parse_args(argv)
     if args.rescore:
         saved = json.loads(args.rescore.read_text())
@@ -234,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         return _print(report(results))
     steps = requests(args.fillers)
     results: dict[str, list[Step]] = {}
-    for config in args.configs.split(","):
+    runs = [(r, c) for r in range(1, args.rounds + 1) for c in args.configs.split(",")]
+    for round_, config in runs:
         with tempfile.TemporaryDirectory(prefix="loci-long-") as tmp:
             work = Path(tmp) / "work"
             work.mkdir()
@@ -246,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = replace(
                 base, model=args.model, auto_run=True, kernel_state=state, compact=compact
             )
-            results[config] = run_config(config, settings, steps)
+            results.setdefault(config, []).extend(run_config(config, settings, steps, round_))
     summary = report(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=1) + "\n")
@@ -257,7 +270,8 @@ def _print(summary: dict[str, Any]) -> int:
     print()
     for config, r in summary.items():
         print(
-            f"{config:<9} uses={r['uses']} {r['verdicts']} reused={r['reused_share']:.0%} "
+            f"{config:<10} uses={r['uses']} {r['verdicts']} reused={r['reused_share']:.0%} "
+            f"per round={r.get('reused_per_round', '?')} "
             f"median tokens/request={r['median_tokens']:,.0f} "
             f"median s/request={r['median_seconds']}"
         )
