@@ -29,6 +29,7 @@ class Editor:
         self.asked: list[Any] = []  # the permission requests' tool calls, with their options
         self.answers: list[str] = []
         self.conn: Any = None
+        self.init: Any = None  # the agent's answer to initialize
         self.process: Any = None
         self.changed = asyncio.Event()
 

@@ -55,7 +55,7 @@ def editor(acp_env: dict[str, str], tmp_path: Path) -> Iterator[Start]:
             ) as (conn, proc):
                 client.conn = conn
                 client.process = proc
-                await asyncio.wait_for(
+                client.init = await asyncio.wait_for(
                     conn.initialize(
                         protocol_version=PROTOCOL_VERSION,
                         client_capabilities=ClientCapabilities(),

@@ -194,6 +194,38 @@ def test_a_past_session_is_listed_loaded_replayed_and_continued(
     assert requests == ["what is 2**10?", "and 2**11?"]  # one conversation, continued
 
 
+def test_an_image_in_a_prompt_reaches_the_request_as_an_attached_file(
+    editor: Start, script: Callable[..., str], project: Path, loci_home: Path
+) -> None:
+    import base64
+
+    from acp import image_block
+
+    raw = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+    spec = script(code("import os\nprint(sorted(os.listdir('loci_uploads')))"), "One picture.")
+
+    async def scenario() -> str:
+        async with editor("-m", spec, "-y") as ed:
+            assert ed.init.agent_capabilities.prompt_capabilities.image is True
+            sid = (await ed.conn.new_session(cwd=str(project), mcp_servers=[])).session_id
+            blocks = [
+                text_block("what is this?"),
+                image_block(base64.b64encode(raw).decode(), "image/png"),
+            ]
+            await asyncio.wait_for(ed.conn.prompt(session_id=sid, prompt=blocks), STEP_S)
+            await ed.settled()
+            (call,) = ed.tool_calls(sid).values()
+            assert "['image-" in shown_text(call)  # the code found the file in the workspace
+            return str(sid)
+
+    sid = asyncio.run(scenario())
+    with Store(loci_home / "history.db") as store:
+        request = next(m for m in store.get_conversation(int(sid)).messages if m.by == "person")
+    (saved,) = request.images  # shown to a model that sees; the path is in the text for all
+    assert Path(saved).read_bytes() == raw and Path(saved).parent == project / "loci_uploads"
+    assert "(attached image: loci_uploads/image-" in request.content
+
+
 def test_the_model_is_chosen_per_session(
     editor: Start, script: Callable[..., str], project: Path
 ) -> None:

@@ -54,6 +54,24 @@ def test_a_prompt_becomes_text_with_linked_files_by_their_path(tmp_path: Path) -
     assert prompt_text([linked], tmp_path / "elsewhere") == f"{tmp_path}/data set.csv"
 
 
+def test_an_attached_image_is_saved_in_the_workspace_and_named(tmp_path: Path) -> None:
+    import base64
+
+    from acp import image_block
+
+    raw = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+    data = base64.b64encode(raw).decode()
+    text = prompt_text([text_block("what is in it?"), image_block(data, "image/png")], tmp_path)
+    name = text.splitlines()[1].removeprefix("(attached image: ").removesuffix(")")
+    assert name.startswith("loci_uploads/image-") and name.endswith(".png")
+    assert (tmp_path / name).read_bytes() == raw
+    again = prompt_text([image_block(data, "image/png")], tmp_path)
+    assert again == f"(attached image: {name})"  # the same picture, one file
+    assert list((tmp_path / "loci_uploads").iterdir()) == [tmp_path / name]
+    assert "left out: not a PNG" in prompt_text([image_block(data, "image/tiff")], tmp_path)
+    assert "left out: empty, broken" in prompt_text([image_block("%%%", "image/png")], tmp_path)
+
+
 def test_fenced_picks_a_fence_longer_than_any_inside() -> None:
     assert fenced("x = 1", "python") == "```python\nx = 1\n```"
     assert fenced("````").startswith("`````\n")

@@ -1,5 +1,5 @@
 """Between ACP and loci, both ways, as pure functions: a prompt's content blocks become the
-request's text; loci's events (live) and stored records (a loaded session) become session
+request's text (an attached image saved in the workspace and named); loci's events (live) and stored records (a loaded session) become session
 updates.
 
     TextDelta                 agent_message_chunk
@@ -18,6 +18,9 @@ per execution.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
 import uuid
 from collections.abc import Sequence
@@ -77,6 +80,9 @@ TITLE_CHARS = 60
 Update = AgentMessageChunk | UserMessageChunk | ToolCallStart | ToolCallProgress
 ToolContent = ContentToolCallContent | FileEditToolCallContent | TerminalToolCallContent
 ToolEvent = Approval | ExecutionStart | Output | ExecutionDone
+UPLOADS = "loci_uploads"  # where attached images are saved, in the workspace
+IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
 Prompt = Sequence[Any]  # ACP content blocks; those loci cannot use are described in words
 
 
@@ -102,8 +108,27 @@ def _block_text(block: Any, workdir: Path) -> str:
             return f"{where}:\n{fenced(resource.text)}"
         return f"({where}: binary content, not included)"
     if isinstance(block, ImageContentBlock):
-        return "(an image was attached; loci cannot show images to the model)"
+        return _saved_image(block, workdir)
     return f"(an attachment of type {getattr(block, 'type', '?')} was left out)"
+
+
+def _saved_image(block: ImageContentBlock, workdir: Path) -> str:
+    """An attached image, saved in the workspace and named, so the request shows it to a
+    model that sees (``loci.intake``) and gives the others, and the code, its path."""
+    ext = IMAGE_TYPES.get((block.mime_type or "").lower())
+    try:
+        raw = base64.b64decode(block.data or "", validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if ext is None or not raw or len(raw) > MAX_IMAGE_BYTES:
+        why = "not a PNG, JPEG, GIF or WebP" if ext is None else "empty, broken or over 20 MB"
+        return f"(an attached image was left out: {why})"
+    name = f"{UPLOADS}/image-{hashlib.sha256(raw).hexdigest()[:12]}.{ext}"
+    target = workdir / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.write_bytes(raw)
+    return f"(attached image: {name})"
 
 
 def _path_of(uri: str, workdir: Path) -> str:
