@@ -1,6 +1,7 @@
 """Between ACP and loci, both ways, as pure functions: a prompt's content blocks become the
-request's text (an attached image saved in the workspace and named); loci's events (live) and stored records (a loaded session) become session
-updates.
+request's text (an attached image is saved in the workspace and named); loci's events (live)
+and stored records (a loaded session) become session updates.
+
 
     TextDelta                 agent_message_chunk
     CodeBlock                 tool_call (kind execute, pending; the code as content)
