@@ -2,7 +2,6 @@
 request's text (an attached image is saved in the workspace and named); loci's events (live)
 and stored records (a loaded session) become session updates.
 
-
     TextDelta                 agent_message_chunk
     CodeBlock                 tool_call (kind execute, pending; the code as content)
     Approval (refused)        tool_call_update failed, with the reason
