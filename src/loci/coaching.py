@@ -43,6 +43,7 @@ FIX_NOTE = (
     "Fix the error and run the code again."
 )
 FINAL_NOTE = "Step limit reached. Answer now from the outputs above, without code."
+NOT_RUN_NOTE = "Not run: the step limit was reached."
 
 ERROR_CHARS = 200  # of a failure quoted back to the model
 MAX_NUDGES = 2  # times one request may be sent back for code that backs its answer

@@ -20,11 +20,11 @@ import threading
 from collections.abc import Generator, Iterator, Sequence
 from types import TracebackType
 
-from . import coaching, compaction, direct, instructions, intake, prompts
+from . import answer_form, coaching, direct, instructions, intake, prompts, window
 from .approval import ApprovalPolicy, Approver, code_hash
 from .compaction import Past
 from .config import Settings, load_settings
-from .context import fold_fixed, format_result, input_budget
+from .context import fold_fixed, format_result
 from .errors import LociError
 from .events import (
     CodeBlock,
@@ -43,7 +43,6 @@ from .kernels.pool import KernelPool
 from .mcp.tools import McpTools
 from .messages import Message, ToolCall
 from .models.base import Model, close_model
-from .recap import Recap, writes_summaries
 from .reply import stream_reply
 from .stdin import InputProvider, no_input
 from .store import Store, title_of
@@ -227,7 +226,8 @@ class Session:
         """One model call and what follows from it; returns a status when the turn ends."""
         turn.steps += 1
         final = turn.steps > self.settings.max_steps
-        if final:
+        last = self.messages[-1]
+        if final and not (last.role == "user" and last.by == "loci"):  # a note said what to do
             self._note(coaching.FINAL_NOTE)
         reply = yield from self._model_step(turn)
         if reply is None:
@@ -236,6 +236,10 @@ class Session:
         if not blocks:
             return (yield from self._answer(turn, reply.content, final))
         if final:
+            for call in blocks:  # settled, not left unanswered
+                self._add(Message("tool", coaching.NOT_RUN_NOTE, tool_call_id=call.id))
+            if (yield from self._ask_form(turn, "")):  # no answer yet: one last call for it
+                return None
             yield Notice("warning", f"stopped after {self.settings.max_steps} code rounds")
             return "max_steps"
         if all(code_hash(c.code) in turn.run_codes for c in blocks):
@@ -262,51 +266,49 @@ class Session:
             self._note(note)
             turn.prefill = coaching.CODE_PREFILL  # where the model allows, start with code
             return None
+        if (yield from self._ask_form(turn, text)):
+            return None
         if grounding.supported or grounding.unsupported:
             if turn.reply_id is not None:  # kept with the answer: reloads still show it
                 self.store.set_grounding(turn.reply_id, grounding)
             yield grounding
         return "done"
 
+    def _ask_form(self, turn: Turn, answer: str) -> Generator[Event, None, bool]:
+        """Send the model back, once a turn, for an answer in the ``@field[value]`` form its
+        request asks for, when ``answer`` lacks fields; True if it was sent back."""
+        ask = answer_form.ask_again(turn.text, answer, turn.form_asked)
+        if ask is None:
+            return False
+        turn.form_asked = True
+        yield Notice("info", "the answer lacks " + ", ".join(f"@{n}" for n in ask.missing))
+        self._note(ask.note)
+        turn.prefill = ask.prefill
+        return True
+
     def prompt(
         self, history: Sequence[Message], know_how: Sequence[str] = (), past: Past | None = None
     ) -> list[Message]:
-        """What a model call is sent now for ``history``; its older turns are compacted from
-        ``past`` (by default this conversation's store, the compaction recorded)."""
-        return prompts.for_model(
-            self.model,
-            history,
-            str(self.settings.workdir),
-            self.kernels.gateway_languages(),
-            know_how,
-            self.instructions.text if self.instructions else "",
-            self.tools.prompt(self.model.supports_tools),
-            self.kernels.state.summary()
-            if self.kernels.state and self.settings.kernel_state
-            else "",
-            past or self.past(),
-        )
+        """What a model call is sent now for ``history`` (``loci.window``)."""
+        return window.prompt(self, history, know_how, past)
 
     def past(self, record: bool = True) -> Past | None:
-        """Where older turns are compacted from (None with ``--no-compact``); the model
-        writes their summary when ``compact_with`` says so (``loci.recap``)."""
-        if not self.settings.compact:
-            return None
-        writer = None
-        if record and writes_summaries(self.model, self.settings.compact_with):
-            writer = Recap(self.model, input_budget(self.model.context_window), self._cancel)
-        return Past(self.store, self.conversation_id, record=record, writer=writer)
+        """Where older turns are compacted from, or None (``loci.window``)."""
+        return window.past_of(self, record)
 
     def compacted(self, past: Past | None) -> Iterator[Notice]:
-        """Say that a call compacted older turns, and count the summary's call."""
-        if past is None or past.made is None:
-            return
-        if isinstance(past.writer, Recap):
-            self.usage = self.usage + past.writer.usage
-            self.store.add_usage(self.conversation_id, past.writer.usage)
-            for why in past.writer.failures:
-                yield Notice("warning", f"the model's summary failed ({why}); sent a digest")
-        yield Notice("info", compaction.describe(past.made))
+        """The notices of a compaction ``past`` made (``loci.window``)."""
+        return window.compacted(self, past)
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        """Set by ``interrupt``: what a model call or a block stops on."""
+        return self._cancel
+
+    def count_usage(self, usage: Usage) -> None:
+        """Add a model call's tokens to the session's and the conversation's usage."""
+        self.usage = self.usage + usage
+        self.store.add_usage(self.conversation_id, usage)
 
     def _model_step(self, turn: Turn) -> Generator[Event, None, Message | None]:
         """One model call. Returns the reply, or None if it failed or was stopped."""
@@ -328,8 +330,7 @@ class Session:
             self.tools.specs(),
         )
         turn.prefill = ""
-        self.usage = self.usage + reply.usage
-        self.store.add_usage(self.conversation_id, reply.usage)
+        self.count_usage(reply.usage)
         kept = reply.calls if self.model.supports_tools else ()  # fenced code stays in the text
         stored = Message("assistant", reply.text, kept)
         turn.reply_id = self._add(stored) if reply.text or reply.calls else None
