@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ class Record:
     exit_code: int | None
     response: str
     error: str = ""
+    replies: list[str] = field(default_factory=list)  # each model reply, in order
+    notices: list[str] = field(default_factory=list)  # loci's notices (what it did, and why)
 
 
 @dataclass
@@ -205,6 +207,8 @@ def make_record(
         exit_code=code,
         response="\n\n".join(t for t in replies if t),
         error=error,
+        replies=replies,
+        notices=[str(e.get("message") or "") for e in events if e["type"] == "notice"],
     )
 
 
