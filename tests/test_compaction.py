@@ -42,13 +42,19 @@ class WritingKernel(FakeKernel):
         yield from super().execute(code, timeout=timeout, cancel=cancel)
 
 
-@pytest.fixture
-def pool(settings: Settings, fakes: dict[str, FakeKernel]) -> KernelPool:
+def writing_pool(settings: Settings, fakes: dict[str, FakeKernel]) -> KernelPool:
+    """Kernels that make the files their blocks write (kept in ``fakes``)."""
+
     def factory(language: str) -> FakeKernel:
         fakes[language] = WritingKernel(language, workdir=settings.workdir)
         return fakes[language]
 
     return KernelPool(settings.workdir, factory=factory)
+
+
+@pytest.fixture
+def pool(settings: Settings, fakes: dict[str, FakeKernel]) -> KernelPool:
+    return writing_pool(settings, fakes)
 
 
 def call(n: int, code: str) -> list[ToolCall]:

@@ -19,24 +19,12 @@ from loci.models.base import ModelChunk, TextChunk, UsageChunk
 from loci.models.scripted import ScriptedModel
 from loci.recap import INSTRUCTION, Recap, transcript, writes_summaries
 from loci.session import Session
-from test_compaction import (
-    FIRST,
-    LAST,
-    PAD,
-    SECOND,
-    WINDOW,
-    WritingKernel,
-    script_long_conversation,
-)
+from test_compaction import FIRST, LAST, PAD, SECOND, WINDOW, script_long_conversation, writing_pool
 
 
 @pytest.fixture
 def pool(settings: Settings, fakes: dict[str, FakeKernel]) -> KernelPool:
-    def factory(language: str) -> FakeKernel:
-        fakes[language] = WritingKernel(language, workdir=settings.workdir)
-        return fakes[language]
-
-    return KernelPool(settings.workdir, factory=factory)
+    return writing_pool(settings, fakes)
 
 
 SUMMARY = "Goal: revenue of sales.csv (1234). Wrote months.csv after a KeyError on 'month'."
