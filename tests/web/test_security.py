@@ -180,6 +180,33 @@ def test_credential_files_in_a_workspace_are_neither_listed_nor_served(
     assert client.get(f"/api/conversations/{conv}/files/notes.txt", headers=AUTH).text == "fine"
 
 
+def test_locis_own_state_in_a_workspace_is_neither_listed_served_nor_written(
+    web_settings: Settings,
+) -> None:
+    from dataclasses import replace
+
+    work = web_settings.workdir
+    home = work / "state"  # LOCI_HOME inside the workspace (not hidden, so it would list)
+    home.mkdir(parents=True)
+    # `loci serve --workdir W`: every conversation works in W itself
+    with _app(replace(web_settings, home=home), shared_workdir=True) as client:
+        cid = client.post("/api/conversations", json={}, headers=AUTH).json()["id"]
+        ws = _workspace(client, cid)
+        assert ws == work
+        (home / "history.db").write_bytes(b"TOPSECRET")
+        (ws / "notes.txt").write_text("fine")
+        listed = client.get(f"/api/conversations/{cid}/files", headers=AUTH).json()["files"]
+        assert "state/history.db" not in [f["path"] for f in listed]
+        assert "notes.txt" in [f["path"] for f in listed]
+        got = client.get(f"/api/conversations/{cid}/files/state/history.db", headers=AUTH)
+        assert got.status_code == 403 and b"TOPSECRET" not in got.content
+        put = client.put(
+            f"/api/conversations/{cid}/files/state/history.db", content=b"x", headers=AUTH
+        )
+        assert put.status_code == 403 and "own state" in put.json()["error"]
+        assert (home / "history.db").read_bytes() == b"TOPSECRET"
+
+
 def test_uploads_cannot_escape_the_workspace(client: TestClient, conv: int, tmp_path: Path) -> None:
     outside = tmp_path / "outside2"
     outside.mkdir()

@@ -2,9 +2,9 @@
 
 The rules are the web UI's (``loci.web.files``): a path is relative to the workspace, with no
 ``..``, absolute part or symlink anywhere, and what is read is the regular file that was
-opened. On top of them, nothing in a credential store (``loci.protected``: ``.aws/``,
-``.netrc``, ``.ssh/`` …, at any depth) and nothing of loci's own state (``LOCI_HOME``, when
-it lies in the workspace) is listed or served. Text comes a page at a time; images (up to
+opened, and nothing in a credential store (``.aws/``, ``.netrc``, ``.ssh/`` …, at any
+depth) or of loci's own state (``LOCI_HOME``, when it lies in the workspace) is listed or
+served (``web.files.refusal``). Text comes a page at a time; images (up to
 ``IMAGE_BYTES``) as images; other files are named, to be opened with code.
 """
 
@@ -16,8 +16,6 @@ from typing import Any
 
 from mcp_types import CallToolResult, ImageContent, TextContent
 
-from ..errors import PathRefused
-from ..protected import within
 from ..sanitize import clean
 from ..sizes import human_size
 from ..web.files import INLINE_TYPES, list_files, open_download
@@ -28,17 +26,9 @@ TEXT_BYTES = 20 << 20  # a larger text file is read with code
 _SNIFF = 8192
 
 
-def _refused(workdir: Path, home: Path, rel: str) -> str:
-    """Why ``rel`` is not served ("" when it may be). Credential stores are refused by the
-    file server itself (``web.files``: neither listed nor opened)."""
-    if within(workdir / rel, home):
-        return f"{rel!r} is loci's own state: loci does not serve it"
-    return ""
-
-
 def workspace_files(workdir: Path, home: Path) -> list[dict[str, Any]]:
-    """The workspace's files, newest first (as the web UI lists them, less what is refused)."""
-    return [f for f in list_files(workdir) if not _refused(workdir, home, f["path"])]
+    """The workspace's files, newest first, as the web UI lists them."""
+    return list_files(workdir, home=home)
 
 
 def list_result(workdir: Path, home: Path) -> CallToolResult:
@@ -56,10 +46,7 @@ def read_file(workdir: Path, home: Path, rel: str, offset: int, limit: int) -> C
     """The file ``rel`` of the workspace: text from ``offset`` (``limit`` characters), an
     image, or what it is when it is neither. PathRefused / NotFoundError when it may not be
     read or is not there."""
-    why = _refused(workdir, home, rel)
-    if why:
-        raise PathRefused(why)
-    f, st, name = open_download(workdir, rel)
+    f, st, name = open_download(workdir, rel, home)
     with f:
         mime = INLINE_TYPES.get(PurePosixPath(name).suffix.lower())
         if mime is not None and st.st_size <= IMAGE_BYTES:

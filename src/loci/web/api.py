@@ -360,14 +360,16 @@ async def _sse(log: EventLog, after: int, running: Callable[[], bool] | None) ->
 async def files_list(request: Request) -> JSONResponse:
     state = _state(request)
     workspace = workspace_of(state, _conv_id(request))
-    files = await run_in_threadpool(list_files, workspace)
+    files = await run_in_threadpool(list_files, workspace, home=state.settings.home)
     return JSONResponse({"workspace": str(workspace), "files": files})
 
 
 async def file_upload(request: Request) -> JSONResponse:
     state = _state(request)
     workspace = workspace_of(state, _conv_id(request))
-    entry = await save_upload(workspace, request.path_params["path"], request.stream())
+    entry = await save_upload(
+        workspace, request.path_params["path"], request.stream(), state.settings.home
+    )
     return JSONResponse(entry, status_code=201)
 
 
@@ -377,7 +379,11 @@ async def file_download(request: Request) -> Response:
     inline = request.query_params.get("inline") == "1"
     # opened without following any symlink: the user's code may swap one in at any time
     return await run_in_threadpool(
-        download_response, workspace, request.path_params["path"], inline=inline
+        download_response,
+        workspace,
+        request.path_params["path"],
+        inline=inline,
+        home=state.settings.home,
     )
 
 

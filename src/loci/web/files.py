@@ -29,7 +29,7 @@ from urllib.parse import quote
 from starlette.responses import Response, StreamingResponse
 
 from ..errors import NotFoundError, PathRefused
-from ..protected import in_credential_store
+from ..protected import in_credential_store, within
 
 LIST_LIMIT = 1000
 CHUNK = 1 << 16
@@ -108,15 +108,28 @@ def _open_parent(workspace: Path, raw: str, *, create: bool) -> tuple[int, str]:
     return fd, parts[-1]
 
 
-def open_download(workspace: Path, rel: str) -> tuple[BinaryIO, os.stat_result, str]:
+def refusal(workspace: Path, rel: str, home: Path | None = None) -> str:
+    """Why ``rel`` is neither listed, served nor written ("" when it may be): it is in a
+    credential store (``proj/.aws/...``, ``.netrc``), or it is loci's own state (``home``,
+    ``LOCI_HOME``, when it lies in the workspace: the history of every conversation)."""
+    if in_credential_store(_relative_parts(rel)):
+        return f"{rel!r} is in a credential store: loci does not serve it"
+    if home is not None and within(home, workspace) and within(workspace / rel, home):
+        return f"{rel!r} is loci's own state: loci does not serve it"
+    return ""
+
+
+def open_download(
+    workspace: Path, rel: str, home: Path | None = None
+) -> tuple[BinaryIO, os.stat_result, str]:
     """Open the regular file ``rel`` inside ``workspace`` for reading, following no symlink.
 
     Returns the open file, its ``fstat`` and its name. PathRefused for a symlink or a
-    non-regular file at any part, or a file in a credential store (``proj/.aws/...``,
-    ``.netrc``); NotFoundError when there is no such file.
+    non-regular file at any part, or a ``refusal``; NotFoundError when there is no such file.
     """
-    if in_credential_store(_relative_parts(rel)):
-        raise PathRefused(f"{rel!r} is in a credential store: loci does not serve it")
+    why = refusal(workspace, rel, home)
+    if why:
+        raise PathRefused(why)
     dfd, name = _open_parent(workspace, rel, create=False)
     try:
         fd = os.open(name, _READ_FLAGS, dir_fd=dfd)
@@ -171,12 +184,14 @@ def _disposition(kind: str, filename: str) -> str:
     return f'{kind}; filename="{filename}"'
 
 
-def download_response(workspace: Path, rel: str, *, inline: bool) -> Response:
+def download_response(
+    workspace: Path, rel: str, *, inline: bool, home: Path | None = None
+) -> Response:
     """Serve ``rel`` from the workspace: the bytes of the file that was opened and checked.
 
     Always an attachment in a sandboxing CSP, except images asked for with ``inline``.
     """
-    f, st, name = open_download(workspace, rel)
+    f, st, name = open_download(workspace, rel, home)
     mime = INLINE_TYPES.get(PurePosixPath(name).suffix.lower())
     show = mime is not None and inline
     headers = {
@@ -189,8 +204,11 @@ def download_response(workspace: Path, rel: str, *, inline: bool) -> Response:
     return StreamingResponse(_Chunks(f, st.st_size), headers=headers, media_type=media)
 
 
-def list_files(workspace: Path, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
-    """Files under the workspace (hidden folders skipped, symlinks not followed), newest first."""
+def list_files(
+    workspace: Path, limit: int = LIST_LIMIT, home: Path | None = None
+) -> list[dict[str, Any]]:
+    """Files under the workspace (hidden folders skipped, symlinks not followed, none with a
+    ``refusal``), newest first."""
     root = workspace.resolve()
     found: list[dict[str, Any]] = []
     if not root.is_dir():
@@ -206,7 +224,7 @@ def list_files(workspace: Path, limit: int = LIST_LIMIT) -> list[dict[str, Any]]
             if not stat.S_ISREG(st.st_mode):
                 continue
             rel = (Path(dirpath) / name).relative_to(root).as_posix()
-            if in_credential_store(PurePosixPath(rel).parts):
+            if refusal(root, rel, home):
                 continue
             found.append({"path": rel, "size": st.st_size, "modified": st.st_mtime})
             if len(found) >= limit:
@@ -253,12 +271,18 @@ async def _write_and_replace(
     return size, mtime
 
 
-async def save_upload(workspace: Path, raw: str, chunks: AsyncIterator[bytes]) -> dict[str, Any]:
+async def save_upload(
+    workspace: Path, raw: str, chunks: AsyncIterator[bytes], home: Path | None = None
+) -> dict[str, Any]:
     """Stream ``chunks`` to ``raw`` inside the workspace; returns the file's entry.
 
-    Missing folders are created; a symlink at any part, or a folder at ``raw``, is refused.
+    Missing folders are created; a symlink at any part, a folder at ``raw``, or a path with
+    a ``refusal`` (loci's own state, a credential store) is refused.
     """
     parts = _relative_parts(raw)
+    why = refusal(workspace, raw, home)
+    if why:
+        raise PathRefused(why.replace("does not serve", "does not write"))
     dfd, name = _open_parent(workspace, raw, create=True)
     try:
         try:
