@@ -24,7 +24,7 @@ from mcp_types import (
 )
 
 from loci.approval import Decision, auto_approve
-from loci.config import McpServer, Settings
+from loci.config import Settings
 from loci.events import (
     Approval,
     CodeBlock,
@@ -37,6 +37,7 @@ from loci.events import (
 from loci.kernels.pool import KernelPool
 from loci.mcp.answers import to_result
 from loci.mcp.runner import outputs
+from loci.mcp_servers import McpServer
 from loci.messages import ToolCall
 from loci.models.scripted import ScriptedModel
 from loci.sandbox import probe

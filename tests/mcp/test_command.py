@@ -20,7 +20,8 @@ def test_loci_help_imports_no_mcp() -> None:
     code = (
         "import sys\nfrom loci.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith(('mcp.', 'loci.mcp'))))"
+        "print(sorted(m for m in sys.modules if m in ('mcp', 'loci.mcp')"
+        " or m.startswith(('mcp.', 'loci.mcp.'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "mcp" in out.stdout.split("Other commands:", 1)[1]  # the epilog names it

@@ -13,10 +13,11 @@ from click.testing import CliRunner
 from web_helpers import ServerFactory, drive, read_events, wait_for
 
 from loci.cli.users_cmd import users as users_cmd
-from loci.config import McpServer, Settings
+from loci.config import Settings
 from loci.errors import ConfigError
 from loci.kernels.fake import FakeKernel
 from loci.kernels.pool import KernelPool
+from loci.mcp_servers import McpServer
 from loci.store import Store
 from loci.store.users import Users, hash_token
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from acp.schema import McpServerStdio, SseMcpServer
 
-from ..config import McpServer, Settings
+from ..config import Settings
+from ..mcp_servers import McpServer
 
 
 def from_editor(given: Iterable[Any] | None) -> tuple[tuple[McpServer, ...], list[str]]:

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeVar
 
-from ..config import McpServer
 from ..errors import MissingExtraError
 from ..events import Notice
+from ..mcp_servers import McpServer
 from ..models.base import import_extra
 from .answers import ToolResult, to_result
 

@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..config import MCP_TIMEOUT
 from ..events import KernelEvent, KernelResult, Output
 from ..kernel_state import KernelState
+from ..mcp_servers import MCP_TIMEOUT
 from ..messages import MCP_LANGUAGE
 from ..pycall import parse_call
 from ..sandbox import Sandbox

@@ -31,12 +31,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import prompts
-from ..config import MCP_TIMEOUT, Settings
+from ..config import Settings
 from ..events import Event, ExecutionDone, Notice, Output
 from ..execution import ExecutionRequest, ExecutionResult
 from ..execution import run_block as run_execution
 from ..kernels.base import Kernel
 from ..kernels.pool import KernelPool
+from ..mcp_servers import MCP_TIMEOUT
 from ..messages import MCP_LANGUAGE, ToolSpec
 from ..pycall import format_call, function_name, parse_call
 from ..store import Store
