@@ -44,6 +44,7 @@ def test_ask_again_names_the_form_and_prefills_the_first_field() -> None:
     assert ask is not None and ask.missing == ("country_with_highest_score",)
     assert "@country_with_highest_score[country_name]\n@score[value]" in ask.note
     assert ask.prefill == "@country_with_highest_score["
+    assert "Your answer gave @Switzerland[Switzerland] @score[7.5]: keep its values" in ask.note
     assert ask_again(REQUEST, "@Switzerland[x]", already=True) is None  # once a turn
     assert ask_again("what is 2 + 2?", "4", already=False) is None
 

@@ -60,11 +60,17 @@ def ask_again(request: str, reply: str, already: bool) -> Ask | None:
     if not lacking:
         return None
     form = "\n".join(f"@{name}[{placeholder or 'value'}]" for name, placeholder in wanted.items())
+    given = [f"@{n}[{v}]" for n, v in FIELD.findall(reply) if n not in GENERIC][:MAX_FIELDS]
+    keep = (
+        f"Your answer gave {' '.join(given)}: keep its values, under the field names asked for. "
+        if given
+        else ""
+    )
     note = (
         "The request asks for the final answer in exactly this form, one field per line:\n"
         f"{form}\n"
         f"Your answer {'leaves out' if reply else 'did not give'}: "
-        f"{', '.join('@' + n for n in lacking)}. Write the final answer now in that form, "
+        f"{', '.join('@' + n for n in lacking)}. {keep}Write the final answer now in that form, "
         "with the field names exactly as above and the values the code printed; no code."
     )
     return Ask(note, f"@{next(iter(wanted))}[", lacking)
