@@ -27,6 +27,20 @@ def test_fields_are_read_from_the_request_without_the_generic_description() -> N
     assert fields("what is 2 + 2?") == {}
 
 
+def test_an_at_sign_in_code_is_not_a_field() -> None:
+    assert fields("why does x = A@B[:, 0] fail?") == {}
+    assert fields("df.query('a > @limits[0]') fails") == {}
+    assert fields("my decorator:\n```python\n@buttons[0].clicked.connect\ndef f(): ...\n```") == {}
+    assert fields("what does `@cache[1]` mean?") == {}
+    assert fields("answer as @name[value]") == {"name": "value"}  # a real field called name
+
+
+def test_an_example_value_or_a_dict_counts_as_filled() -> None:
+    assert missing("@n[42]", {"n": "42"}) == ()
+    assert missing("@counts[{'a': 1}]", {"counts": "dict"}) == ()
+    assert missing("@total[{total}]", {"total": "value"}) == ("total",)
+
+
 def test_a_field_is_missing_when_absent_renamed_unfilled_or_a_template() -> None:
     wanted = fields(REQUEST)
     assert missing("@country_with_highest_score[Switzerland] @score[7.587]", wanted) == ()
@@ -104,6 +118,21 @@ def test_at_the_step_limit_the_answer_is_asked_for_instead_of_stopping(
     sent = model.calls[2]
     assert sent[-2].role == "tool" and sent[-2].tool_call_id == "c2"  # the unrun call, settled
     assert "did not give: @country_with_highest_score, @score" in sent[-1].content
+
+
+def test_a_nudge_for_code_at_the_last_step_still_gets_the_final_note(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    from loci.coaching import FINAL_NOTE
+
+    model = ScriptedModel(tools=True)
+    model.enqueue("It is 4.")  # no code yet: sent back for code, at the last step
+    model.enqueue("It is 4.")
+    with Session(
+        replace(settings, max_steps=1), model=model, kernels=fake_pool, approver=auto_approve
+    ) as s:
+        list(s.run("what is 2 + 2?"))
+    assert model.calls[1][-1].content == FINAL_NOTE  # told to answer now, not to write code
 
 
 def test_a_request_without_fields_is_unchanged(settings: Settings, fake_pool: KernelPool) -> None:

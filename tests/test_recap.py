@@ -137,3 +137,20 @@ def test_who_writes_by_default() -> None:
     assert not writes_summaries(ScriptedModel(name="local:qwen2.5-coder-0.5b"), "auto")
     assert not writes_summaries(ScriptedModel(name="openai:gpt-4.1"), "digest")
     assert writes_summaries(ScriptedModel(name="local"), "model")
+
+
+def test_a_stopped_summary_keeps_nothing(settings: Settings, pool: KernelPool) -> None:
+    from loci.compaction import Past, compact_now
+
+    model = SummarisingModel(SUMMARY, context_window=WINDOW)
+    model.enqueue("First answer.")
+    model.enqueue("Second answer.")
+    with Session(settings, model=model, kernels=pool, approver=auto_approve) as s:
+        list(s.run("first request"))
+        list(s.run("second request"))
+        stop = threading.Event()
+        stop.set()  # the person pressed Ctrl-C while the summary was being written
+        past = Past(s.store, s.conversation_id, writer=Recap(model, 1500, stop))
+        assert compact_now(past, s.messages, 1500) is None
+        assert s.store.get_conversation(s.conversation_id).compactions == ()
+        assert list(s.compacted(past)) == []  # and no notice of a failure

@@ -9,7 +9,9 @@ turn, asks for the answer again in exactly that form, with the reply begun by th
 where the model allows a prefill: only the answer's form is constrained, never the reasoning,
 and the values still come from what the code printed.
 
-``@answer_name[value]``, the generic description of the form some prompts add, is not a field.
+``@answer_name[value]``, the generic description of the form some prompts add, is not a field,
+nor is an ``@`` in code (``A@B[0]``, a fenced block, an inline span) or one that indexes
+(``@limits[0]``: a field's placeholder is a word, ``value`` or ``"name"``).
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-FIELD = re.compile(r"@([A-Za-z_]\w{0,80})\[([^\]\n]{0,200})\]")
-GENERIC = frozenset({"answer_name", "name", "field", "field_name", "key"})
+from .parsing import without_code
+
+# an @ that follows no name, dot or bracket: not ``A@B[0]``, ``x.@y[`` or ``f()@z[``
+FIELD = re.compile(r"(?<![\w.)\]])@([A-Za-z_]\w{0,80})\[([^\]\n]{0,200})\]")
+GENERIC = frozenset({"answer_name", "field_name"})
 MAX_FIELDS = 12
+_TEMPLATE = re.compile(r"\{[A-Za-z_]")  # ``{total}``, ``{df['x']}``; not ``{'a': 1}``
+_WORDY = re.compile(r"[\"']?[A-Za-z_]")  # a placeholder is a word, maybe quoted
+_NUMBERS = re.compile(r"[-+\d.,\s%eE]+")
 
 
 @dataclass(frozen=True)
@@ -32,9 +40,12 @@ class Ask:
 
 
 def fields(request: str) -> dict[str, str]:
-    """The fields ``request`` asks for, in order, each with its placeholder (``value``)."""
+    """The fields ``request`` asks for, in order, each with its placeholder (``value``);
+    code in the request (fenced or inline) is not read."""
     found: dict[str, str] = {}
-    for name, placeholder in FIELD.findall(request):
+    for name, placeholder in FIELD.findall(without_code(request)):
+        if not _WORDY.match(placeholder.strip()):  # ``@limits[0]``, ``@x[:, 1]``: indexing
+            continue
         if name not in GENERIC and name not in found and len(found) < MAX_FIELDS:
             found[name] = placeholder.strip()
     return found
@@ -43,12 +54,17 @@ def fields(request: str) -> dict[str, str]:
 def missing(reply: str, wanted: dict[str, str]) -> tuple[str, ...]:
     """The fields of ``wanted`` that ``reply`` does not fill: absent, empty, still the
     placeholder, or a template (``{…}``)."""
-    filled = {
-        name
-        for name, value in FIELD.findall(reply)
-        if value.strip() and "{" not in value and value.strip() != wanted.get(name)
-    }
+    filled = {name for name, value in FIELD.findall(reply) if _filled(value, wanted.get(name))}
     return tuple(name for name in wanted if name not in filled)
+
+
+def _filled(value: str, placeholder: str | None) -> bool:
+    """A value, not a template or the placeholder itself (an example value, ``@n[42]``,
+    may well be the answer)."""
+    value = value.strip()
+    if not value or _TEMPLATE.search(value):
+        return False
+    return value != placeholder or bool(_NUMBERS.fullmatch(value))
 
 
 def ask_again(request: str, reply: str, already: bool) -> Ask | None:

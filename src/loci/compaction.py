@@ -35,8 +35,8 @@ HEADER = (
 )
 
 Count = Callable[[str], int]
-# (the turns, their digest, tokens) -> the summary, or "" to keep the digest
-Writer = Callable[[Sequence[Message], str, int], str]
+# (the turns, their digest, tokens) -> the summary, "" to keep the digest, None when stopped
+Writer = Callable[[Sequence[Message], str, int], "str | None"]
 
 
 @dataclass
@@ -98,7 +98,8 @@ def fit(
 
 def compact_now(past: Past, history: Sequence[Message], window: int) -> CompactionRecord | None:
     """Compact every turn before the last request now (``%compact``); None when there is
-    nothing more to compact. ``window``: the model's input budget in tokens."""
+    nothing more to compact, or the model's summary was stopped. ``window``: the model's
+    input budget in tokens."""
     starts = [i for i, m in enumerate(history) if is_request(m)]
     seqs = past.store.message_seqs(past.conversation_id)
     if len(starts) < 2 or len(seqs) <= starts[-1]:
@@ -107,7 +108,7 @@ def compact_now(past: Past, history: Sequence[Message], window: int) -> Compacti
     if latest is not None and latest.last_seq >= seqs[starts[-1]] - 1:
         return None
     past.used = _compact(past, seqs, history, starts[-1], window, "asked")
-    return past.used
+    return past.used if past.used.id else None  # not stored: the summary was stopped
 
 
 def is_request(message: Message) -> bool:
@@ -146,11 +147,13 @@ def _compact(
     head = HEADER.format(turns=turns, s="" if turns == 1 else "s")
     limit = _digest_tokens(budget) * CHARS_PER_TOKEN - len(head) - 1
     body, method = digest(items, limit, record.summary.workdir), "digest"
+    keep = past.record
     if past.writer is not None and past.record:  # a look (%tokens) costs no model call
         written = past.writer(history[:cut], body, limit // CHARS_PER_TOKEN)
         body, method = (written, "model") if written else (body, method)
+        keep = written is not None  # stopped: used for this call only, never stored
     text = f"{head}\n{body}"
-    if past.record:
+    if keep:
         past.made = past.store.add_compaction(
             past.conversation_id, first_seq=first, last_seq=last, turns=turns, text=text,
             method=method, reason=reason,

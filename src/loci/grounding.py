@@ -37,15 +37,15 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from .events import Grounding, Output
+from .parsing import without_code
 
 _NUMBER = re.compile(r"(?<![\w.])[-−]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
-_CODE = re.compile(r"```.*?(```|$)|`[^`\n]*`", re.S)
 
 
 def numbers(text: str) -> list[str]:
     """The numbers written in ``text``, as written (code spans and fences left out)."""
     found: list[str] = []
-    for m in _NUMBER.finditer(_CODE.sub(" ", text)):
+    for m in _NUMBER.finditer(without_code(text)):
         token = m.group(0).rstrip(",")
         if "," in token and not re.fullmatch(r"[-−]?\d{1,3}(,\d{3})+(\.\d+)?", token):
             found.extend(t for t in token.split(",") if t)

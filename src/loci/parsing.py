@@ -140,3 +140,11 @@ def cut_after_last_fence(text: str, resolve: Resolve) -> str:
         if any(block_language(b, resolve) for b in parser.feed(line + "\n")):
             break
     return "\n".join(kept).rstrip()
+
+
+_CODE = re.compile(r"```.*?(```|$)|`[^`\n]*`", re.S)
+
+
+def without_code(text: str) -> str:
+    """``text`` with its fenced blocks and inline code spans blanked out (prose only)."""
+    return _CODE.sub(" ", text)

@@ -7,7 +7,8 @@ summary of those turns: one call, outside the conversation, sent the turns' tran
 window) with the deterministic digest (``loci.digest``) as the facts loci recorded, and asked
 for the goals, files, results, decisions and errors in at most ``tokens`` tokens. A reply that
 is empty or fails (any ``ModelError``, or a stop) leaves the digest in its place, so compaction
-never fails because the summary did; a reply that is too long is cut. The call's usage is kept
+never fails because the summary did; a reply that is too long is cut. A stop (``cancel``)
+keeps nothing: the next call that needs a compaction makes it again. The call's usage is kept
 on the ``Recap`` so the turn can count it.
 """
 
@@ -53,9 +54,9 @@ class Recap:
         self.usage = Usage()
         self.failures: list[str] = []  # why a summary fell back to the digest
 
-    def __call__(self, turns: Sequence[Message], facts: str, tokens: int) -> str:
-        """The model's summary of ``turns`` in at most ``tokens`` tokens, or "" (the digest
-        ``facts`` is kept then)."""
+    def __call__(self, turns: Sequence[Message], facts: str, tokens: int) -> str | None:
+        """The model's summary of ``turns`` in at most ``tokens`` tokens, "" when it failed
+        (the digest ``facts`` is used then), or None when it was stopped (nothing is kept)."""
         ask = Message("system", INSTRUCTION.format(words=max(40, tokens * 3 // 4)))
         room = self.budget // TRANSCRIPT_SHARE - self.model.count_tokens(facts) - 200
         body = (
@@ -71,11 +72,12 @@ class Recap:
                 elif isinstance(chunk, UsageChunk):
                     self.usage = self.usage + chunk.usage
         except ModelError as exc:
+            if self.cancel is not None and self.cancel.is_set():
+                return None
             self.failures.append(exc.message)
             return ""
         if self.cancel is not None and self.cancel.is_set():
-            self.failures.append("stopped")
-            return ""
+            return None
         text = text.strip()
         limit = tokens * CHARS_PER_TOKEN
         if not text:

@@ -226,9 +226,11 @@ class Session:
         """One model call and what follows from it; returns a status when the turn ends."""
         turn.steps += 1
         final = turn.steps > self.settings.max_steps
-        last = self.messages[-1]
-        if final and not (last.role == "user" and last.by == "loci"):  # a note said what to do
+        just_asked = bool(turn.form_note) and self.messages[-1].content == turn.form_note
+        if final and not just_asked:  # the form's note, just sent, says what to do
             self._note(coaching.FINAL_NOTE)
+            if turn.prefill == coaching.CODE_PREFILL:  # a nudge for code comes too late now
+                turn.prefill = ""
         reply = yield from self._model_step(turn)
         if reply is None:
             return "interrupted" if self._cancel.is_set() else "error"
@@ -238,7 +240,7 @@ class Session:
         if final:
             for call in blocks:  # settled, not left unanswered
                 self._add(Message("tool", coaching.NOT_RUN_NOTE, tool_call_id=call.id))
-            if (yield from self._ask_form(turn, "")):  # no answer yet: one last call for it
+            if (yield from self._ask_form(turn, reply.content)):  # one last call for it
                 return None
             yield Notice("warning", f"stopped after {self.settings.max_steps} code rounds")
             return "max_steps"
@@ -277,10 +279,10 @@ class Session:
     def _ask_form(self, turn: Turn, answer: str) -> Generator[Event, None, bool]:
         """Send the model back, once a turn, for an answer in the ``@field[value]`` form its
         request asks for, when ``answer`` lacks fields; True if it was sent back."""
-        ask = answer_form.ask_again(turn.text, answer, turn.form_asked)
+        ask = answer_form.ask_again(turn.text, answer, bool(turn.form_note))
         if ask is None:
             return False
-        turn.form_asked = True
+        turn.form_note = ask.note
         yield Notice("info", "the answer lacks " + ", ".join(f"@{n}" for n in ask.missing))
         self._note(ask.note)
         turn.prefill = ask.prefill

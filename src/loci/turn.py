@@ -37,7 +37,7 @@ class Turn:
     executions: int = 0
     repeats: int = 0
     prefill: str = ""  # how the next reply must begin
-    form_asked: bool = False  # sent back once for the answer's @fields (loci.answer_form)
+    form_note: str = ""  # the note that sent it back for the answer's @fields, once a turn
     preview: str = ""  # what the model was shown of the files the request names
     reply_id: int | None = None  # the stored id of the model's latest reply
     know_how: tuple[str, ...] = ()  # the recipes its model calls get (``loci.recipes``)

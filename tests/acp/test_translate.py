@@ -70,6 +70,12 @@ def test_an_attached_image_is_saved_in_the_workspace_and_named(tmp_path: Path) -
     assert list((tmp_path / "loci_uploads").iterdir()) == [tmp_path / name]
     assert "left out: not a PNG" in prompt_text([image_block(data, "image/tiff")], tmp_path)
     assert "left out: empty, broken" in prompt_text([image_block("%%%", "image/png")], tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "loci_uploads").symlink_to(elsewhere)  # planted by code
+    got = prompt_text([image_block(data, "image/png")], tmp_path / "other")
+    assert "could not be saved" in got and not list(elsewhere.iterdir())
 
 
 def test_fenced_picks_a_fence_longer_than_any_inside() -> None:

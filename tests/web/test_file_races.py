@@ -298,7 +298,7 @@ def test_file_swapped_for_a_symlink_after_the_walk_is_refused(
 ) -> None:
     (ws / "sub").mkdir()
     (ws / "sub" / "f.txt").write_bytes(b"harmless")
-    real_open_parent = files._open_parent
+    real_open_parent = files.open_parent
 
     def racing_open_parent(workspace: Path, raw: str, *, create: bool) -> tuple[int, str]:
         opened = real_open_parent(workspace, raw, create=create)
@@ -306,7 +306,7 @@ def test_file_swapped_for_a_symlink_after_the_walk_is_refused(
         (ws / "sub" / "f.txt").symlink_to(outside / "secret.txt")
         return opened
 
-    monkeypatch.setattr(files, "_open_parent", racing_open_parent)
+    monkeypatch.setattr(files, "open_parent", racing_open_parent)
     with pytest.raises(PathRefused):
         download_response(ws, "sub/f.txt", inline=False)
 
@@ -316,14 +316,14 @@ def test_parent_swapped_after_the_walk_serves_the_original(
 ) -> None:
     (ws / "sub").mkdir()
     (ws / "sub" / "secret.txt").write_bytes(b"harmless")  # same name as the file outside
-    real_open_parent = files._open_parent
+    real_open_parent = files.open_parent
 
     def racing_open_parent(workspace: Path, raw: str, *, create: bool) -> tuple[int, str]:
         opened = real_open_parent(workspace, raw, create=create)
         _swap_for_symlink(ws / "sub", outside)
         return opened
 
-    monkeypatch.setattr(files, "_open_parent", racing_open_parent)
+    monkeypatch.setattr(files, "open_parent", racing_open_parent)
     assert body(download_response(ws, "sub/secret.txt", inline=False)) == b"harmless"
 
 

@@ -207,6 +207,18 @@ def test_locis_own_state_in_a_workspace_is_neither_listed_served_nor_written(
         assert (home / "history.db").read_bytes() == b"TOPSECRET"
 
 
+def test_a_relative_or_linked_loci_home_is_refused_too(tmp_path: Path) -> None:
+    from loci.web.files import list_files, refusal
+
+    work = tmp_path / "proj"
+    (work / "state").mkdir(parents=True)
+    (work / "state" / "history.db").write_bytes(b"x")
+    (tmp_path / "link").symlink_to(work / "state")
+    for home in (tmp_path / "link", Path(os.path.relpath(work / "state"))):
+        assert "own state" in refusal(work, "state/history.db", home), home
+        assert list_files(work, home=home) == [], home
+
+
 def test_uploads_cannot_escape_the_workspace(client: TestClient, conv: int, tmp_path: Path) -> None:
     outside = tmp_path / "outside2"
     outside.mkdir()

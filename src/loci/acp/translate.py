@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import re
 import uuid
@@ -55,6 +56,7 @@ from acp.schema import (
 )
 
 from ..context import trim_text
+from ..errors import LociError
 from ..events import (
     Approval,
     CodeBlock,
@@ -73,6 +75,7 @@ from ..grounding import unbacked_warning
 from ..prompts import request_of
 from ..sanitize import clean
 from ..store.records import ConversationRecord, ExecutionRecord, MessageRecord
+from ..workspace_paths import write_new
 
 SHOWN_CHARS = 20_000  # of a tool call's text output; the store keeps all of it
 TITLE_CHARS = 60
@@ -116,18 +119,21 @@ def _saved_image(block: ImageContentBlock, workdir: Path) -> str:
     """An attached image, saved in the workspace and named, so the request shows it to a
     model that sees (``loci.intake``) and gives the others, and the code, its path."""
     ext = IMAGE_TYPES.get((block.mime_type or "").lower())
-    try:
-        raw = base64.b64decode(block.data or "", validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if ext is None or not raw or len(raw) > MAX_IMAGE_BYTES:
-        why = "not a PNG, JPEG, GIF or WebP" if ext is None else "empty, broken or over 20 MB"
-        return f"(an attached image was left out: {why})"
+    if ext is None:
+        return "(an attached image was left out: not a PNG, JPEG, GIF or WebP)"
+    data = block.data or ""
+    raw = b""
+    if len(data) <= MAX_IMAGE_BYTES * 4 // 3 + 4:  # checked before decoding it
+        with contextlib.suppress(binascii.Error, ValueError):
+            raw = base64.b64decode(data, validate=True)
+    if not raw or len(raw) > MAX_IMAGE_BYTES:
+        return "(an attached image was left out: empty, broken or over 20 MB)"
     name = f"{UPLOADS}/image-{hashlib.sha256(raw).hexdigest()[:12]}.{ext}"
-    target = workdir / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        target.write_bytes(raw)
+    try:
+        write_new(workdir, name, raw)  # False: the same picture is there already
+    except (LociError, OSError) as exc:
+        why = exc.message if isinstance(exc, LociError) else exc.strerror or str(exc)
+        return f"(an attached image was left out: it could not be saved: {why})"
     return f"(attached image: {name})"
 
 

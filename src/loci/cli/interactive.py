@@ -269,9 +269,16 @@ def _compact(session: Session, console: Console, args: list[str]) -> None:
     if past is None:
         console.print("compaction is off (--no-compact): the oldest turns are dropped instead")
         return
-    made = compact_now(past, session.messages, input_budget(session.model.context_window))
+    session.cancel_event.clear()  # a stop of the last turn is no stop of this
+    with ctrl_c_interrupts(session):  # the model may be writing a summary: Ctrl-C stops it
+        made = compact_now(past, session.messages, input_budget(session.model.context_window))
     if made is None:
-        console.print("nothing to compact: only your last request is sent whole")
+        stopped = session.cancel_event.is_set()
+        console.print(
+            "stopped: nothing was compacted"
+            if stopped
+            else "nothing to compact: only your last request is sent whole"
+        )
         return
     for notice in session.compacted(past):
         console.print(Text(clean(notice.message)))

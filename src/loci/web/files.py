@@ -29,7 +29,13 @@ from urllib.parse import quote
 from starlette.responses import Response, StreamingResponse
 
 from ..errors import NotFoundError, PathRefused
-from ..protected import in_credential_store, within
+from ..workspace_paths import (
+    CLOEXEC,
+    open_parent,
+    os_refusal,
+    refusal,
+    relative_parts,
+)
 
 LIST_LIMIT = 1000
 CHUNK = 1 << 16
@@ -42,81 +48,15 @@ INLINE_TYPES = {
     ".gif": "image/gif",
     ".webp": "image/webp",
 }
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
 # O_NONBLOCK: opening a FIFO planted in the workspace must not hang; only regular files pass
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | _CLOEXEC
-_TMP_FLAGS = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | _CLOEXEC
-_REFUSED_ERRNOS = {errno.ELOOP, errno.ENOTDIR, errno.ENAMETOOLONG}
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | CLOEXEC
+_TMP_FLAGS = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | CLOEXEC
 
 
 def new_workspace(root: Path) -> Path:
     """A fresh, uniquely named folder under ``root`` for one conversation."""
     root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix="conv-", dir=root)).resolve()
-
-
-def _relative_parts(raw: str) -> tuple[str, ...]:
-    if not raw or "\x00" in raw or "\\" in raw:
-        raise PathRefused(f"not a usable file name: {raw!r}")
-    pure = PurePosixPath(raw)
-    if pure.is_absolute():
-        raise PathRefused("absolute paths are refused: name a file inside the workspace")
-    parts = tuple(p for p in pure.parts if p != ".")
-    if not parts or ".." in parts:
-        raise PathRefused("paths with '..' are refused: name a file inside the workspace")
-    return parts
-
-
-def _refuse(raw: str, exc: OSError) -> Exception:
-    """The API error for an ``os.open`` that failed on ``raw`` (other errors unchanged)."""
-    if isinstance(exc, FileNotFoundError):
-        return NotFoundError("no such file in the workspace")
-    if exc.errno in _REFUSED_ERRNOS:
-        return PathRefused(f"{raw!r}: a symlink or a file is in the way inside the workspace")
-    return exc
-
-
-def _open_parent(workspace: Path, raw: str, *, create: bool) -> tuple[int, str]:
-    """An fd of the folder holding ``raw`` (reached without following symlinks), and the name.
-
-    The workspace itself is the server's own path and is opened as such; below it, every
-    part is opened relative to its parent with O_NOFOLLOW. With ``create``, missing folders
-    are made one part at a time. The caller closes the fd.
-    """
-    parts = _relative_parts(raw)
-    if create:
-        workspace.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
-    except OSError as exc:
-        raise _refuse(raw, exc) from None
-    try:
-        for part in parts[:-1]:
-            try:
-                if create:
-                    with contextlib.suppress(FileExistsError):
-                        os.mkdir(part, dir_fd=fd)
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except OSError as exc:
-                raise _refuse(raw, exc) from None
-            os.close(fd)
-            fd = child
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd, parts[-1]
-
-
-def refusal(workspace: Path, rel: str, home: Path | None = None) -> str:
-    """Why ``rel`` is neither listed, served nor written ("" when it may be): it is in a
-    credential store (``proj/.aws/...``, ``.netrc``), or it is loci's own state (``home``,
-    ``LOCI_HOME``, when it lies in the workspace: the history of every conversation)."""
-    if in_credential_store(_relative_parts(rel)):
-        return f"{rel!r} is in a credential store: loci does not serve it"
-    if home is not None and within(home, workspace) and within(workspace / rel, home):
-        return f"{rel!r} is loci's own state: loci does not serve it"
-    return ""
 
 
 def open_download(
@@ -130,11 +70,11 @@ def open_download(
     why = refusal(workspace, rel, home)
     if why:
         raise PathRefused(why)
-    dfd, name = _open_parent(workspace, rel, create=False)
+    dfd, name = open_parent(workspace, rel, create=False)
     try:
         fd = os.open(name, _READ_FLAGS, dir_fd=dfd)
     except OSError as exc:
-        raise _refuse(rel, exc) from None
+        raise os_refusal(rel, exc) from None
     finally:
         os.close(dfd)
     try:
@@ -279,11 +219,11 @@ async def save_upload(
     Missing folders are created; a symlink at any part, a folder at ``raw``, or a path with
     a ``refusal`` (loci's own state, a credential store) is refused.
     """
-    parts = _relative_parts(raw)
+    parts = relative_parts(raw)
     why = refusal(workspace, raw, home)
     if why:
         raise PathRefused(why.replace("does not serve", "does not write"))
-    dfd, name = _open_parent(workspace, raw, create=True)
+    dfd, name = open_parent(workspace, raw, create=True)
     try:
         try:
             existing = os.stat(name, dir_fd=dfd, follow_symlinks=False)

@@ -344,7 +344,7 @@ async function refreshKernel() {
   const data = conv ? await api(`/api/conversations/${conv}/state`).catch(() => null) : null;
   if (conv !== S.conv) return;  // another conversation was opened meanwhile
   const list = data && data.listing;
-  if (!list) { box.replaceChildren(el("p", "empty", "Nothing has run yet.")); return; }
+  if (!list) { box.replaceChildren(el("p", "empty", "No live kernel: nothing has run since it started.")); return; }
   const ul = el("ul");
   for (const n of list.names) ul.append(el("li", n.changed ? "changed" : null, n.text));
   const parts = [list.names.length ? ul : el("p", "empty", "No names yet.")];
@@ -392,6 +392,7 @@ function forget() {  // a conversation that is gone, or not this user's: start a
   sessionStorage.removeItem("loci-conv");
   history.replaceState(null, "", "/");
   $("log").replaceChildren();
+  refreshKernel();
   return refreshList();
 }
 
