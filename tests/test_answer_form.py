@@ -44,6 +44,8 @@ def test_an_example_value_or_a_dict_counts_as_filled() -> None:
 def test_a_field_is_missing_when_absent_renamed_unfilled_or_a_template() -> None:
     wanted = fields(REQUEST)
     assert missing("@country_with_highest_score[Switzerland] @score[7.587]", wanted) == ()
+    assert missing("@country_with_highest_score[Switzerland]@score[7.587]", wanted) == ()
+    assert list(fields("as @a[value]@b[value]")) == ["a", "b"]
     assert missing("@Switzerland[Switzerland] @score[7.587]", wanted) == (
         "country_with_highest_score",
     )

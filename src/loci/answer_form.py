@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 from .parsing import without_code
 
-# an @ that follows no name, dot or bracket: not ``A@B[0]``, ``x.@y[`` or ``f()@z[``
-FIELD = re.compile(r"(?<![\w.)\]])@([A-Za-z_]\w{0,80})\[([^\]\n]{0,200})\]")
+ANSWER = re.compile(r"@([A-Za-z_]\w{0,80})\[([^\]\n]{0,200})\]")  # in a reply: anywhere
+# in a request, an @ that follows no name, dot or call: not ``A@B[0]``, ``x.@y[``, ``f()@z[``
+FIELD = re.compile(r"(?<![\w.)])" + ANSWER.pattern)
 GENERIC = frozenset({"answer_name", "field_name"})
 MAX_FIELDS = 12
 _TEMPLATE = re.compile(r"\{[A-Za-z_]")  # ``{total}``, ``{df['x']}``; not ``{'a': 1}``
@@ -54,7 +55,7 @@ def fields(request: str) -> dict[str, str]:
 def missing(reply: str, wanted: dict[str, str]) -> tuple[str, ...]:
     """The fields of ``wanted`` that ``reply`` does not fill: absent, empty, still the
     placeholder, or a template (``{…}``)."""
-    filled = {name for name, value in FIELD.findall(reply) if _filled(value, wanted.get(name))}
+    filled = {name for name, value in ANSWER.findall(reply) if _filled(value, wanted.get(name))}
     return tuple(name for name in wanted if name not in filled)
 
 
@@ -76,7 +77,7 @@ def ask_again(request: str, reply: str, already: bool) -> Ask | None:
     if not lacking:
         return None
     form = "\n".join(f"@{name}[{placeholder or 'value'}]" for name, placeholder in wanted.items())
-    given = [f"@{n}[{v}]" for n, v in FIELD.findall(reply) if n not in GENERIC][:MAX_FIELDS]
+    given = [f"@{n}[{v}]" for n, v in ANSWER.findall(reply) if n not in GENERIC][:MAX_FIELDS]
     keep = (
         f"Your answer gave {' '.join(given)}: keep its values, under the field names asked for. "
         if given
