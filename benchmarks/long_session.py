@@ -21,8 +21,8 @@ no longer fit: both defaults), ``no-state`` (``--no-kernel-state``), ``no-compac
 (``--no-compact``: the oldest turns are dropped) and ``bare`` (neither). The report gives the
 counts, the share reused, the median tokens per request and the median seconds per request of
 each, in one run; ``--rounds N`` runs every config N times, interleaved (the small models'
-replies vary from run to run), and adds the reused count of each round. ``--model scripted`` checks the plumbing: its replies
-reuse every name, so every use counts as reused.
+replies vary from run to run), and adds the reused count of each round. ``--model scripted``
+checks the plumbing: its replies reuse every name, so every use counts as reused.
 """
 
 from __future__ import annotations

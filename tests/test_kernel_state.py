@@ -13,9 +13,7 @@ from loci.messages import ToolCall
 from loci.models.scripted import ScriptedModel
 from loci.session import Session
 
-DF = Variable(
-    "df", "DataFrame", "pandas", "dataframe", (891, 12), columns=(("Age", "float64"),)
-)
+DF = Variable("df", "DataFrame", "pandas", "dataframe", (891, 12), columns=(("Age", "float64"),))
 
 
 def answer(names: list[dict[str, object]], left_out: int = 0) -> dict[str, object]:
@@ -28,8 +26,15 @@ def test_parse_reads_the_probe_answer() -> None:
     state = parse(
         answer(
             [
-                {"name": "df", "type": "DataFrame", "module": "pandas", "kind": "dataframe",
-                 "shape": [891, 12], "columns": [["Age", "float64"]], "changed": True},
+                {
+                    "name": "df",
+                    "type": "DataFrame",
+                    "module": "pandas",
+                    "kind": "dataframe",
+                    "shape": [891, 12],
+                    "columns": [["Age", "float64"]],
+                    "changed": True,
+                },
                 {"name": "np", "type": "module", "kind": "module", "detail": "numpy"},
                 {"name": 3},  # not a name: dropped
             ],
@@ -56,8 +61,14 @@ def test_summary_lists_changed_data_first_and_imports_apart() -> None:
         (
             Variable("n", "int", "builtins", "value", detail="3"),
             DF,
-            Variable("model", "LinearRegression", "sklearn.linear_model", "model",
-                     detail="fitted", changed=True),
+            Variable(
+                "model",
+                "LinearRegression",
+                "sklearn.linear_model",
+                "model",
+                detail="fitted",
+                changed=True,
+            ),
             Variable("pd", "module", kind="module", detail="pandas"),
         ),
         cwd="/work",

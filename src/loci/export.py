@@ -41,6 +41,7 @@ Json = dict[str, Any]
 def export_ipynb(record: ConversationRecord) -> str:
     """The conversation as a valid nbformat v4 notebook (JSON text)."""
     import nbformat  # its schema checker is slow to import: only a notebook export needs it
+
     s = record.summary
     cells: list[Json] = [_markdown_cell(f"# {_title(record)}")]
     if branched := branch_note(record):

@@ -28,9 +28,7 @@ _LINE_CHARS = 200  # ... each cut here
 # Chinese and Japanese text puts no space around a name: its punctuation (U+3000-303F,
 # full-width forms U+FF00-FFEF) and its characters (U+4E00-9FFF) end and begin one too.
 _WIDE = "\u3000-\u303f\uff00-\uffef\u4e00-\u9fff"
-_EXT_END = re.compile(
-    rf"\.[A-Za-z][A-Za-z0-9]{{0,4}}(?=$|[\s\"'`),;:?!{_WIDE}]|\.(?:\s|$))"
-)
+_EXT_END = re.compile(rf"\.[A-Za-z][A-Za-z0-9]{{0,4}}(?=$|[\s\"'`),;:?!{_WIDE}]|\.(?:\s|$))")
 _STARTS = " \"'`("
 _WIDE_START = re.compile(f"[{_WIDE}]")
 _TABULAR = {".csv": ",", ".tsv": "\t"}

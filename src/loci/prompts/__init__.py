@@ -101,7 +101,5 @@ def for_model(
         model.supports_tools, workdir, languages, know_how, project, mcp, kernel_state
     )
     budget = input_budget(model.context_window)
-    sent = compaction.fit(
-        system, history, model.count_tokens, budget, past, image_counter(model)
-    )
+    sent = compaction.fit(system, history, model.count_tokens, budget, past, image_counter(model))
     return orphan_results_to_user(sent) if model.supports_tools else sent
