@@ -89,13 +89,18 @@ def refusal(workspace: Path, rel: str, home: Path | None = None) -> str:
     return ""
 
 
+def check_writable(workspace: Path, rel: str, home: Path | None = None) -> None:
+    """PathRefused when ``rel`` has a ``refusal``: loci writes none of those."""
+    why = refusal(workspace, rel, home)
+    if why:
+        raise PathRefused(why.replace("does not serve", "does not write"))
+
+
 def write_new(workspace: Path, rel: str, data: bytes, home: Path | None = None) -> bool:
     """Write ``data`` to a new file ``rel`` inside the workspace (folders made as needed,
     no symlink followed); False when a file of that name is already there. PathRefused,
     NotFoundError or OSError when it cannot be written."""
-    why = refusal(workspace, rel, home)
-    if why:
-        raise PathRefused(why.replace("does not serve", "does not write"))
+    check_writable(workspace, rel, home)
     dfd, name = open_parent(workspace, rel, create=True)
     try:
         try:

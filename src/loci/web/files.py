@@ -31,6 +31,7 @@ from starlette.responses import Response, StreamingResponse
 from ..errors import NotFoundError, PathRefused
 from ..workspace_paths import (
     CLOEXEC,
+    check_writable,
     open_parent,
     os_refusal,
     refusal,
@@ -220,9 +221,7 @@ async def save_upload(
     a ``refusal`` (loci's own state, a credential store) is refused.
     """
     parts = relative_parts(raw)
-    why = refusal(workspace, raw, home)
-    if why:
-        raise PathRefused(why.replace("does not serve", "does not write"))
+    check_writable(workspace, raw, home)
     dfd, name = open_parent(workspace, raw, create=True)
     try:
         try:
