@@ -291,6 +291,31 @@ def test_the_kernel_panel_lists_what_the_kernel_holds(
     assert "sales: DataFrame 2×2" in page.inner_text("#kernel")
 
 
+def test_a_late_answer_never_overwrites_a_newer_list(
+    start_server: ServerFactory, page: Any
+) -> None:
+    srv = start_server(real_kernels=False)
+    srv.model.enqueue("Hello.")
+    gets: list[Any] = []
+
+    def hold_second(route: Any) -> None:
+        if route.request.method == "GET":
+            gets.append(route)
+            if len(gets) == 2:  # the list asked for as the conversation opened: answered later
+                return
+        route.continue_()
+
+    page.route("**/api/conversations", hold_second)
+    page.goto(f"{srv.url}/?token={TOKEN}")
+    _send(page, "a question with a title")
+    _turns_done(page, 1)  # the turn's own refresh lists the conversation ...
+    page.wait_for_selector("#conversations li:has-text('a question with a title')")
+    # ... and an answer from before it existed, arriving last, must not replace that
+    gets[1].fulfill(status=200, content_type="application/json", body="[]")
+    page.wait_for_timeout(500)
+    assert page.locator("#conversations li").all_inner_texts() == ["a question with a title"]
+
+
 def test_a_wrong_token_asks_for_another(start_server: ServerFactory, browser: Any) -> None:
     srv = start_server(real_kernels=False)
     context = browser.new_context(bypass_csp=True)  # not `page`: this 401 is expected

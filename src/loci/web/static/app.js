@@ -52,8 +52,18 @@ function scroll() { const log = $("log"); log.scrollTop = log.scrollHeight; }
 function notice(level, text) { $("log").append(el("div", "notice " + level, text)); }
 
 // -- conversations ----------------------------------------------------------------------
+// Refreshes overlap (a conversation opened, a turn done): only the newest answer is shown,
+// never an older one that arrives after it.
+const asked = {};
+async function newest(key, load) {
+  const mine = (asked[key] = (asked[key] || 0) + 1);
+  const data = await load();
+  return mine === asked[key] ? data : undefined;
+}
+
 async function refreshList() {
-  const rows = await api("/api/conversations");
+  const rows = await newest("list", () => api("/api/conversations"));
+  if (rows === undefined) return;
   const ul = $("conversations");
   ul.replaceChildren();
   for (const row of rows) {
@@ -324,9 +334,11 @@ function showOutput(card, o) {
 // -- files ----------------------------------------------------------------------------------
 async function refreshFiles() {
   const ul = $("filelist");
-  if (!S.conv) { ul.replaceChildren(); return; }
-  const data = await api(`/api/conversations/${S.conv}/files`);
+  const conv = S.conv;
+  const data = await newest("files", () => conv ? api(`/api/conversations/${conv}/files`) : null);
+  if (data === undefined || conv !== S.conv) return;  // a newer one, or another conversation
   ul.replaceChildren();
+  if (!data) return;
   for (const f of data.files) {
     const a = el("a", null, f.path);
     a.href = fileUrl(f.path);
@@ -341,8 +353,9 @@ async function refreshFiles() {
 async function refreshKernel() {
   const box = $("kernel");
   const conv = S.conv;
-  const data = conv ? await api(`/api/conversations/${conv}/state`).catch(() => null) : null;
-  if (conv !== S.conv) return;  // another conversation was opened meanwhile
+  const data = await newest("kernel",
+    () => conv ? api(`/api/conversations/${conv}/state`).catch(() => null) : null);
+  if (data === undefined || conv !== S.conv) return;  // a newer one, or another conversation
   const list = data && data.listing;
   if (!list) { box.replaceChildren(el("p", "empty", "No live kernel: nothing has run since it started.")); return; }
   const ul = el("ul");
