@@ -29,6 +29,11 @@ def input_budget(window: int) -> int:
     return window - min(REPLY_RESERVE_TOKENS, window // REPLY_RESERVE_SHARE)
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, its end marked with "…"."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def trim_text(text: str, limit: int, where: str = "") -> str:
     """Keep the head and tail of ``text`` within about ``limit`` characters."""
     if len(text) <= limit:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .context import trim_text
+from .context import clip, trim_text
 from .store.records import ExecutionRecord, Item, MessageRecord
 
 # Of a request and of its final answer, the start: as much as the limit allows, from the
@@ -177,7 +177,7 @@ def _close(
 
 def _short(text: str, limit: int) -> str:
     flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return clip(flat, limit)
 
 
 def _unique(names: Iterable[str]) -> list[str]:

@@ -20,6 +20,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .context import clip
+
 __all__ = [
     "BUDGET",
     "EXPRESSION",
@@ -219,7 +221,7 @@ class KernelState:
         parts: list[str] = []
         used = len(head) + len(tail)
         for i, var in enumerate(names):
-            text = _clip(var.describe(), 300)
+            text = clip(var.describe(), 300)
             left = len(names) - i - 1 + self.left_out
             note = f"; … and {left} more names" if left else ""
             if used + len(text) + 2 + len(note) > cap and parts:
@@ -232,15 +234,11 @@ class KernelState:
             if self.left_out:
                 parts.append(f"… and {self.left_out} more names")
         body = "; ".join(parts) if parts else "no names yet"
-        return _clip(head + body + "." + tail, cap)
+        return clip(head + body + "." + tail, cap)
 
 
 def _import(var: Variable) -> str:
     return var.name if var.detail in ("", var.name) else f"{var.detail} as {var.name}"
-
-
-def _clip(text: str, cap: int) -> str:
-    return text if len(text) <= cap else text[: cap - 1] + "…"
 
 
 def parse(raw: object) -> KernelState | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from .context import clip
 from .errors import ModelError
 from .events import Usage
 from .messages import Message
@@ -113,5 +114,4 @@ def _line(message: Message) -> str:
 
 
 def _cut(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
+    return clip(text.strip(), MESSAGE_CHARS)

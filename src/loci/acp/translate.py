@@ -55,7 +55,7 @@ from acp.schema import (
     UserMessageChunk,
 )
 
-from ..context import trim_text
+from ..context import clip, trim_text
 from ..errors import LociError
 from ..events import (
     Approval,
@@ -184,8 +184,7 @@ class ToolCallView:
     @property
     def title(self) -> str:
         first = next((line.strip() for line in self.code.splitlines() if line.strip()), "")
-        if len(first) > TITLE_CHARS:
-            first = first[: TITLE_CHARS - 1] + "…"
+        first = clip(first, TITLE_CHARS)
         return f"{self.language}: {first}" if first else self.language
 
     @property

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..context import clip
 from ..messages import ToolSpec
 from ..pycall import function_name, server_name, tool_name
 from .client import ServerTool
@@ -70,7 +71,7 @@ class Entry:
         """The description's first line, cut to ``SUMMARY_CHARS``."""
         lines = self.tool.description.strip().splitlines()
         line = lines[0].strip() if lines else ""
-        return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
+        return clip(line, SUMMARY_CHARS)
 
     def line(self) -> str:
         """The system prompt's line: its call with the argument names, and what it does."""
