@@ -82,6 +82,13 @@ def _turns_done(page: Any, n: int) -> None:
     page.wait_for_function(f"document.querySelectorAll('.turn-end').length >= {n}")
 
 
+def _release(page: Any, held: list[Any]) -> None:
+    """Let the request a ``page.route`` handler held go on, once it has been made."""
+    while not held:
+        page.wait_for_timeout(20)
+    held[0].continue_()
+
+
 def test_chat_plot_upload_download_stop_reload(
     start_server: ServerFactory, page: Any, tmp_path: Path
 ) -> None:
@@ -240,9 +247,7 @@ def test_a_message_typed_while_the_page_loads_is_sent(
     page.goto(f"{srv.url}/?token={TOKEN}")
     _send(page, "typed early")
     page.press("#prompt", "Enter")  # impatient: a second Enter must not send it twice
-    while not held:
-        page.wait_for_timeout(20)
-    held[0].continue_()
+    _release(page, held)
     _turns_done(page, 1)
     assert "typed early" in page.inner_text("#log")
     assert "Got it." in page.inner_text("#log")
@@ -259,9 +264,7 @@ def test_choices_made_while_the_page_loads_are_kept(start_server: ServerFactory,
     page.route("**/api/defaults", lambda route: held.append(route))
     page.goto(f"{srv.url}/?token={TOKEN}")
     page.check("#auto")  # ticked before the server's defaults (auto-run off) arrive
-    while not held:
-        page.wait_for_timeout(20)
-    held[0].continue_()
+    _release(page, held)
     page.wait_for_function("document.querySelectorAll('#models option').length > 0")
     assert page.is_checked("#auto")
     _send(page, "what is 6 times 7?")  # no click on Run: the user's tick holds
