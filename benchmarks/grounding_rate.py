@@ -12,9 +12,12 @@ from ``details.jsonl`` (dabench: every sub-answer right) or, for gsmhard, from t
 
 - old rule: the text of the outputs of the turn's executions before the answer, as loci took
   it before (``o.text or o.data`` of every output but errors);
-- new rule: ``Evidence`` of those outputs (``output_texts``), the data literals of the code
-  that showed something (``shown_literals``) and the preview of the request's files (taken
-  from the stored request; rebuilt from the files it names when the request has none).
+- literals rule (stop 15): ``Evidence`` of those outputs (``output_texts``), the data literals
+  of the code that showed something (``shown_literals``) and the preview of the request's
+  files (taken from the stored request; rebuilt from the files it names when the request has
+  none);
+- new rule, loci's now: the same, less the numbers each execution's code typed itself
+  (``shown_outputs``: ``print(42)`` backs no 42).
 
 A correct answer with an unsupported number is a false flag; among incorrect answers the
 script counts those with unsupported numbers (flags that were right to warn). ``stored``
@@ -36,7 +39,7 @@ from run_bench import DEFAULT_BENCH, load_prompts, read_jsonl
 
 from loci.events import Grounding
 from loci.files import describe_files, mentioned_files
-from loci.grounding import Evidence, ground, output_texts, shown_literals
+from loci.grounding import Evidence, ground, output_texts, shown_literals, shown_outputs
 from loci.prompts import PREVIEW_NOTE
 from loci.store import Store
 from loci.store.records import ConversationRecord, ExecutionRecord, Item, MessageRecord
@@ -49,7 +52,8 @@ class Answer:
     text: str
     request: str
     old: tuple[str, ...]  # outputs as the old rule read them
-    new: Evidence
+    literals: Evidence  # outputs, shown data literals and the file preview
+    new: Evidence  # the same, less the numbers code typed (loci's rule)
     stored: Grounding | None  # as the run recorded it
 
 
@@ -60,13 +64,15 @@ class Tally:
     answers: int = 0
     judged: int = 0  # with at least one number grounding judges
     old: int = 0
+    literals: int = 0
     new: int = 0
     stored: int = 0
     flagged_new: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, task_id: int, answer: Answer) -> None:
-        """Count ``answer`` under both rules."""
+        """Count ``answer`` under each rule."""
         old = ground(answer.text, answer.old, answer.request)
+        self.literals += bool(ground(answer.text, answer.literals, answer.request).unsupported)
         new = ground(answer.text, answer.new, answer.request)
         self.answers += 1
         self.judged += bool(old.supported or old.unsupported)
@@ -121,8 +127,14 @@ def final_answer(record: ConversationRecord) -> Answer | None:
         n for r in runs for n in shown_literals(r.language, r.code, r.status, r.outputs, r.files)
     ]
     outputs = tuple(t for r in runs for t in output_texts(r.outputs))
+    computed = tuple(t for r in runs for t in shown_outputs(r.language, r.code, r.outputs).texts)
     return Answer(
-        reply.content, request, old, Evidence(outputs, literals, preview), reply.grounding
+        reply.content,
+        request,
+        old,
+        Evidence(outputs, literals, preview),
+        Evidence(computed, literals, preview),
+        reply.grounding,
     )
 
 
@@ -224,16 +236,21 @@ def _share(n: int, total: int) -> str:
     return f"{n} ({n / total:.1%})" if total else f"{n}"
 
 
+def _rates(t: Tally) -> str:
+    return (
+        f"old {_share(t.old, t.answers)}, literals {_share(t.literals, t.answers)}, "
+        f"new {_share(t.new, t.answers)}, as run {t.stored}"
+    )
+
+
 def summary(report: Report, show: int) -> str:
     """The report as text: rates, then the correct answers the new rule still flags."""
     c, w = report.correct, report.incorrect
     lines = [
         f"tasks={report.tasks} unmatched={len(report.unmatched)} "
         f"no_final_answer={len(report.no_answer)}",
-        f"correct answers={c.answers} (with judged numbers {c.judged}); false flags: "
-        f"old {_share(c.old, c.answers)}, new {_share(c.new, c.answers)}, as run {c.stored}",
-        f"incorrect answers={w.answers} (with judged numbers {w.judged}); flagged: "
-        f"old {_share(w.old, w.answers)}, new {_share(w.new, w.answers)}, as run {w.stored}",
+        f"correct answers={c.answers} (with judged numbers {c.judged}); false flags: {_rates(c)}",
+        f"incorrect answers={w.answers} (with judged numbers {w.judged}); flagged: {_rates(w)}",
     ]
     if c.flagged_new and show:
         lines.append("correct answers the new rule flags:")

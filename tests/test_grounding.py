@@ -6,10 +6,19 @@ from decimal import Decimal
 from pathlib import Path
 
 from loci.approval import auto_approve
+from loci.coaching import ECHO_NOTE
 from loci.config import Settings
 from loci.events import Event, Grounding, KernelResult, Output
 from loci.files import describe_files
-from loci.grounding import Evidence, data_literals, ground, output_texts, shown_literals
+from loci.grounding import (
+    Evidence,
+    data_literals,
+    ground,
+    output_texts,
+    shown_literals,
+    shown_outputs,
+    typed_numbers,
+)
 from loci.kernels.fake import FakeKernel
 from loci.kernels.pool import KernelPool
 from loci.models.scripted import ScriptedModel
@@ -111,15 +120,62 @@ def test_a_typed_scalar_restated_with_no_output_is_still_flagged(
     assert g == Grounding((), ("42",))
 
 
-def test_a_hard_coded_print_is_an_output_as_before(
+def test_a_hard_coded_print_is_sent_back_once_for_code_that_computes_it(
     settings: Settings, fake_pool: KernelPool
 ) -> None:
-    replies = ["```python\nprint(42)\n```", "The answer is 42."]
+    replies = ["```python\nprint(42)\n```", "The answer is 42.", "```python\nprint(6 * 7)\n```",
+               "The answer is 42."]  # fmt: skip
     stdout = Output("stdout", "42\n")
-    g = final_grounding(
-        settings, fake_pool, replies, "Six times seven?", (stdout, KernelResult("ok"))
+    with Session(
+        settings, model=ScriptedModel(replies), kernels=fake_pool, approver=auto_approve
+    ) as s:
+        py = s.kernels.get("python")
+        assert isinstance(py, FakeKernel)
+        py.enqueue(stdout, KernelResult("ok"))
+        py.enqueue(stdout, KernelResult("ok"))
+        events = list(s.run("Six times seven?"))
+        assert s.messages[4].content == ECHO_NOTE.format(numbers="42")
+    assert [e for e in events if isinstance(e, Grounding)][-1] == Grounding(("42",), ())
+
+
+def test_a_guess_printed_every_time_is_flagged(settings: Settings, fake_pool: KernelPool) -> None:
+    answer = "@total[460836225.30]"
+    replies = [f"```python\nprint('{answer}')\n```", answer, "```python\nprint(460836225.30)\n```",
+               answer, answer]  # fmt: skip
+    stdout = (Output("stdout", "@total[460836225.30]\n"), KernelResult("ok"))
+    printed = (Output("stdout", "460836225.3\n"), KernelResult("ok"))
+    g = final_grounding(settings, fake_pool, replies, "Sum the sales.", stdout, printed)
+    assert g == Grounding((), ("460836225.30",))
+
+
+def test_the_numbers_code_types_are_its_constants_and_strings() -> None:
+    code = 'x = 2.5  # about 99\nprint(f"total {x * -4}: 1,234 and 7")\ny = -3'
+    assert typed_numbers("python", code) >= {Decimal(n) for n in ("2.5", "4", "1234", "7", "3")}
+    assert Decimal(99) not in typed_numbers("python", code)  # a comment is not code
+    assert Decimal(-3) in typed_numbers("python", code) and Decimal(-4) in typed_numbers(
+        "python", code
     )
-    assert g == Grounding(("42",), ())
+    assert typed_numbers("python", 'print(f"{m:.2f}")') == set()  # a format is not a number
+    assert typed_numbers("shell", "echo 5050") == {Decimal(5050), Decimal(-5050)}
+    assert typed_numbers("python", "echo 5050 (") == {Decimal(5050), Decimal(-5050)}  # no parse
+
+
+def test_an_output_keeps_only_the_numbers_its_code_computed() -> None:
+    shown = shown_outputs(
+        "python", "print(df.x.mean(), 460836225.3)", [Output("stdout", "23.5 460836225.3\n")]
+    )
+    assert shown.texts == ["23.5  \n"] and shown.echoed == {Decimal("460836225.3")}
+    shown = shown_outputs(
+        "python", "print([1, 2 * 10, 3], 1234)", [Output("stdout", "1,20,3 1,234")]
+    )
+    assert shown.texts == [" ,20,   "] and shown.echoed == {
+        Decimal(1),
+        Decimal(3),
+        Decimal(1234),
+    }  # 20 computed
+    assert ground("It is 23.5.", Evidence(shown.texts)).unsupported == ("23.5",)
+    computed = shown_outputs("python", "print(6 * 7)", [Output("stdout", "42\n")])
+    assert computed.texts == ["42\n"] and not computed.echoed
 
 
 def test_numbers_of_the_users_csv_back_an_answer_restating_them(

@@ -57,7 +57,8 @@ def run_dir(tmp_path: Path) -> Path:
     with Store(out / "home" / "history.db") as store:
         shown = [FIGURE, Output("stdout", "3253.7\n")]
         add_task(store, asked, PLOT, shown, answers[0], describe_files([table]))
-        add_task(store, "What is six times seven?", "x = 42", [], answers[1])
+        add_task(store, "What is six times seven?", "print(42)", [Output("stdout", "42\n")],
+                 answers[1])  # fmt: skip
     lines = [json.dumps({"id": i, "response": a}) for i, a in answers.items()]
     (out / "responses.jsonl").write_text("\n".join(lines) + "\n")
     details = [{"id": 0, "all": True}, {"id": 1, "all": False}, {"id": 2, "all": True}]
@@ -66,7 +67,7 @@ def run_dir(tmp_path: Path) -> Path:
     return out
 
 
-def test_false_flags_are_counted_under_the_old_and_the_new_rule(
+def test_false_flags_are_counted_under_each_rule(
     run_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert grounding_rate.main([str(run_dir), "--json"]) == 0
@@ -74,17 +75,19 @@ def test_false_flags_are_counted_under_the_old_and_the_new_rule(
     assert report["tasks"] == 3 and report["unmatched"] == [2]  # id 2 has no reply
     correct, incorrect = report["correct"], report["incorrect"]
     # the literals that were plotted and the previewed file back it now; before, they did not
-    assert (correct["answers"], correct["old"], correct["new"], correct["stored"]) == (1, 1, 0, 1)
-    # a typed scalar restated with no output is flagged by both rules
-    assert (incorrect["answers"], incorrect["old"], incorrect["new"]) == (1, 1, 1)
+    assert (correct["answers"], correct["old"], correct["literals"], correct["new"]) == (1, 1, 0, 0)
+    assert correct["stored"] == 1
+    # a printed guess: an output to the old rules, typed (so flagged) to the new one
+    assert (incorrect["answers"], incorrect["old"], incorrect["literals"]) == (1, 0, 0)
+    assert (incorrect["new"], incorrect["stored"]) == (1, 0)
     assert incorrect["flagged_new"] == [{"id": 1, "unsupported": ["42"]}]
 
 
 def test_the_text_report_names_the_rates(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     grounding_rate.main([str(run_dir)])
     text = capsys.readouterr().out
-    assert "false flags: old 1 (100.0%), new 0 (0.0%), as run 1" in text
-    assert "flagged: old 1 (100.0%), new 1 (100.0%)" in text
+    assert "false flags: old 1 (100.0%), literals 0 (0.0%), new 0 (0.0%), as run 1" in text
+    assert "flagged: old 0 (0.0%), literals 0 (0.0%), new 1 (100.0%), as run 0" in text
 
 
 def test_gsmhard_correctness_comes_from_the_bench_scorer(tmp_path: Path) -> None:

@@ -490,7 +490,8 @@ def test_an_answer_after_failed_code_is_sent_back_to_fix_it(
     settings: Settings, fake_pool: KernelPool, fakes: dict[str, FakeKernel]
 ) -> None:
     model = ScriptedModel(
-        ["```python\nprint(df.x.mean())\n```", "The mean is 4.25.", "```python\nprint(4.25)\n```",
+        ["```python\nprint(df.x.mean())\n```", "The mean is 4.25.",
+         "```python\ndf = pd.read_csv('x.csv')\nprint(df.x.mean())\n```",
          "The mean is 4.25."]
     )  # fmt: skip
     with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
@@ -530,7 +531,8 @@ def test_an_unbacked_figure_is_kept_with_the_answer(
     from loci.export import export_ipynb, export_markdown
     from loci.store.records import MessageRecord
 
-    model = ScriptedModel(["```python\nprint(15)\n```", "The sum is 15 and the mean is 5.5."])
+    replies = ["```python\nprint(3 + 5 + 7)\n```", "The sum is 15 and the mean is 5.5."]
+    model = ScriptedModel(replies)
     with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
         py = s.kernels.get("python")
         assert isinstance(py, FakeKernel)

@@ -15,7 +15,7 @@ import sys
 from importlib import resources
 
 from .events import ExecutionDone, Grounding
-from .grounding import numbers
+from .grounding import among, numbers
 from .turn import Turn
 
 if sys.version_info >= (3, 11):
@@ -42,6 +42,10 @@ FIX_NOTE = (
     "The last code failed, so that answer is not backed by any output. "
     "Fix the error and run the code again."
 )
+ECHO_NOTE = (
+    "The code printed {numbers} as it was typed into the code, not computed, so that answer "
+    "is not backed by any output. Write code that computes it and print the result."
+)
 FINAL_NOTE = "Step limit reached. Answer now from the outputs above, without code."
 NOT_RUN_NOTE = "Not run: the step limit was reached."
 
@@ -61,6 +65,9 @@ def unbacked_note(turn: Turn, reply: str, grounding: Grounding) -> str | None:
         return None
     if turn.last_failed and (grounding.unsupported or not turn.evidence):
         return FIX_NOTE
+    echoed = among(grounding.unsupported, turn.echoed)
+    if echoed:
+        return ECHO_NOTE.format(numbers=", ".join(echoed))
     if turn.evidence:
         return None
     figured = bool(grounding.unsupported) or _new_figure(reply, turn.text)

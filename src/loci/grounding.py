@@ -9,9 +9,10 @@ small counting words like list indices 1-10, are not judged.
 Three sources back a number, each because the person can see where it came from:
 
 - ``outputs``: what the turn's executions printed or displayed (the text of every output but
-  errors; an image counts by its text rendering, never its base64 bytes). A printed literal
-  (``print(42)``) is an output like any other: the check is about what was shown, and the
-  code that printed it sits right above the answer.
+  errors; an image counts by its text rendering, never its base64 bytes), less the numbers
+  the code itself wrote out (``typed_numbers``): ``print(460836225.3)`` or
+  ``print("@mean[23.5]")`` shows a figure the model typed, and printing a guess does not make
+  it computed. A number the code typed counts only when another source shows it.
 - ``literals``: the numbers of a *data literal* in Python code whose run ended ok and showed
   something (an output that is not an error, or a file it wrote). A data literal is a list,
   tuple, set or dict display holding at least two numbers (``pd.DataFrame({"year": [2020,
@@ -42,16 +43,20 @@ from .parsing import without_code
 _NUMBER = re.compile(r"(?<![\w.])[-−]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
+_THOUSANDS = re.compile(r"[-−]?\d{1,3}(,\d{3})+(\.\d+)?")
+
+
 def numbers(text: str) -> list[str]:
     """The numbers written in ``text``, as written (code spans and fences left out)."""
-    found: list[str] = []
-    for m in _NUMBER.finditer(without_code(text)):
-        token = m.group(0).rstrip(",")
-        if "," in token and not re.fullmatch(r"[-−]?\d{1,3}(,\d{3})+(\.\d+)?", token):
-            found.extend(t for t in token.split(",") if t)
-            continue
-        found.append(token)
-    return found
+    return [t for m in _NUMBER.finditer(without_code(text)) for t in _split(m.group(0))]
+
+
+def _split(match: str) -> list[str]:
+    """One match of ``_NUMBER`` as the numbers it holds: ``1,234`` is one, ``1,2,3`` three."""
+    token = match.rstrip(",")
+    if "," in token and not _THOUSANDS.fullmatch(token):
+        return [t for t in token.split(",") if t]
+    return [token]
 
 
 def _value(token: str) -> Decimal | None:
@@ -82,6 +87,11 @@ def _matches(token: str, candidates: Iterable[Decimal]) -> bool:
             except InvalidOperation:
                 continue
     return False
+
+
+def among(tokens: Iterable[str], values: Collection[Decimal]) -> list[str]:
+    """The numbers of ``tokens`` that one of ``values`` backs (rounding allowed, as ``ground``)."""
+    return [t for t in tokens if _matches(t, values)]
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,55 @@ def output_texts(outputs: Iterable[Output]) -> list[str]:
         for o in outputs
         if o.stream != "error"
     ]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What one execution's outputs show for grounding: their ``texts`` with the numbers the
+    code typed blanked out, and the values so blanked (``echoed``: printed, not computed)."""
+
+    texts: list[str]
+    echoed: set[Decimal]
+
+
+def shown_outputs(language: str, code: str, outputs: Iterable[Output]) -> Shown:
+    """The ``output_texts`` of one execution less the numbers its ``code`` typed itself."""
+    texts = output_texts(outputs)
+    typed = typed_numbers(language, code)
+    echoed: set[Decimal] = set()
+
+    def blank(m: re.Match[str]) -> str:
+        tokens = _split(m.group(0))
+        hit = [t for t in tokens if (v := _value(t)) is not None and v in typed]
+        if not hit:
+            return m.group(0)
+        echoed.update(v for t in hit if (v := _value(t)) is not None)
+        if len(tokens) == 1:
+            return " "
+        return ",".join(" " if part in hit else part for part in m.group(0).split(","))
+
+    if typed:
+        texts = [_NUMBER.sub(blank, t) for t in texts]
+    return Shown(texts, echoed)
+
+
+def typed_numbers(language: str, code: str) -> set[Decimal]:
+    """The numbers ``code`` writes out itself, either sign: for Python its numeric constants and
+    the numbers in its string constants (comments are not code); for other languages, or Python
+    that does not parse, every number in its text."""
+    tree = _parse(code) if language == "python" else None
+    if tree is None:
+        tokens = [t for m in _NUMBER.finditer(code) for t in _split(m.group(0))]
+        values = {v for t in tokens if (v := _value(t)) is not None}
+    else:
+        values = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for m in _NUMBER.finditer(node.value):
+                    values.update(v for t in _split(m.group(0)) if (v := _value(t)) is not None)
+            elif (number := _number(node)) is not None:
+                values.add(number)
+    return values | {-v for v in values}
 
 
 def shown_literals(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .events import Usage
-from .grounding import output_texts, shown_literals
+from .grounding import shown_literals, shown_outputs
 from .models.images import output_images
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ class Turn:
     steps: int = 0
     run_codes: set[str] = field(default_factory=set)  # hashes of the code that ran
     evidence: list[str] = field(default_factory=list)  # what its executions printed
+    echoed: set[Decimal] = field(default_factory=set)  # numbers code printed that it typed
     literals: list[Decimal] = field(default_factory=list)  # data its code showed (grounding)
     nudges: int = 0  # times the model was sent back to back its answer with code
     last_failed: bool = False  # the last execution ended in an error, timeout or crash
@@ -57,7 +58,9 @@ class Turn:
         """What the turn learns from one execution: what it printed and showed (grounding),
         whether it failed and how (``error``), and so which attempts a fix replaces."""
         done = result.done
-        self.evidence.extend(output_texts(result.outputs))
+        shown = shown_outputs(request.language, request.code, result.outputs)
+        self.evidence.extend(shown.texts)
+        self.echoed |= shown.echoed
         self.literals += shown_literals(
             request.language, request.code, done.status, result.outputs, done.files
         )
