@@ -18,6 +18,7 @@ import threading
 from collections.abc import Generator, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from . import steps
 from .errors import LociError, ModelError
 from .events import Event
 from .messages import Message, ToolCall, ToolSpec
@@ -69,18 +70,18 @@ def execute(session: Session, language: str, code: str) -> Generator[Event, None
     A LociError (a kernel that cannot start) propagates, after its message is stored as the
     result, so the stored conversation never holds a call without its result.
     """
-    session._cancel.clear()  # a Stop meant for an earlier block does not stop this one
+    session.cancel_event.clear()  # a Stop meant for an earlier block does not stop this one
     if not session.messages:
         session.store.set_title(session.conversation_id, title_of(code) or language)
-        session._note(ORIGIN_NOTE.format(name=session.model.name))
-    call = ToolCall(session._new_id(), language, code)
-    session._add(Message("assistant", "", (call,)))
+        session.note(ORIGIN_NOTE.format(name=session.model.name))
+    call = ToolCall(session.new_id(), language, code)
+    session.add(Message("assistant", "", (call,)))
     result = "[not run: stopped]"
     try:
-        result = yield from session._run_call(Turn(code), call)
+        result = yield from steps.run_call(session, Turn(code), call)
     except LociError as exc:
         result = f"[not run: {exc.message}]"
         raise
     finally:  # also when the caller stops reading: the call gets its result
-        session._add(Message("tool", result, tool_call_id=call.id))
+        session.add(Message("tool", result, tool_call_id=call.id))
     return result

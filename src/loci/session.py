@@ -3,47 +3,41 @@
 One request (a turn) alternates model calls and code runs: the model streams text and code →
 each block is approved (by the ``Approver`` passed in) → it runs in the conversation's
 persistent kernel → its trimmed output goes back to the model → repeat until the model answers
-without code, repeats itself, or the step cap is hit. Everything is written to the store as
-it happens. The MCP servers' tools (``loci.mcp.tools``) are offered to the model and run
-beside the kernels. ``interrupt()`` (Ctrl-C, a Stop button; safe from a signal handler or another
-thread) stops whatever is running — the model stream or the code — and ends the turn with
-status ``interrupted``; the conversation goes on. ``execute(language, code)`` runs one block
-that another program's model wrote, the same way (``loci.direct``).
+without code, repeats itself, or the step cap is hit (each step: ``loci.steps``). Everything
+is written to the store as it happens. The MCP servers' tools (``loci.mcp.tools``) are offered
+to the model and run beside the kernels. ``interrupt()`` (Ctrl-C, a Stop button; safe from a
+signal handler or another thread) stops whatever is running — the model stream or the code —
+and ends the turn with status ``interrupted``; the conversation goes on.
+``execute(language, code)`` runs one block that another program's model wrote, the same way
+(``loci.direct``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import sys
 import threading
 from collections.abc import Generator, Iterator, Sequence
 from types import TracebackType
 
-from . import answer_form, coaching, direct, instructions, intake, prompts, window
-from .approval import ApprovalPolicy, Approver, code_hash
+from . import direct, instructions, intake, prompts, steps, window
+from .approval import ApprovalPolicy, Approver
 from .compaction import Past
 from .config import Settings, load_settings
-from .context import fold_fixed, format_result
 from .errors import LociError
 from .events import (
-    CodeBlock,
     Event,
-    ModelDone,
     Notice,
     TurnDone,
     TurnStart,
     TurnStatus,
     Usage,
 )
-from .execution import ExecutionRequest, ExecutionResult
 from .gate import Gate
-from .grounding import Evidence, ground
 from .kernels.pool import KernelPool
 from .mcp.tools import McpTools
-from .messages import Message, ToolCall
+from .messages import Message
 from .models.base import Model, close_model
-from .reply import stream_reply
 from .stdin import InputProvider, no_input
 from .store import Store, title_of
 from .turn import Turn
@@ -171,7 +165,8 @@ class Session:
             given = self.instructions
             self.store.set_instructions(self.conversation_id, given.text, given.source)
 
-    def _add(self, message: Message) -> int:
+    def add(self, message: Message) -> int:
+        """Add ``message`` to the conversation and the store; returns its stored id."""
         self.messages.append(message)
         return self.store.add_message(self.conversation_id, message)
 
@@ -179,14 +174,15 @@ class Session:
         """Tell the model of a conversation it takes up again (resume, a branch) that the
         kernels are new, unless that is already the last thing it was told."""
         if self.messages and self.messages[-1].content != prompts.RESUMED_NOTE:
-            self._note(prompts.RESUMED_NOTE)
+            self.note(prompts.RESUMED_NOTE)
 
-    def _note(self, text: str) -> None:
+    def note(self, text: str) -> None:
         """Add one of loci's notes to the conversation, for the model to read."""
-        self._add(Message("user", text, origin="loci"))
+        self.add(Message("user", text, origin="loci"))
 
-    def _new_id(self) -> str:
-        return f"call_{next(self._ids)}"
+    def new_id(self, kind: str = "call") -> str:
+        """A fresh id for a tool call (``kind`` "pip" for a proposed install)."""
+        return f"{kind}_{next(self._ids)}"
 
     # -- the loop -----------------------------------------------------------------------
     def run(self, text: str) -> Iterator[Event]:
@@ -200,14 +196,14 @@ class Session:
             yield Notice(self.instructions.level, self.instructions.note())
         got = intake.take(text, self.settings, self.kernels)
         yield from got.notices
-        self._add(got.message)
+        self.add(got.message)
         turn = Turn(text, usage_before=self.usage, preview=got.preview, start=len(self.messages))
         turn.know_how = got.know_how
         status: TurnStatus | None = None
         message = ""
         try:
             while status is None:
-                status = yield from self._step(turn)
+                status = yield from steps.step(self, turn)
         except LociError as exc:
             status, message = "error", exc.message
             yield Notice("error", exc.message)
@@ -221,72 +217,6 @@ class Session:
         """Run code written outside loci (an MCP client's model) as if loci's model had asked;
         returns the result text stored for it. See ``loci.direct``."""
         return direct.execute(self, language, code)
-
-    def _step(self, turn: Turn) -> Generator[Event, None, TurnStatus | None]:
-        """One model call and what follows from it; returns a status when the turn ends."""
-        turn.steps += 1
-        final = turn.steps > self.settings.max_steps
-        just_asked = bool(turn.form_note) and self.messages[-1].content == turn.form_note
-        if final and not just_asked:  # the form's note, just sent, says what to do
-            self._note(coaching.FINAL_NOTE)
-            if turn.prefill == coaching.CODE_PREFILL:  # a nudge for code comes too late now
-                turn.prefill = ""
-        reply = yield from self._model_step(turn)
-        if reply is None:
-            return "interrupted" if self._cancel.is_set() else "error"
-        blocks = reply.tool_calls
-        if not blocks:
-            return (yield from self._answer(turn, reply.content, final))
-        if final:
-            for call in blocks:  # settled, not left unanswered
-                self._add(Message("tool", coaching.NOT_RUN_NOTE, tool_call_id=call.id))
-            if (yield from self._ask_form(turn, reply.content)):  # one last call for it
-                return None
-            yield Notice("warning", f"stopped after {self.settings.max_steps} code rounds")
-            return "max_steps"
-        if all(code_hash(c.code) in turn.run_codes for c in blocks):
-            turn.repeats += 1
-            if turn.repeats > coaching.MAX_REPEATS:
-                yield Notice("warning", "the model repeated code it already ran; stopping")
-                return "repeated"
-            for call in blocks:  # the first time: say so instead of running it again
-                self._add(Message("tool", coaching.repeat_note(turn), tool_call_id=call.id))
-            return None
-        turn.run_codes.update(code_hash(c.code) for c in blocks)
-        return (yield from self._run_calls(turn, blocks))
-
-    def _answer(
-        self, turn: Turn, text: str, final: bool
-    ) -> Generator[Event, None, TurnStatus | None]:
-        """A reply without code: the turn's answer, unless no output backs it yet."""
-        evidence = Evidence(turn.evidence, turn.literals, turn.preview)
-        grounding = ground(text, evidence, turn.text)
-        note = None if final else coaching.unbacked_note(turn, text, grounding)
-        if note is not None:
-            turn.nudges += 1
-            yield Notice("info", "the answer is backed by no output; asking for code")
-            self._note(note)
-            turn.prefill = coaching.CODE_PREFILL  # where the model allows, start with code
-            return None
-        if (yield from self._ask_form(turn, text)):
-            return None
-        if grounding.supported or grounding.unsupported:
-            if turn.reply_id is not None:  # kept with the answer: reloads still show it
-                self.store.set_grounding(turn.reply_id, grounding)
-            yield grounding
-        return "done"
-
-    def _ask_form(self, turn: Turn, answer: str) -> Generator[Event, None, bool]:
-        """Send the model back, once a turn, for an answer in the ``@field[value]`` form its
-        request asks for, when ``answer`` lacks fields; True if it was sent back."""
-        ask = answer_form.ask_again(turn.text, answer, bool(turn.form_note))
-        if ask is None:
-            return False
-        turn.form_note = ask.note
-        yield Notice("info", "the answer lacks " + ", ".join(f"@{n}" for n in ask.missing))
-        self._note(ask.note)
-        turn.prefill = ask.prefill
-        return True
 
     def prompt(
         self, history: Sequence[Message], know_how: Sequence[str] = (), past: Past | None = None
@@ -311,81 +241,6 @@ class Session:
         """Add a model call's tokens to the session's and the conversation's usage."""
         self.usage = self.usage + usage
         self.store.add_usage(self.conversation_id, usage)
-
-    def _model_step(self, turn: Turn) -> Generator[Event, None, Message | None]:
-        """One model call. Returns the reply, or None if it failed or was stopped."""
-        yield from self.tools.news()
-        past = self.past()
-        sent = self.prompt(
-            fold_fixed(self.messages, turn.start, turn.failed_calls, turn.ok_calls),
-            turn.know_how,
-            past,
-        )
-        yield from self.compacted(past)
-        reply = yield from stream_reply(
-            self.model,
-            sent,
-            self._cancel,
-            self.kernels.language_of,
-            self._new_id,
-            turn.prefill,
-            self.tools.specs(),
-        )
-        turn.prefill = ""
-        self.count_usage(reply.usage)
-        kept = reply.calls if self.model.supports_tools else ()  # fenced code stays in the text
-        stored = Message("assistant", reply.text, kept)
-        turn.reply_id = self._add(stored) if reply.text or reply.calls else None
-        yield ModelDone(reply.text, reply.usage, stopped=reply.stopped)
-        return None if reply.stopped else Message("assistant", reply.text, reply.calls)
-
-    def _run_calls(
-        self, turn: Turn, calls: tuple[ToolCall, ...]
-    ) -> Generator[Event, None, TurnStatus | None]:
-        """Approve and run each call; feed results back. Returns a status to stop with."""
-        for call in calls:
-            result = yield from self._run_call(turn, call)
-            images = turn.images.pop(call.id, ())
-            self._add(Message("tool", result, tool_call_id=call.id, images=images))
-            if self._cancel.is_set():
-                return "interrupted"
-        return None
-
-    def _run_call(self, turn: Turn, call: ToolCall) -> Generator[Event, None, str]:
-        """Show, approve and run one call; return what the model reads back."""
-        language = self.kernels.language_of(call.language) or call.language
-        block = CodeBlock(call.id, language, call.code, code_hash(call.code))
-        request = yield from self.gate.admit(self.conversation_id, block)
-        if isinstance(request, str):
-            return request
-        result = yield from self._execute(request)
-        module = coaching.missing_module(result.done)
-        if module and not self._cancel.is_set():
-            installed = yield from self._offer_install(module)
-            if installed:
-                result = yield from self._execute(request)
-        turn.record(call.id, request, result, coaching.failure(result.done))
-        return format_result(result.outputs, result.done)
-
-    def _execute(self, request: ExecutionRequest) -> Generator[Event, None, ExecutionResult]:
-        if self.tools.runs(request.language):  # a model's call to an MCP tool
-            return (yield from self.tools.execute(request, self.store))
-        kernel = self.kernels.get(request.language)
-        result = yield from self.tools.run_block(kernel, self.store, request)
-        self.kernels.look(kernel)  # what the model is told the kernel holds (prompts)
-        return result
-
-    def _offer_install(self, module: str) -> Generator[Event, None, bool]:
-        """Propose ``pip install`` into the kernel's environment, approved like any code."""
-        python = self.kernels.python or sys.executable  # the kernel's venv when sandboxed
-        package, code = coaching.pip_install(python, module)
-        yield Notice("info", f"{module} is not installed; proposing to install {package}")
-        block = CodeBlock(f"pip_{next(self._ids)}", "shell", code, code_hash(code))
-        request = yield from self.gate.admit(self.conversation_id, block, audit=False)
-        if isinstance(request, str):
-            return False
-        result = yield from self._execute(request)
-        return result.done.status == "ok"
 
 
 __all__ = ["Session"]

@@ -1,0 +1,180 @@
+"""One step of a turn: a model call, then its answer or its code.
+
+``Session.run`` calls ``step`` until it returns a status. A step streams one reply; a reply
+without code is the turn's answer, unless no output backs it (``coaching``) or it lacks the
+``@field[value]`` form its request asks for (``answer_form``), which send the model back with a
+note; a reply with code has each block shown, approved (``Gate``) and run in its kernel, a
+missing module offered for install, and what came back stored for the next call. The step cap,
+repeated code and interrupts end the turn here. Each function reads and changes only the
+``Turn`` it is given and the session's conversation.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+from . import answer_form, coaching
+from .approval import code_hash
+from .context import fold_fixed, format_result
+from .events import CodeBlock, Event, ModelDone, Notice, TurnStatus
+from .execution import ExecutionRequest, ExecutionResult
+from .grounding import Evidence, ground
+from .messages import Message, ToolCall
+from .reply import stream_reply
+from .turn import Turn
+
+if TYPE_CHECKING:
+    from .session import Session
+
+
+def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | None]:
+    """One model call and what follows from it; returns a status when the turn ends."""
+    turn.steps += 1
+    final = turn.steps > session.settings.max_steps
+    just_asked = bool(turn.form_note) and session.messages[-1].content == turn.form_note
+    if final and not just_asked:  # the form's note, just sent, says what to do
+        session.note(coaching.FINAL_NOTE)
+        if turn.prefill == coaching.CODE_PREFILL:  # a nudge for code comes too late now
+            turn.prefill = ""
+    reply = yield from _model_step(session, turn)
+    if reply is None:
+        return "interrupted" if session.cancel_event.is_set() else "error"
+    blocks = reply.tool_calls
+    if not blocks:
+        return (yield from _answer(session, turn, reply.content, final))
+    if final:
+        for call in blocks:  # settled, not left unanswered
+            session.add(Message("tool", coaching.NOT_RUN_NOTE, tool_call_id=call.id))
+        if (yield from _ask_form(session, turn, reply.content)):  # one last call for it
+            return None
+        yield Notice("warning", f"stopped after {session.settings.max_steps} code rounds")
+        return "max_steps"
+    if all(code_hash(c.code) in turn.run_codes for c in blocks):
+        turn.repeats += 1
+        if turn.repeats > coaching.MAX_REPEATS:
+            yield Notice("warning", "the model repeated code it already ran; stopping")
+            return "repeated"
+        for call in blocks:  # the first time: say so instead of running it again
+            session.add(Message("tool", coaching.repeat_note(turn), tool_call_id=call.id))
+        return None
+    turn.run_codes.update(code_hash(c.code) for c in blocks)
+    return (yield from _run_calls(session, turn, blocks))
+
+
+def _answer(
+    session: Session, turn: Turn, text: str, final: bool
+) -> Generator[Event, None, TurnStatus | None]:
+    """A reply without code: the turn's answer, unless no output backs it yet."""
+    evidence = Evidence(turn.evidence, turn.literals, turn.preview)
+    grounding = ground(text, evidence, turn.text)
+    note = None if final else coaching.unbacked_note(turn, text, grounding)
+    if note is not None:
+        turn.nudges += 1
+        yield Notice("info", "the answer is backed by no output; asking for code")
+        session.note(note)
+        turn.prefill = coaching.CODE_PREFILL  # where the model allows, start with code
+        return None
+    if (yield from _ask_form(session, turn, text)):
+        return None
+    if grounding.supported or grounding.unsupported:
+        if turn.reply_id is not None:  # kept with the answer: reloads still show it
+            session.store.set_grounding(turn.reply_id, grounding)
+        yield grounding
+    return "done"
+
+
+def _ask_form(session: Session, turn: Turn, answer: str) -> Generator[Event, None, bool]:
+    """Send the model back, once a turn, for an answer in the ``@field[value]`` form its
+    request asks for, when ``answer`` lacks fields; True if it was sent back."""
+    ask = answer_form.ask_again(turn.text, answer, bool(turn.form_note))
+    if ask is None:
+        return False
+    turn.form_note = ask.note
+    yield Notice("info", "the answer lacks " + ", ".join(f"@{n}" for n in ask.missing))
+    session.note(ask.note)
+    turn.prefill = ask.prefill
+    return True
+
+
+def _model_step(session: Session, turn: Turn) -> Generator[Event, None, Message | None]:
+    """One model call. Returns the reply, or None if it failed or was stopped."""
+    yield from session.tools.news()
+    past = session.past()
+    sent = session.prompt(
+        fold_fixed(session.messages, turn.start, turn.failed_calls, turn.ok_calls),
+        turn.know_how,
+        past,
+    )
+    yield from session.compacted(past)
+    reply = yield from stream_reply(
+        session.model,
+        sent,
+        session.cancel_event,
+        session.kernels.language_of,
+        session.new_id,
+        turn.prefill,
+        session.tools.specs(),
+    )
+    turn.prefill = ""
+    session.count_usage(reply.usage)
+    kept = reply.calls if session.model.supports_tools else ()  # fenced code stays in the text
+    stored = Message("assistant", reply.text, kept)
+    turn.reply_id = session.add(stored) if reply.text or reply.calls else None
+    yield ModelDone(reply.text, reply.usage, stopped=reply.stopped)
+    return None if reply.stopped else Message("assistant", reply.text, reply.calls)
+
+
+def _run_calls(
+    session: Session, turn: Turn, calls: tuple[ToolCall, ...]
+) -> Generator[Event, None, TurnStatus | None]:
+    """Approve and run each call; feed results back. Returns a status to stop with."""
+    for call in calls:
+        result = yield from run_call(session, turn, call)
+        images = turn.images.pop(call.id, ())
+        session.add(Message("tool", result, tool_call_id=call.id, images=images))
+        if session.cancel_event.is_set():
+            return "interrupted"
+    return None
+
+
+def run_call(session: Session, turn: Turn, call: ToolCall) -> Generator[Event, None, str]:
+    """Show, approve and run one call; return what the model reads back."""
+    language = session.kernels.language_of(call.language) or call.language
+    block = CodeBlock(call.id, language, call.code, code_hash(call.code))
+    request = yield from session.gate.admit(session.conversation_id, block)
+    if isinstance(request, str):
+        return request
+    result = yield from _execute(session, request)
+    module = coaching.missing_module(result.done)
+    if module and not session.cancel_event.is_set():
+        installed = yield from _offer_install(session, module)
+        if installed:
+            result = yield from _execute(session, request)
+    turn.record(call.id, request, result, coaching.failure(result.done))
+    return format_result(result.outputs, result.done)
+
+
+def _execute(
+    session: Session, request: ExecutionRequest
+) -> Generator[Event, None, ExecutionResult]:
+    if session.tools.runs(request.language):  # a model's call to an MCP tool
+        return (yield from session.tools.execute(request, session.store))
+    kernel = session.kernels.get(request.language)
+    result = yield from session.tools.run_block(kernel, session.store, request)
+    session.kernels.look(kernel)  # what the model is told the kernel holds (prompts)
+    return result
+
+
+def _offer_install(session: Session, module: str) -> Generator[Event, None, bool]:
+    """Propose ``pip install`` into the kernel's environment, approved like any code."""
+    python = session.kernels.python or sys.executable  # the kernel's venv when sandboxed
+    package, code = coaching.pip_install(python, module)
+    yield Notice("info", f"{module} is not installed; proposing to install {package}")
+    block = CodeBlock(session.new_id("pip"), "shell", code, code_hash(code))
+    request = yield from session.gate.admit(session.conversation_id, block, audit=False)
+    if isinstance(request, str):
+        return False
+    result = yield from _execute(session, request)
+    return result.done.status == "ok"
