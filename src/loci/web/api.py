@@ -97,6 +97,14 @@ def _field(data: dict[str, Any], name: str, kind: type, *, required: bool = Fals
     return value
 
 
+def _text(data: dict[str, Any]) -> str:
+    """The request's ``text``, stripped: required, and not blank."""
+    text = str(_field(data, "text", str, required=True)).strip()
+    if not text:
+        raise ApiError(400, "'text' is empty")
+    return text
+
+
 def workspace_of(state: WebState, conv_id: int) -> Path:
     """Where conversation ``conv_id`` keeps its files (NotFoundError if it does not exist)."""
     known = state.workspaces.get(conv_id)
@@ -195,9 +203,7 @@ async def get_conversation(request: Request) -> JSONResponse:
 
 async def send_message(request: Request) -> JSONResponse:
     data = await read_json(request)
-    text = _field(data, "text", str, required=True).strip()
-    if not text:
-        raise ApiError(400, "'text' is empty")
+    text = _text(data)
     state = _state(request)
     conv_id = _conv_id(request)
     workspace = workspace_of(state, conv_id)
@@ -212,9 +218,7 @@ async def branch(request: Request) -> JSONResponse:
     stays), in the same workspace, with fresh kernels: the model is told, as on resume."""
     data = await read_json(request)
     number = _field(data, "request", int, required=True)
-    text = _field(data, "text", str, required=True).strip()
-    if not text:
-        raise ApiError(400, "'text' is empty")
+    text = _text(data)
     state = _state(request)
     conv_id = _conv_id(request)
     workspace = workspace_of(state, conv_id)
