@@ -55,7 +55,10 @@ def test_branch_refuses_what_it_cannot_do(start_server: ServerFactory) -> None:
         url = f"/api/conversations/{cid}/branch"
         missing = c.post(url, json={"request": 2, "text": "x"})
         assert missing.status_code == 404 and "no request 2" in missing.json()["error"]
-        assert c.post(url, json={"request": 1, "text": "  "}).status_code == 400
+        blank = c.post(url, json={"request": 1, "text": "  "})
+        assert blank.status_code == 400 and blank.json()["error"] == "'text' is empty"
+        said = c.post(f"/api/conversations/{cid}/messages", json={"text": " \n"})
+        assert said.status_code == 400 and said.json()["error"] == "'text' is empty"
         assert c.post(url, json={"request": "1", "text": "x"}).status_code == 400
         assert c.post(url, json={"text": "x"}).status_code == 400
         assert (
