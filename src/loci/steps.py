@@ -1,12 +1,13 @@
 """One step of a turn: a model call, then its answer or its code.
 
 ``Session.run`` calls ``step`` until it returns a status. A step streams one reply; a reply
-without code is the turn's answer, unless no output backs it (``coaching``) or it lacks the
-``@field[value]`` form its request asks for (``answer_form``), which send the model back with a
-note; a reply with code has each block shown, approved (``Gate``) and run in its kernel, a
-missing module offered for install, and what came back stored for the next call. The step cap,
-repeated code and interrupts end the turn here. Each function reads and changes only the
-``Turn`` it is given and the session's conversation.
+without code is the turn's answer, unless no output backs it (``coaching``), it lacks the
+``@field[value]`` form its request asks for (``answer_form``) or it is not in the request's
+language (``reply_language``), which send the model back with a note; a reply with code has
+each block shown, approved (``Gate``) and run in its kernel, a missing module offered for
+install, and what came back stored for the next call. The step cap, repeated code and
+interrupts end the turn here. Each function reads and changes only the ``Turn`` it is given
+and the session's conversation.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
-from . import answer_form, coaching
+from . import answer_form, coaching, reply_language
 from .approval import code_hash
 from .context import fold_fixed, format_result
 from .events import CodeBlock, Event, ModelDone, Notice, TurnStatus
@@ -77,6 +78,12 @@ def _answer(
         turn.prefill = coaching.CODE_PREFILL  # where the model allows, start with code
         return None
     if (yield from _ask_form(session, turn, text)):
+        return None
+    language = None if final else reply_language.ask_again(turn.text, text, turn.language_asked)
+    if language is not None:  # once a turn, for an answer in the request's language
+        turn.language_asked = True
+        yield Notice("info", f"asking for the answer in {language.name}, the request's language")
+        session.note(language.ask(text))
         return None
     if grounding.supported or grounding.unsupported:
         if turn.reply_id is not None:  # kept with the answer: reloads still show it

@@ -39,6 +39,7 @@ class Turn:
     repeats: int = 0
     prefill: str = ""  # how the next reply must begin
     form_note: str = ""  # the note that sent it back for the answer's @fields, once a turn
+    language_asked: bool = False  # sent back for an answer in the request's language
     preview: str = ""  # what the model was shown of the files the request names
     reply_id: int | None = None  # the stored id of the model's latest reply
     know_how: tuple[str, ...] = ()  # the recipes its model calls get (``loci.recipes``)

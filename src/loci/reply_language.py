@@ -1,0 +1,109 @@
+"""Answers in the language of the request.
+
+The system prompt asks for an answer "in the user's language", and small models ignore it: a
+request in Chinese gets its code right and its answer in English. ``ask_again`` tells when a
+final answer's prose is not in the script the request is written in (Chinese, Japanese or
+Korean, told apart by their letters) and gives the note, written in that language, that asks
+once a turn for the answer translated into it: the model's own answer is quoted, so the
+numbers stay those the outputs showed (a small model asked to "answer in Chinese" writes a
+new answer, and copies the system prompt's example into it).
+
+What is judged is prose: code (fenced or inline), ``@field[value]`` answers and numbers are
+left out, and an answer with fewer than ``MIN_UNITS`` characters or words is not judged. A
+request that asks for ``@field[value]`` fields is read by a program, so its form matters more
+than its language, and it is never sent back for this.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .answer_form import ANSWER, fields
+from .parsing import without_code
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
+_WORD = re.compile(r"[A-Za-z]{2,}")  # a word in a Latin script (a lone x is maths)
+SHARE = 0.3  # of a text's units in the script, for the text to count as written in it
+MIN_UNITS = 4  # an answer with fewer is numbers and names ("It is 42."): not judged
+
+
+@dataclass(frozen=True)
+class Language:
+    """A language a request may be written in, and how to ask for an answer in it."""
+
+    name: str
+    note: str  # asks for ``{answer}`` in this language
+
+    def ask(self, answer: str) -> str:
+        """The note that asks for ``answer`` again in this language."""
+        return self.note.format(answer=answer.strip())
+
+
+CHINESE = Language("Chinese", "请把你的回答翻译成中文，数字保持不变，不要写代码：\n\n{answer}")
+JAPANESE = Language(
+    "Japanese",
+    "あなたの回答を日本語に訳してください。数値はそのまま、コードは不要です：\n\n{answer}",
+)
+KOREAN = Language(
+    "Korean", "당신의 답을 한국어로 번역해 주세요. 숫자는 그대로, 코드 없이:\n\n{answer}"
+)
+
+
+def _prose(text: str) -> str:
+    return ANSWER.sub(" ", without_code(text))
+
+
+def _units(text: str) -> tuple[int, int, int, int]:
+    """The han, kana and hangul characters and the Latin words of ``text``'s prose: a unit
+    each, about as much meaning as one another (a han character is nearer a word than a
+    letter)."""
+    prose = _prose(text)
+    latin = len(_WORD.findall(prose))
+    return (
+        len(_HAN.findall(prose)),
+        len(_KANA.findall(prose)),
+        len(_HANGUL.findall(prose)),
+        latin,
+    )
+
+
+def language_of(text: str) -> Language | None:
+    """The language ``text`` is written in, when it is Chinese, Japanese or Korean."""
+    han, kana, hangul, latin = _units(text)
+    total = han + kana + hangul + latin
+    if not total:
+        return None
+    if hangul / total >= SHARE:
+        return KOREAN
+    if kana and (han + kana) / total >= SHARE:
+        return JAPANESE  # Japanese writes with kanji too; kana tell it from Chinese
+    if han / total >= SHARE:
+        return CHINESE
+    return None
+
+
+def in_language(text: str, language: Language) -> bool | None:
+    """Whether ``text``'s prose is written in ``language`` (None: too little prose to say)."""
+    han, kana, hangul, latin = _units(text)
+    own = {"Chinese": han, "Japanese": han + kana, "Korean": hangul}[language.name]
+    if own + latin < MIN_UNITS:
+        return None
+    return own / (own + latin) >= SHARE
+
+
+def ask_again(request: str, answer: str, already: bool) -> Language | None:
+    """The language to ask the answer again in, when ``request`` is written in one the
+    ``answer``'s prose is not in; None when it is, the request asks for ``@field`` values, or
+    the turn ``already`` asked."""
+    if already or fields(request):
+        return None
+    language = language_of(request)
+    if language is None or in_language(answer, language) is not False:
+        return None
+    return language
+
+
+__all__ = ["CHINESE", "JAPANESE", "KOREAN", "Language", "ask_again", "in_language", "language_of"]
