@@ -8,7 +8,15 @@ from loci.events import KernelResult, Notice, Output, TurnDone
 from loci.kernels.fake import FakeKernel
 from loci.kernels.pool import KernelPool
 from loci.models.scripted import ScriptedModel
-from loci.reply_language import CHINESE, JAPANESE, KOREAN, ask_again, in_language, language_of
+from loci.reply_language import (
+    CHINESE,
+    JAPANESE,
+    KOREAN,
+    ask_again,
+    asked_language,
+    in_language,
+    language_of,
+)
 from loci.session import Session
 
 ENGLISH = "338350 is the sum of the squares from 1 to 100."
@@ -39,7 +47,7 @@ def test_ask_again_quotes_the_answer_to_translate_once() -> None:
     language = ask_again("计算 1 到 100 的平方和", ENGLISH, already=False)
     assert language is CHINESE
     assert language.ask(ENGLISH + "\n") == (
-        "请把你的回答翻译成中文，数字保持不变，不要写代码：\n\n" + ENGLISH
+        "请把你的回答翻译成中文，数字和名称保持原样，不要写代码：\n\n" + ENGLISH
     )
     assert ask_again("计算 1 到 100 的平方和", ENGLISH, already=True) is None
     assert (
@@ -65,7 +73,7 @@ def test_an_english_answer_to_a_chinese_request_is_asked_for_in_chinese(
         sent = model.calls[-1][-1]
     assert sent.role == "user" and sent.content == CHINESE.ask(ENGLISH)
     notices = [e.message for e in events if isinstance(e, Notice)]
-    assert "asking for the answer in Chinese, the request's language" in notices
+    assert "asking for the answer in Chinese, as the request" in notices
     done = events[-1]
     assert isinstance(done, TurnDone) and done.status == "done" and done.steps == 3
     assert [e for e in events if e.type == "grounding"][-1].supported == ("338350",)  # type: ignore[union-attr]
@@ -82,3 +90,18 @@ def test_an_answer_still_in_english_after_the_ask_is_kept(
     done = events[-1]
     assert isinstance(done, TurnDone) and done.status == "done"
     assert len(model.calls) == 2  # asked once, not again
+
+
+def test_a_language_the_request_names_is_the_one_asked_for() -> None:
+    abstract = "We introduce GraphLattice attention, a sparse attention mechanism for long inputs."
+    asked = (
+        f"Summarise this abstract in two sentences, then translate it into Chinese.\n\n{abstract}"
+    )
+    assert asked_language(asked) is CHINESE
+    assert asked_language("How do you say 'thank you' in Japanese? Answer in Japanese.") is JAPANESE
+    assert asked_language("Write a short poem to Korean students") is None  # not a language asked
+    assert asked_language("Is this file in Chinese?") is None  # about Chinese, in English
+    assert asked_language("用 python 算一下 2 的 10 次方") is CHINESE  # written in it
+    assert ask_again(asked, abstract, already=False) is CHINESE
+    both = abstract + "\n\n我们提出了 GraphLattice 注意力，一种用于长输入的稀疏注意力机制。"
+    assert ask_again(asked, both, already=False) is None

@@ -1,11 +1,12 @@
 """Answers in the language of the request.
 
 The system prompt asks for an answer "in the user's language", and small models ignore it: a
-request in Chinese gets its code right and its answer in English. ``ask_again`` tells when a
-final answer's prose is not in the script the request is written in (Chinese, Japanese or
-Korean, told apart by their letters) and gives the note, written in that language, that asks
+request in Chinese gets its code right and its answer in English, and "translate it into
+Chinese" gets the English again. ``ask_again`` tells when a final answer's prose is not in the
+language the request names ("… into Chinese") or is written in (Chinese, Japanese or Korean,
+told apart by their letters) and gives the note, written in that language, that asks
 once a turn for the answer translated into it: the model's own answer is quoted, so the
-numbers stay those the outputs showed (a small model asked to "answer in Chinese" writes a
+numbers stay those the outputs showed and names stay as written (a small model asked to "answer in Chinese" writes a
 new answer, and copies the system prompt's example into it).
 
 What is judged is prose: code (fenced or inline), ``@field[value]`` answers and numbers are
@@ -42,14 +43,19 @@ class Language:
         return self.note.format(answer=answer.strip())
 
 
-CHINESE = Language("Chinese", "请把你的回答翻译成中文，数字保持不变，不要写代码：\n\n{answer}")
+CHINESE = Language(
+    "Chinese", "请把你的回答翻译成中文，数字和名称保持原样，不要写代码：\n\n{answer}"
+)
 JAPANESE = Language(
     "Japanese",
-    "あなたの回答を日本語に訳してください。数値はそのまま、コードは不要です：\n\n{answer}",
+    "あなたの回答を日本語に訳してください。数値と名前はそのまま、コードは不要です：\n\n{answer}",
 )
 KOREAN = Language(
-    "Korean", "당신의 답을 한국어로 번역해 주세요. 숫자는 그대로, 코드 없이:\n\n{answer}"
+    "Korean", "당신의 답을 한국어로 번역해 주세요. 숫자와 이름은 그대로, 코드 없이:\n\n{answer}"
 )
+
+
+LANGUAGES = (CHINESE, JAPANESE, KOREAN)
 
 
 def _prose(text: str) -> str:
@@ -68,6 +74,25 @@ def _units(text: str) -> tuple[int, int, int, int]:
         len(_HANGUL.findall(prose)),
         latin,
     )
+
+
+_NAMED = re.compile(
+    r"\b(?:translat\w*|writ\w*|answer\w*|repl\w*|respond\w*|say|summar\w*|explain\w*)\b"
+    r"[^.?!\n]{0,80}?\b(?:in|into|to)\s+(Chinese|Mandarin|Japanese|Korean)\b"
+    r"(?!\s+(?!and\b|or\b|please\b)[a-z])",  # not "to Korean students"
+    re.IGNORECASE,
+)
+_BY_NAME = {"chinese": "Chinese", "mandarin": "Chinese", "japanese": "Japanese", "korean": "Korean"}
+
+
+def asked_language(request: str) -> Language | None:
+    """The language ``request`` wants its answer in: one it names ("translate your summary
+    into Chinese", "answer in Japanese"), else the one it is written in."""
+    named = _NAMED.search(without_code(request))
+    if named:
+        name = _BY_NAME[named.group(1).lower()]
+        return next(language for language in LANGUAGES if language.name == name)
+    return language_of(request)
 
 
 def language_of(text: str) -> Language | None:
@@ -95,15 +120,25 @@ def in_language(text: str, language: Language) -> bool | None:
 
 
 def ask_again(request: str, answer: str, already: bool) -> Language | None:
-    """The language to ask the answer again in, when ``request`` is written in one the
-    ``answer``'s prose is not in; None when it is, the request asks for ``@field`` values, or
+    """The language to ask the answer again in, when ``request`` names or is written in one
+    the ``answer``'s prose is not in; None when it is, the request asks for ``@field`` values, or
     the turn ``already`` asked."""
     if already or fields(request):
         return None
-    language = language_of(request)
+    language = asked_language(request)
     if language is None or in_language(answer, language) is not False:
         return None
     return language
 
 
-__all__ = ["CHINESE", "JAPANESE", "KOREAN", "Language", "ask_again", "in_language", "language_of"]
+__all__ = [
+    "CHINESE",
+    "JAPANESE",
+    "KOREAN",
+    "LANGUAGES",
+    "Language",
+    "ask_again",
+    "asked_language",
+    "in_language",
+    "language_of",
+]
