@@ -6,8 +6,8 @@ Chinese" gets the English again. ``ask_again`` tells when a final answer's prose
 language the request names ("… into Chinese") or is written in (Chinese, Japanese or Korean,
 told apart by their letters) and gives the note, written in that language, that asks
 once a turn for the answer translated into it: the model's own answer is quoted, so the
-numbers stay those the outputs showed and names stay as written (a small model asked to "answer in Chinese" writes a
-new answer, and copies the system prompt's example into it).
+numbers stay those the outputs showed and names stay as written (a small model asked to
+"answer in Chinese" writes a new answer, and copies the system prompt's example into it).
 
 What is judged is prose: code (fenced or inline), ``@field[value]`` answers and numbers are
 left out, and an answer with fewer than ``MIN_UNITS`` characters or words is not judged. A
