@@ -73,7 +73,7 @@ def test_an_english_answer_to_a_chinese_request_is_asked_for_in_chinese(
         sent = model.calls[-1][-1]
     assert sent.role == "user" and sent.content == CHINESE.ask(ENGLISH)
     notices = [e.message for e in events if isinstance(e, Notice)]
-    assert "asking for the answer in Chinese, as the request" in notices
+    assert "asking for the answer again, in Chinese" in notices
     done = events[-1]
     assert isinstance(done, TurnDone) and done.status == "done" and done.steps == 3
     assert [e for e in events if e.type == "grounding"][-1].supported == ("338350",)  # type: ignore[union-attr]

@@ -82,7 +82,7 @@ def _answer(
     language = None if final else reply_language.ask_again(turn.text, text, turn.language_asked)
     if language is not None:  # once a turn, for an answer in the request's language
         turn.language_asked = True
-        yield Notice("info", f"asking for the answer in {language.name}, as the request")
+        yield Notice("info", f"asking for the answer again, in {language.name}")
         session.note(language.ask(text))
         return None
     if grounding.supported or grounding.unsupported:
