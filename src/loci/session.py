@@ -219,9 +219,10 @@ class Session:
         return direct.execute(self, language, code)
 
     def prompt(
-        self, history: Sequence[Message], know_how: Sequence[str] = (), past: Past | None = None
+        self, history: Sequence[Message], know_how: Sequence[str] = (), *, past: Past | None
     ) -> list[Message]:
-        """What a model call is sent now for ``history`` (``loci.window``)."""
+        """What a model call is sent now for ``history``, older turns compacted from ``past``
+        (``self.past()``; None: not compacted) (``loci.window``)."""
         return window.prompt(self, history, know_how, past)
 
     def past(self, record: bool = True) -> Past | None:

@@ -112,7 +112,7 @@ def _model_step(session: Session, turn: Turn) -> Generator[Event, None, Message 
     sent = session.prompt(
         fold_fixed(session.messages, turn.start, turn.failed_calls, turn.ok_calls),
         turn.know_how,
-        past,
+        past=past,
     )
     yield from session.compacted(past)
     reply = yield from stream_reply(

@@ -28,7 +28,7 @@ def prompt(
     session: Session, history: Sequence[Message], know_how: Sequence[str], past: Past | None
 ) -> list[Message]:
     """What a model call is sent now for ``history``; its older turns are compacted from
-    ``past`` (by default the session's store, the compaction recorded)."""
+    ``past`` (``past_of``), or dropped when they do not fit if it is None."""
     state = session.kernels.state
     return prompts.for_model(
         session.model,
@@ -39,7 +39,7 @@ def prompt(
         session.instructions.text if session.instructions else "",
         session.tools.prompt(session.model.supports_tools),
         state.summary() if state and session.settings.kernel_state else "",
-        past or past_of(session),
+        past,
     )
 
 
