@@ -148,14 +148,21 @@ def test_a_guess_printed_every_time_is_flagged(settings: Settings, fake_pool: Ke
     assert g == Grounding((), ("460836225.30",))
 
 
-def test_the_numbers_code_types_are_its_constants_and_strings() -> None:
-    code = 'x = 2.5  # about 99\nprint(f"total {x * -4}: 1,234 and 7")\ny = -3'
-    assert typed_numbers("python", code) >= {Decimal(n) for n in ("2.5", "4", "1234", "7", "3")}
-    assert Decimal(99) not in typed_numbers("python", code)  # a comment is not code
-    assert Decimal(-3) in typed_numbers("python", code) and Decimal(-4) in typed_numbers(
-        "python", code
-    )
-    assert typed_numbers("python", 'print(f"{m:.2f}")') == set()  # a format is not a number
+def test_the_numbers_code_types_are_those_it_only_shows() -> None:
+    def typed(code: str) -> set[Decimal]:
+        return {v for v in typed_numbers("python", code) if v >= 0}
+
+    assert typed("print(460836225.3)") == {Decimal("460836225.3")}
+    assert typed("print('@total[460836225.30]', 17, sep=' ')") == {Decimal("460836225.30"), 17}
+    assert typed('total = 460836225.3\nprint(f"@total[{total}]")') == {Decimal("460836225.3")}
+    assert typed("answer = 88\nanswer") == {88}  # a bare last line is displayed
+    assert typed('print(f"{m:.2f} over 1,234 rows")') == {1234}  # a format is not a number
+    assert typed("x = 2.5  # about 99\nprint(x * -4)") == set()  # computed with; no comment
+    assert typed("n = 1000\nx = rng.normal(size=n)\nprint(n, x.mean())") == set()  # an input
+    assert typed("print(round(x, 2), df.head(20))") == set()  # arguments of the computation
+    assert typed("df['x'] = 5\nprint(df)") == set()  # data stored into an object
+    assert typed("x = 5\nx = x + 1\nprint(x)") == set()
+    assert typed("y = -3") == set()  # never shown
     assert typed_numbers("shell", "echo 5050") == {Decimal(5050), Decimal(-5050)}
     assert typed_numbers("python", "echo 5050 (") == {Decimal(5050), Decimal(-5050)}  # no parse
 
@@ -185,3 +192,23 @@ def test_numbers_of_the_users_csv_back_an_answer_restating_them(
     replies = ["January sold 1520, February 1733.", "January sold 1520, February 1733."]
     g = final_grounding(settings, fake_pool, replies, "What did sales.csv record per month?")
     assert g == Grounding(("1520", "1733"), ())
+
+
+def test_a_typed_input_the_code_computes_with_backs_the_answer(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    code = "```python\nn = 1000\nx = np.random.randn(n)\nprint(n, x.mean())\n```"
+    replies = [code, "With 1000 samples the mean is 0.0312."]
+    stdout = (Output("stdout", "1000 0.0312\n"), KernelResult("ok"))
+    g = final_grounding(settings, fake_pool, replies, "Mean of normal samples?", stdout)
+    assert g == Grounding(("1000", "0.0312"), ())
+
+
+def test_a_typed_figure_printed_beside_computed_ones_is_flagged_not_sent_back(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    code = "```python\nprint(df.price.mean(), 460836225.3)\n```"
+    replies = [code, "The mean is 12.5 and the total 460836225.3."]
+    stdout = (Output("stdout", "12.5 460836225.3\n"), KernelResult("ok"))
+    g = final_grounding(settings, fake_pool, replies, "Mean and total price?", stdout)
+    assert g == Grounding(("12.5",), ("460836225.3",))

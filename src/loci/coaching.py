@@ -60,13 +60,15 @@ _MISSING = re.compile(r"No module named '([A-Za-z0-9_]+)")
 def unbacked_note(turn: Turn, reply: str, grounding: Grounding) -> str | None:
     """What to tell a model whose final answer no output backs (at most ``MAX_NUDGES`` times a
     request). A question with figures answered with a new figure counts as computed, even when
-    the figure is small: small models answer those from memory."""
+    the figure is small: small models answer those from memory. An answer whose figure the
+    code only printed as typed (``print(460836225.3)``) is sent back when no output showed a
+    computed number; beside one (a sample size printed with its mean) it is only flagged."""
     if turn.nudges >= MAX_NUDGES:
         return None
     if turn.last_failed and (grounding.unsupported or not turn.evidence):
         return FIX_NOTE
     echoed = among(grounding.unsupported, turn.echoed)
-    if echoed:
+    if echoed and not turn.computed:  # the code printed figures and computed none
         return ECHO_NOTE.format(numbers=", ".join(echoed))
     if turn.evidence:
         return None

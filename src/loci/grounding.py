@@ -142,6 +142,11 @@ class Shown:
     texts: list[str]
     echoed: set[Decimal]
 
+    @property
+    def computed(self) -> bool:
+        """Whether the outputs show a number the code did not type."""
+        return any(_NUMBER.search(t) for t in self.texts)
+
 
 def shown_outputs(language: str, code: str, outputs: Iterable[Output]) -> Shown:
     """The ``output_texts`` of one execution less the numbers its ``code`` typed itself."""
@@ -165,22 +170,76 @@ def shown_outputs(language: str, code: str, outputs: Iterable[Output]) -> Shown:
 
 
 def typed_numbers(language: str, code: str) -> set[Decimal]:
-    """The numbers ``code`` writes out itself, either sign: for Python its numeric constants and
-    the numbers in its string constants (comments are not code); for other languages, or Python
-    that does not parse, every number in its text."""
+    """The numbers ``code`` shows only as it typed them, either sign: for Python, the numeric
+    constants and the numbers in string constants that reach nothing but a ``print``, a
+    ``display``, an f-string or a bare expression, directly or through names read nowhere else
+    (``print(460836225.3)``, ``total = 460836225.3; print(f"@total[{total}]")``). A number the
+    code computes with is its input and not counted (``n = 1000; x = rng.normal(size=n)``;
+    ``round(x, 2)``). For other languages, or Python that does not parse, every number in its
+    text."""
     tree = _parse(code) if language == "python" else None
     if tree is None:
         tokens = [t for m in _NUMBER.finditer(code) for t in _split(m.group(0))]
         values = {v for t in tokens if (v := _value(t)) is not None}
-    else:
-        values = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                for m in _NUMBER.finditer(node.value):
-                    values.update(v for t in _split(m.group(0)) if (v := _value(t)) is not None)
-            elif (number := _number(node)) is not None:
-                values.add(number)
+        return values | {-v for v in values}
+    shows = _Shows(tree)
+    values = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Constant) or not shows.only_shown(node):
+            continue
+        if isinstance(node.value, str):
+            for m in _NUMBER.finditer(node.value):
+                values.update(v for t in _split(m.group(0)) if (v := _value(t)) is not None)
+        elif (number := _number(node)) is not None:
+            values.add(number)
     return values | {-v for v in values}
+
+
+_SHOWING = frozenset({"print", "display"})
+
+
+class _Shows:
+    """Which values of a module reach only what shows them (see ``typed_numbers``)."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.parent = {c: n for n in ast.walk(tree) for c in ast.iter_child_nodes(n)}
+        self.reads: dict[str, list[ast.Name]] = {}
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                self.reads.setdefault(n.id, []).append(n)
+        self._names: dict[str, bool] = {}
+
+    def only_shown(self, node: ast.AST) -> bool:
+        """Whether ``node``'s value goes nowhere but into what shows it."""
+        child, up = node, self.parent.get(node)
+        while up is not None:
+            if isinstance(up, (ast.JoinedStr, ast.FormattedValue, ast.Expr)):
+                return True
+            if isinstance(up, ast.Call):
+                shown = isinstance(up.func, ast.Name) and up.func.id in _SHOWING
+                return shown and child is not up.func
+            if isinstance(up, ast.keyword):
+                child, up = up, self.parent.get(up)  # print(..., sep="1") is print's too
+                continue
+            if isinstance(up, (ast.Assign, ast.AnnAssign)) and child is up.value:
+                return self._bound_only_shown(up)
+            if not isinstance(up, (ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp)):
+                return False  # computed with: an operand, an argument, an index, a test
+            child, up = up, self.parent.get(up)
+        return False
+
+    def _bound_only_shown(self, assign: ast.Assign | ast.AnnAssign) -> bool:
+        targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
+        if not all(isinstance(t, ast.Name) for t in targets):
+            return False  # stored into an object (df["x"] = 5): data the code works on
+        return all(self._name_only_shown(t.id) for t in targets if isinstance(t, ast.Name))
+
+    def _name_only_shown(self, name: str) -> bool:
+        if name not in self._names:
+            self._names[name] = False  # a name read in its own definition is computed with
+            reads = self.reads.get(name, [])
+            self._names[name] = bool(reads) and all(self.only_shown(r) for r in reads)
+        return self._names[name]
 
 
 def shown_literals(

@@ -31,6 +31,7 @@ class Turn:
     run_codes: set[str] = field(default_factory=set)  # hashes of the code that ran
     evidence: list[str] = field(default_factory=list)  # what its executions printed
     echoed: set[Decimal] = field(default_factory=set)  # numbers code printed that it typed
+    computed: bool = False  # an output showed a number its code did not type
     literals: list[Decimal] = field(default_factory=list)  # data its code showed (grounding)
     nudges: int = 0  # times the model was sent back to back its answer with code
     last_failed: bool = False  # the last execution ended in an error, timeout or crash
@@ -62,6 +63,7 @@ class Turn:
         shown = shown_outputs(request.language, request.code, result.outputs)
         self.evidence.extend(shown.texts)
         self.echoed |= shown.echoed
+        self.computed = self.computed or shown.computed
         self.literals += shown_literals(
             request.language, request.code, done.status, result.outputs, done.files
         )
