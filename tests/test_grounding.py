@@ -7,18 +7,11 @@ from pathlib import Path
 
 from loci.approval import auto_approve
 from loci.coaching import ECHO_NOTE
+from loci.code_numbers import data_literals, typed_numbers
 from loci.config import Settings
 from loci.events import Event, Grounding, KernelResult, Output
 from loci.files import describe_files
-from loci.grounding import (
-    Evidence,
-    data_literals,
-    ground,
-    output_texts,
-    shown_literals,
-    shown_outputs,
-    typed_numbers,
-)
+from loci.grounding import Evidence, ground, output_texts, shown_literals, shown_outputs
 from loci.kernels.fake import FakeKernel
 from loci.kernels.pool import KernelPool
 from loci.models.scripted import ScriptedModel
@@ -163,8 +156,44 @@ def test_the_numbers_code_types_are_those_it_only_shows() -> None:
     assert typed("df['x'] = 5\nprint(df)") == set()  # data stored into an object
     assert typed("x = 5\nx = x + 1\nprint(x)") == set()
     assert typed("y = -3") == set()  # never shown
-    assert typed_numbers("shell", "echo 5050") == {Decimal(5050), Decimal(-5050)}
-    assert typed_numbers("python", "echo 5050 (") == {Decimal(5050), Decimal(-5050)}  # no parse
+    assert typed('print({"total": 460836225.3, "count": 12})') == {Decimal("460836225.3"), 12}
+    assert typed("g = 460836225.3\nprint(round(g, 1), '%.1f' % g, '{}'.format(g))") == {
+        Decimal("460836225.3")
+    }
+    assert typed("import sys\nsys.stdout.write(str(5150))\npprint.pprint(5250)") == {5150, 5250}
+    assert typed("balance = 1200\nbalance += deposit\nprint(balance)") == set()  # computed
+    assert typed('"""Sales for 2024"""\nprint(df.x.sum())') == set()  # a docstring shows nothing
+    assert typed('year = 2020\nprint(len(df.query(f"year == {year}")))') == set()
+    assert not typed_numbers("shell", "echo 5050")  # only Python is read
+    assert not typed_numbers("python", "echo 5050 (")  # nor what does not parse
+
+
+def test_code_too_deep_or_too_long_to_read_is_left_alone() -> None:
+    deep = "print(" + "+".join(["1"] * 6000) + ")"
+    aliases = "a0 = 460836225.3\n" + "".join(f"a{i} = a{i - 1}\n" for i in range(1, 400))
+    huge = "print(0x" + "f" * 4000 + ")"
+    for code in (deep, aliases + "print(a399)", huge):
+        shown = shown_outputs("python", code, [Output("stdout", "460836225.3\n")])
+        assert shown.texts == ["460836225.3\n"]
+        assert data_literals(code) == []
+
+
+def test_a_printed_dict_of_figures_is_not_data() -> None:
+    assert data_literals('print({"total": 460836225.3, "count": 12})') == []
+    assert data_literals('df = pd.DataFrame({"total": [4.5, 6.1]})\ndf.plot()') == [
+        Decimal("4.5"),
+        Decimal("6.1"),
+    ]
+
+
+def test_each_typed_occurrence_blanks_one_printed_one() -> None:
+    code = 'print("Expected 5050:", sum(range(1, 101)))'
+    shown = shown_outputs("python", code, [Output("stdout", "Expected 5050: 5050\n")])
+    assert shown.texts == ["Expected  : 5050\n"] and shown.computed
+    rounded = shown_outputs(
+        "python", 'print(f"{460836225.3:,.0f}")', [Output("stdout", "460,836,225")]
+    )
+    assert rounded.texts == [" "] and not rounded.computed  # typed, printed to fewer places
 
 
 def test_an_output_keeps_only_the_numbers_its_code_computed() -> None:

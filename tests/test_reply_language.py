@@ -41,6 +41,9 @@ def test_only_prose_is_judged() -> None:
     assert in_language("结果是 `numpy.sum(values)` 算出的 42。", CHINESE) is True  # code left out
     assert in_language("@mean_sales[1520.5] @max_month[feb]", CHINESE) is None  # fields only
     assert in_language("It is 42.", CHINESE) is None  # too few letters to say
+    assert in_language("1から50までの素数は15個あります。", JAPANESE) is True
+    assert in_language("1到50之间有15个素数。", JAPANESE) is False  # Chinese, not Japanese
+    assert in_language("1から50までの素数は15個あります。", CHINESE) is False
 
 
 def test_ask_again_quotes_the_answer_to_translate_once() -> None:
@@ -105,3 +108,35 @@ def test_a_language_the_request_names_is_the_one_asked_for() -> None:
     assert ask_again(asked, abstract, already=False) is CHINESE
     both = abstract + "\n\n我们提出了 GraphLattice 注意力，一种用于长输入的稀疏注意力机制。"
     assert ask_again(asked, both, already=False) is None
+
+
+def test_requests_for_another_language_or_quoting_one_are_left_alone() -> None:
+    for request in (
+        "Translate into English: 我今天去商店给家人买了一些苹果和香蕉",
+        "帮我把这段话翻译成英文：我今天去商店",
+        "日本語を英語に翻訳してください：今日は",
+        "한국어를 영어로 번역해 주세요: 오늘",
+        "What's the population of 北京?",
+        "Explain this error: ファイルが見つかりません",
+        "Answer in English, not in Chinese",
+        "The file is written in Chinese. Summarize it in English.",
+        "Don't reply in Korean.",
+        "Explain what xiexie means in Chinese.",
+    ):
+        assert asked_language(request) is None, request
+    assert asked_language("translate it into Chinese for my boss") is CHINESE
+    assert asked_language("Answer in Chinese if possible") is CHINESE
+    assert asked_language("请总结下面的摘要：\n\nWe introduce GraphLattice attention.") is CHINESE
+
+
+def test_no_ask_when_the_step_limit_is_next(settings: Settings, fake_pool: KernelPool) -> None:
+    from dataclasses import replace
+
+    model = ScriptedModel([ENGLISH])
+    limited = replace(settings, max_steps=1)
+    with Session(limited, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        events = list(
+            s.run("请解释：338350 is the sum of the squares from 1 to 100 吗？是的话说明")
+        )
+    assert not any(isinstance(e, Notice) and "asking for the answer" in e.message for e in events)
+    assert len(model.calls) == 1

@@ -79,7 +79,8 @@ def _answer(
         return None
     if (yield from _ask_form(session, turn, text)):
         return None
-    language = None if final else reply_language.ask_again(turn.text, text, turn.language_asked)
+    last = turn.steps >= session.settings.max_steps  # the ask would meet the step limit's note
+    language = None if last else reply_language.ask_again(turn.text, text, turn.language_asked)
     if language is not None:  # once a turn, for an answer in the request's language
         turn.language_asked = True
         yield Notice("info", f"asking for the answer again, in {language.name}")
