@@ -9,7 +9,7 @@ from loci.approval import auto_approve
 from loci.coaching import ECHO_NOTE
 from loci.code_numbers import data_literals, typed_numbers
 from loci.config import Settings
-from loci.events import Event, Grounding, KernelResult, Output
+from loci.events import Event, Grounding, KernelResult, Notice, Output
 from loci.files import describe_files
 from loci.grounding import Evidence, ground, output_texts, shown_literals, shown_outputs
 from loci.kernels.fake import FakeKernel
@@ -128,6 +128,8 @@ def test_a_hard_coded_print_is_sent_back_once_for_code_that_computes_it(
         py.enqueue(stdout, KernelResult("ok"))
         events = list(s.run("Six times seven?"))
         assert s.messages[4].content == ECHO_NOTE.format(numbers="42")
+    typed = "the answer's figure was typed into the code, not computed; asking for code"
+    assert typed in [e.message for e in events if isinstance(e, Notice)]
     assert [e for e in events if isinstance(e, Grounding)][-1] == Grounding(("42",), ())
 
 

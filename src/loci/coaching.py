@@ -80,6 +80,13 @@ def unbacked_note(turn: Turn, reply: str, grounding: Grounding) -> str | None:
     return None
 
 
+def nudge_notice(note: str) -> str:
+    """What the person is told when ``unbacked_note``'s ``note`` sends the model back."""
+    if note.startswith(ECHO_NOTE.split("{", 1)[0]):
+        return "the answer's figure was typed into the code, not computed; asking for code"
+    return "the answer is backed by no output; asking for code"
+
+
 def _new_figure(reply: str, request: str) -> bool:
     """A request with figures answered with a figure it does not contain: "4" for 12 apples
     among 3 people. Figures copied from the request (a summary of a text that has numbers) are

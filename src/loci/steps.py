@@ -73,7 +73,7 @@ def _answer(
     note = None if final else coaching.unbacked_note(turn, text, grounding)
     if note is not None:
         turn.nudges += 1
-        yield Notice("info", "the answer is backed by no output; asking for code")
+        yield Notice("info", coaching.nudge_notice(note))
         session.note(note)
         turn.prefill = coaching.CODE_PREFILL  # where the model allows, start with code
         return None
