@@ -104,14 +104,19 @@ class Shown:
     @property
     def computed(self) -> bool:
         """Whether the outputs show a number the code did not type."""
-        return any(NUMBER.search(t) for t in self.texts)
+        return any_number(self.texts)
+
+
+def any_number(texts: Iterable[str]) -> bool:
+    """Whether one of ``texts`` holds a number."""
+    return any(NUMBER.search(t) for t in texts)
 
 
 def shown_outputs(language: str, code: str, outputs: Iterable[Output]) -> Shown:
     """The ``output_texts`` of one execution, each number the ``code`` only typed blanked
     once per time it typed it (to the precision printed: ``f"{x:,.0f}"`` of a typed x)."""
     texts = output_texts(outputs)
-    if not any(NUMBER.search(t) for t in texts):
+    if not any_number(texts):
         return Shown(texts, set())  # nothing to blank: the code is not read
     typed = typed_numbers(language, code)
     echoed: set[Decimal] = set()
@@ -165,6 +170,7 @@ __all__ = [
     "Evidence",
     "Shown",
     "among",
+    "any_number",
     "data_literals",
     "ground",
     "numbers",

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .events import Usage
-from .grounding import shown_literals, shown_outputs
+from .grounding import any_number, shown_literals, shown_outputs
 from .models.images import output_images
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ class Turn:
     run_codes: set[str] = field(default_factory=set)  # hashes of the code that ran
     evidence: list[str] = field(default_factory=list)  # what its executions printed
     echoed: set[Decimal] = field(default_factory=set)  # numbers code printed that it typed
-    computed: bool = False  # an output showed a number its code did not type
     literals: list[Decimal] = field(default_factory=list)  # data its code showed (grounding)
     nudges: int = 0  # times the model was sent back to back its answer with code
     last_failed: bool = False  # the last execution ended in an error, timeout or crash
@@ -50,6 +49,11 @@ class Turn:
     images: dict[str, tuple[str, ...]] = field(default_factory=dict)  # saved by each call
 
     @property
+    def computed(self) -> bool:
+        """Whether an output showed a number its code did not type (``evidence`` is blanked)."""
+        return any_number(self.evidence)
+
+    @property
     def about_files(self) -> bool:
         """Whether the request names files the model was shown a preview of."""
         return bool(self.preview)
@@ -63,7 +67,6 @@ class Turn:
         shown = shown_outputs(request.language, request.code, result.outputs)
         self.evidence.extend(shown.texts)
         self.echoed |= shown.echoed
-        self.computed = self.computed or shown.computed
         self.literals += shown_literals(
             request.language, request.code, done.status, result.outputs, done.files
         )
