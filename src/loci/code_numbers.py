@@ -21,6 +21,7 @@ nothing (nothing is then held against its outputs).
 from __future__ import annotations
 
 import ast
+import functools
 from collections import Counter
 from decimal import Decimal
 
@@ -45,14 +46,21 @@ def parse(code: str) -> ast.Module | None:
         return None
 
 
+@functools.lru_cache(maxsize=4)
+def _read(code: str) -> tuple[ast.Module, _Shows] | None:
+    """``code`` parsed and analysed once for both questions an execution asks of it."""
+    tree = parse(code)
+    return None if tree is None else (tree, _Shows(tree))
+
+
 def data_literals(code: str) -> list[Decimal]:
     """The numbers of every data literal of ``code`` (see the module docstring; [] if it does
     not parse)."""
-    tree = parse(code)
-    if tree is None:
+    read = _read(code)
+    if read is None:
         return []
+    tree, shows = read
     try:
-        shows = _Shows(tree)
         found: list[Decimal] = []
         _collect(tree, shows, found)
     except RecursionError:
@@ -63,12 +71,12 @@ def data_literals(code: str) -> list[Decimal]:
 def typed_numbers(language: str, code: str) -> Counter[Decimal]:
     """How many times ``code`` shows each number only as typed, either sign (see the module
     docstring); empty for other languages and for Python that cannot be read."""
-    tree = parse(code) if language == "python" else None
-    if tree is None:
+    read = _read(code) if language == "python" else None
+    if read is None:
         return Counter()
+    tree, shows = read
     typed: Counter[Decimal] = Counter()
     try:
-        shows = _Shows(tree)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Constant) or not shows.only_shown(node):
                 continue
