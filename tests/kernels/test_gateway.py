@@ -130,6 +130,12 @@ def test_timeout_interrupts_and_the_next_block_runs(kernel: GatewayKernel) -> No
     assert (result.status, result.message) == ("interrupted", "interrupted")
     outputs, result = run(kernel, "print(kept)")
     assert (text(outputs), result.status) == ("yes\n", "ok")
+    cancel.clear()
+    cancel.set()  # at once, perhaps before the kernel begins the block: still interrupted
+    _, result = run(kernel, "time.sleep(30)", cancel=cancel)
+    assert (result.status, result.message) == ("interrupted", "interrupted")
+    outputs, result = run(kernel, "print(kept)")
+    assert (text(outputs), result.status) == ("yes\n", "ok")
 
 
 def test_abandoned_block_is_interrupted(kernel: GatewayKernel) -> None:

@@ -124,6 +124,18 @@ def test_cancel_from_another_thread(kernel: JupyterKernel) -> None:
     assert (result.status, result.message) == ("interrupted", "interrupted")
 
 
+def test_an_interrupt_before_the_block_begins_still_stops_it(kernel: JupyterKernel) -> None:
+    # sent at once, the SIGINT reaches the silent block before the code, or the kernel
+    # between blocks (where ipykernel ignores it): the code is interrupted again once it runs
+    run(kernel, "kept = 'yes'")
+    cancel = threading.Event()
+    cancel.set()
+    _, result = run(kernel, "import time\ntime.sleep(30)", cancel=cancel)
+    assert (result.status, result.message) == ("interrupted", "interrupted")
+    outputs, _ = run(kernel, "kept")
+    assert outputs[0].data == "'yes'"
+
+
 def test_code_ignoring_sigint_gets_the_kernel_restarted(kernel: JupyterKernel) -> None:
     run(kernel, "lost = 1")
     code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('ready')\n"

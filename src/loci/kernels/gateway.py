@@ -307,6 +307,7 @@ class GatewayKernel(RunLoop[Request]):
                 return "dead"
             if msg is None or parent_id(msg) != block.msg_id:
                 continue
+            block.see(msg)
             kind, content = msg.get("msg_type"), msg.get("content") or {}
             if kind == "execute_reply":
                 replied = True
@@ -323,6 +324,9 @@ class GatewayKernel(RunLoop[Request]):
                     continue  # a failed command: its exit status says enough
             yield from message_to_events(msg)
         return "lost"  # the block was never sent
+
+    def _begun(self, block: Request, ago: float = 0.0) -> bool:
+        return block.begun(ago)
 
     def _finished(self, block: Request) -> KernelResult:
         errors = block.errors

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -71,11 +72,21 @@ def message_to_events(msg: Mapping[str, Any]) -> list[Output]:
 
 @dataclass
 class Request:
-    """One execute_request (``msg_id``; None if it could not be sent) and the contents of the
-    ``error`` messages that answered it."""
+    """One execute_request (``msg_id``; None if it could not be sent), the contents of the
+    ``error`` messages that answered it, and when the kernel was seen to begin it."""
 
     msg_id: str | None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    began: float | None = None  # time.monotonic() when its execute_input was seen
+
+    def begun(self, ago: float = 0.0) -> bool:
+        """Whether the kernel began running it at least ``ago`` seconds ago."""
+        return self.began is not None and time.monotonic() - self.began >= ago
+
+    def see(self, msg: Mapping[str, Any]) -> None:
+        """Note what one of its own iopub messages tells of it: ``execute_input``, begun."""
+        if msg.get("msg_type") == "execute_input" and self.began is None:
+            self.began = time.monotonic()
 
     def result(self) -> KernelResult:
         """The block's result once idle: ok, or the last error's name and value."""

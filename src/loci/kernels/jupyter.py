@@ -438,6 +438,7 @@ class JupyterKernel(RunLoop[Request]):
                 continue
             if msg.get("parent_header", {}).get("msg_id") != block.msg_id:
                 continue
+            block.see(msg)
             if msg.get("msg_type") == "status":
                 if msg.get("content", {}).get("execution_state") == "idle":
                     return "done"
@@ -468,6 +469,9 @@ class JupyterKernel(RunLoop[Request]):
 
     def _finished(self, block: Request) -> KernelResult:
         return block.result()
+
+    def _begun(self, block: Request, ago: float = 0.0) -> bool:
+        return block.begun(ago)
 
     def _crashed(self, end: End) -> KernelResult:
         code = self._exit_code()

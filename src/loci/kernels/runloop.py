@@ -171,10 +171,23 @@ class RunLoop(ABC, Generic[B]):
             yield from self._stop(block, status, reason)
 
     def _stop(self, block: B, status: ExecStatus, reason: str) -> Iterator[KernelEvent]:
-        """Interrupt; if the block has not ended within ``grace`` seconds, recover."""
+        """Interrupt; if the block has not ended within ``grace`` seconds, recover.
+
+        An interrupt sent before the block began (``_begun``) may be lost: it stopped the
+        silent block before it, or came while the kernel ignores SIGINT between blocks. If the
+        block is still running ``POLL`` s after it began, it is interrupted once more."""
         self.interrupt()
+        early = not self._begun(block)
         until = time.monotonic() + self.grace
-        end = yield from self._pump(block, lambda: time.monotonic() >= until)
+
+        def missed() -> bool:
+            begun = self._begun(block, POLL)
+            return early and begun and time.monotonic() < until
+
+        end = yield from self._pump(block, lambda: missed() or time.monotonic() >= until)
+        if end == "stopped" and missed():
+            self.interrupt()
+            end = yield from self._pump(block, lambda: time.monotonic() >= until)
         if end == "done":
             message = reason if reason == "interrupted" else f"{reason}; interrupted"
             yield self._stopped(block, status, message)
@@ -196,6 +209,11 @@ class RunLoop(ABC, Generic[B]):
 
     @abstractmethod
     def _finished(self, block: B) -> KernelResult: ...
+
+    def _begun(self, block: B, ago: float = 0.0) -> bool:
+        """Whether the block was seen to begin running at least ``ago`` seconds ago; a kernel
+        that cannot tell says yes."""
+        return True
 
     def _stopped(self, block: B, status: ExecStatus, message: str) -> KernelResult:
         """The result of a block that ended once interrupted."""
