@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from loci.approval import Decision, auto_approve
-from loci.coaching import SILENT_NOTE, VERIFY_NOTE
+from loci.coaching import CLOSING_NOTE, SILENT_NOTE, VERIFY_NOTE
 from loci.config import Settings
 from loci.errors import ModelUnavailableError
 from loci.events import (
@@ -200,6 +200,21 @@ def test_step_cap_and_repeated_block(settings: Settings, fake_pool: KernelPool) 
         evs = events_of(s, "loop")
     assert last(evs).status == "repeated"
     assert sum(isinstance(e, ExecutionDone) for e in evs) == 1
+
+
+def test_a_model_that_repeats_itself_is_asked_for_its_answer(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    # told once that the code already ran, it sends it again: one last call, without code
+    code = "```python\nprint(6 * 7)\n```"
+    model = ScriptedModel([code, code, code, "It is 42."])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        evs = events_of(s, "six times seven?")
+        assert s.store.messages(s.conversation_id)[-1].content == "It is 42."
+    assert last(evs).status == "done"
+    assert sum(isinstance(e, ExecutionDone) for e in evs) == 1
+    assert model.calls[3][-1].content == CLOSING_NOTE
+    assert any(isinstance(e, Notice) and "asking for its answer" in e.message for e in evs)
 
 
 def test_model_error_keeps_what_arrived(settings: Settings, fake_pool: KernelPool) -> None:

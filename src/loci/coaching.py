@@ -47,11 +47,15 @@ ECHO_NOTE = (
     "is not backed by any output. Write code that computes it and print the result."
 )
 FINAL_NOTE = "Step limit reached. Answer now from the outputs above, without code."
-NOT_RUN_NOTE = "Not run: the step limit was reached."
+CLOSING_NOTE = (
+    "You sent code that already ran, again. No more code for this request: answer now from "
+    "the outputs above, without code."
+)
+NOT_RUN_NOTE = "Not run: no more code runs for this request."
 
 ERROR_CHARS = 200  # of a failure quoted back to the model
 MAX_NUDGES = 2  # times one request may be sent back for code that backs its answer
-MAX_REPEATS = 1  # times the model may re-send code that already ran before the turn stops
+MAX_REPEATS = 1  # times the model may re-send code that already ran before it must answer
 CODE_PREFILL = "```python\n"  # how a nudged reply starts, where the model allows a prefill
 
 _MISSING = re.compile(r"No module named '([A-Za-z0-9_]+)")

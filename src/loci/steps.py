@@ -5,9 +5,9 @@ without code is the turn's answer, unless no output backs it (``coaching``), it 
 ``@field[value]`` form its request asks for (``answer_form``) or it is not in the request's
 language (``reply_language``), which send the model back with a note; a reply with code has
 each block shown, approved (``Gate``) and run in its kernel, a missing module offered for
-install, and what came back stored for the next call. The step cap, repeated code and
-interrupts end the turn here. Each function reads and changes only the ``Turn`` it is given
-and the session's conversation.
+install, and what came back stored for the next call. The step cap, code sent a third time
+(after one last call for the answer) and interrupts end the turn here. Each function reads
+and changes only the ``Turn`` it is given and the session's conversation.
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ if TYPE_CHECKING:
 def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | None]:
     """One model call and what follows from it; returns a status when the turn ends."""
     turn.steps += 1
-    final = turn.steps > session.settings.max_steps
+    capped = turn.steps > session.settings.max_steps
+    final = capped or turn.closing
     just_asked = bool(turn.form_note) and session.messages[-1].content == turn.form_note
-    if final and not just_asked:  # the form's note, just sent, says what to do
+    if capped and not turn.closing and not just_asked:  # a note just sent says what to do
         session.note(coaching.FINAL_NOTE)
-        if turn.prefill == coaching.CODE_PREFILL:  # a nudge for code comes too late now
-            turn.prefill = ""
+    if final and turn.prefill == coaching.CODE_PREFILL:  # a nudge for code comes too late now
+        turn.prefill = ""
     reply = yield from _model_step(session, turn)
     if reply is None:
         return "interrupted" if session.cancel_event.is_set() else "error"
@@ -50,15 +51,21 @@ def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | No
             session.add(Message("tool", coaching.NOT_RUN_NOTE, tool_call_id=call.id))
         if (yield from _ask_form(session, turn, reply.content)):  # one last call for it
             return None
+        if turn.closing:
+            yield Notice("warning", "the model repeated code it already ran; stopping")
+            return "repeated"
         yield Notice("warning", f"stopped after {session.settings.max_steps} code rounds")
         return "max_steps"
     if all(code_hash(c.code) in turn.run_codes for c in blocks):
         turn.repeats += 1
-        if turn.repeats > coaching.MAX_REPEATS:
-            yield Notice("warning", "the model repeated code it already ran; stopping")
-            return "repeated"
+        closing = turn.repeats > coaching.MAX_REPEATS
         for call in blocks:  # the first time: say so instead of running it again
-            session.add(Message("tool", coaching.repeat_note(turn), tool_call_id=call.id))
+            note = coaching.NOT_RUN_NOTE if closing else coaching.repeat_note(turn)
+            session.add(Message("tool", note, tool_call_id=call.id))
+        if closing:  # again: one last call, for the answer from what the code printed
+            turn.closing = True
+            yield Notice("warning", "the model repeated code it already ran; asking for its answer")
+            session.note(coaching.CLOSING_NOTE)
         return None
     turn.run_codes.update(code_hash(c.code) for c in blocks)
     return (yield from _run_calls(session, turn, blocks))

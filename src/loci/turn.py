@@ -37,6 +37,7 @@ class Turn:
     last_error: str = ""  # how it failed, e.g. "NameError: name 'sqrt' is not defined"
     executions: int = 0
     repeats: int = 0
+    closing: bool = False  # it repeated itself again: the next reply must be the answer
     prefill: str = ""  # how the next reply must begin
     form_note: str = ""  # the note that sent it back for the answer's @fields, once a turn
     language_asked: bool = False  # sent back for an answer in the request's language
