@@ -209,12 +209,33 @@ def test_a_model_that_repeats_itself_is_asked_for_its_answer(
     code = "```python\nprint(6 * 7)\n```"
     model = ScriptedModel([code, code, code, "It is 42."])
     with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        fake = s.kernels.get("python")
+        assert isinstance(fake, FakeKernel)
+        fake.enqueue(Output("stdout", "42\n"), KernelResult("ok"))
         evs = events_of(s, "six times seven?")
         assert s.store.messages(s.conversation_id)[-1].content == "It is 42."
     assert last(evs).status == "done"
     assert sum(isinstance(e, ExecutionDone) for e in evs) == 1
     assert model.calls[3][-1].content == CLOSING_NOTE
     assert any(isinstance(e, Notice) and "asking for its answer" in e.message for e in evs)
+
+
+def test_a_model_repeating_code_that_printed_nothing_is_stopped(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    # nothing to answer from: an answer would be a guess, so no last call
+    code = "```python\nprint(undefined_name)\n```"
+    model = ScriptedModel([code, code, code, "It is 42."])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        fake = s.kernels.get("python")
+        assert isinstance(fake, FakeKernel)
+        fake.enqueue(
+            Output("error", "NameError: name 'undefined_name' is not defined"),
+            KernelResult("error", error_name="NameError", error_value="undefined_name"),
+        )
+        evs = events_of(s, "six times seven?")
+    assert last(evs).status == "repeated"
+    assert len(model.calls) == 3
 
 
 def test_model_error_keeps_what_arrived(settings: Settings, fake_pool: KernelPool) -> None:

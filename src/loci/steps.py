@@ -6,8 +6,9 @@ without code is the turn's answer, unless no output backs it (``coaching``), it 
 language (``reply_language``), which send the model back with a note; a reply with code has
 each block shown, approved (``Gate``) and run in its kernel, a missing module offered for
 install, and what came back stored for the next call. The step cap, code sent a third time
-(after one last call for the answer) and interrupts end the turn here. Each function reads
-and changes only the ``Turn`` it is given and the session's conversation.
+(after one last call for the answer, if the code printed anything to answer from) and
+interrupts end the turn here. Each function reads and changes only the ``Turn`` it is given
+and the session's conversation.
 """
 
 from __future__ import annotations
@@ -58,11 +59,14 @@ def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | No
         return "max_steps"
     if all(code_hash(c.code) in turn.run_codes for c in blocks):
         turn.repeats += 1
-        closing = turn.repeats > coaching.MAX_REPEATS
+        again = turn.repeats > coaching.MAX_REPEATS
+        if again and not any(text.strip() for text in turn.evidence):
+            yield Notice("warning", "the model repeated code it already ran; stopping")
+            return "repeated"  # nothing printed to answer from: an answer would be a guess
         for call in blocks:  # the first time: say so instead of running it again
-            note = coaching.NOT_RUN_NOTE if closing else coaching.repeat_note(turn)
+            note = coaching.NOT_RUN_NOTE if again else coaching.repeat_note(turn)
             session.add(Message("tool", note, tool_call_id=call.id))
-        if closing:  # again: one last call, for the answer from what the code printed
+        if again:  # one last call, for the answer from what the code printed
             turn.closing = True
             yield Notice("warning", "the model repeated code it already ran; asking for its answer")
             session.note(coaching.CLOSING_NOTE)
