@@ -220,16 +220,17 @@ def test_a_model_that_repeats_itself_is_asked_for_its_answer(
     assert any(isinstance(e, Notice) and "asking for its answer" in e.message for e in evs)
 
 
-def test_a_model_repeating_code_that_printed_nothing_is_stopped(
+def test_a_model_repeating_code_that_never_ran_ok_is_stopped(
     settings: Settings, fake_pool: KernelPool
 ) -> None:
-    # nothing to answer from: an answer would be a guess, so no last call
+    # nothing to answer from (a warning is not a result): an answer would be a guess
     code = "```python\nprint(undefined_name)\n```"
     model = ScriptedModel([code, code, code, "It is 42."])
     with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
         fake = s.kernels.get("python")
         assert isinstance(fake, FakeKernel)
         fake.enqueue(
+            Output("stderr", "FutureWarning: 3 columns will change\n"),
             Output("error", "NameError: name 'undefined_name' is not defined"),
             KernelResult("error", error_name="NameError", error_value="undefined_name"),
         )

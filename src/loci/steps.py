@@ -6,7 +6,7 @@ without code is the turn's answer, unless no output backs it (``coaching``), it 
 language (``reply_language``), which send the model back with a note; a reply with code has
 each block shown, approved (``Gate``) and run in its kernel, a missing module offered for
 install, and what came back stored for the next call. The step cap, code sent a third time
-(after one last call for the answer, if the code printed anything to answer from) and
+(after one last call for the answer, if code ran ok and printed something to answer from) and
 interrupts end the turn here. Each function reads and changes only the ``Turn`` it is given
 and the session's conversation.
 """
@@ -60,7 +60,7 @@ def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | No
     if all(code_hash(c.code) in turn.run_codes for c in blocks):
         turn.repeats += 1
         again = turn.repeats > coaching.MAX_REPEATS
-        if again and not any(text.strip() for text in turn.evidence):
+        if again and not _printed(turn):
             yield Notice("warning", "the model repeated code it already ran; stopping")
             return "repeated"  # nothing printed to answer from: an answer would be a guess
         for call in blocks:  # the first time: say so instead of running it again
@@ -73,6 +73,11 @@ def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | No
         return None
     turn.run_codes.update(code_hash(c.code) for c in blocks)
     return (yield from _run_calls(session, turn, blocks))
+
+
+def _printed(turn: Turn) -> bool:
+    """Whether the turn has something to answer from: a block ran ok and code printed."""
+    return bool(turn.ok_calls) and any(text.strip() for text in turn.evidence)
 
 
 def _answer(
