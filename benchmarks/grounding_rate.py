@@ -19,9 +19,10 @@ from ``details.jsonl`` (dabench: every sub-answer right) or, for gsmhard, from t
 - new rule, loci's now: the same, less the numbers each execution's code typed itself
   (``shown_outputs``: ``print(42)`` backs no 42).
 
-A correct answer with an unsupported number is a false flag; among incorrect answers the
-script counts those with unsupported numbers (flags that were right to warn). ``stored``
-("as run") counts the answers that carried a flag as the run recorded it.
+A correct answer with an unsupported number is a false flag, unless no block before it ran ok:
+then it is a guess that came true, and the flag was right (counted apart); among incorrect
+answers the script counts those with unsupported numbers (flags that were right to warn).
+``stored`` ("as run") counts the answers that carried a flag as the run recorded it.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Answer:
     literals: Evidence  # outputs, shown data literals and the file preview
     new: Evidence  # the same, less the numbers code typed (loci's rule)
     stored: Grounding | None  # as the run recorded it
+    ran_ok: bool  # a block before it ran ok (else a right answer is a guess that came true)
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Tally:
     literals: int = 0
     new: int = 0
     stored: int = 0
+    guesses: int = 0  # flagged by the new rule, and no block before the answer ran ok
     flagged_new: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, task_id: int, answer: Answer) -> None:
@@ -80,7 +83,9 @@ class Tally:
         self.new += bool(new.unsupported)
         self.stored += bool(answer.stored and answer.stored.unsupported)
         if new.unsupported:
-            self.flagged_new.append({"id": task_id, "unsupported": list(new.unsupported)})
+            self.guesses += not answer.ran_ok
+            flag = {"id": task_id, "unsupported": list(new.unsupported), "ran_ok": answer.ran_ok}
+            self.flagged_new.append(flag)
 
 
 def split_request(content: str, workdir: str) -> tuple[str, str]:
@@ -135,6 +140,7 @@ def final_answer(record: ConversationRecord) -> Answer | None:
         Evidence(outputs, literals, preview),
         Evidence(computed, literals, preview),
         reply.grounding,
+        any(r.status == "ok" for r in runs),
     )
 
 
@@ -250,12 +256,14 @@ def summary(report: Report, show: int) -> str:
         f"tasks={report.tasks} unmatched={len(report.unmatched)} "
         f"no_final_answer={len(report.no_answer)}",
         f"correct answers={c.answers} (with judged numbers {c.judged}); false flags: {_rates(c)}",
+        f"  of the new rule's, after no block ran ok (a guess that came true): {c.guesses}",
         f"incorrect answers={w.answers} (with judged numbers {w.judged}); flagged: {_rates(w)}",
     ]
     if c.flagged_new and show:
         lines.append("correct answers the new rule flags:")
         lines += [
             f"  id={f['id']} unsupported {', '.join(f['unsupported'])}"
+            + ("" if f["ran_ok"] else " (no block ran ok)")
             for f in c.flagged_new[:show]
         ]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from loci.events import ExecutionDone, Output
+from loci.events import ExecStatus, ExecutionDone, Output
 from loci.files import describe_files
 from loci.grounding import ground
 from loci.messages import Message, ToolCall
@@ -27,7 +27,7 @@ FIGURE = Output("display", "iVBORw0KGgo=", mime="image/png", text="<Figure size 
 
 
 def add_task(store: Store, request: str, code: str, outputs: list[Output], answer: str,
-             preview: str = "") -> None:  # fmt: skip
+             preview: str = "", status: ExecStatus = "ok") -> None:  # fmt: skip
     """One conversation: the request, one tool call that ran ``code``, the final answer."""
     conv = store.create_conversation(model="scripted", workdir="/gone")
     store.add_message(conv, Message("user", with_preview(request, preview)))
@@ -36,7 +36,7 @@ def add_task(store: Store, request: str, code: str, outputs: list[Output], answe
                                 approved_by="auto")  # fmt: skip
     for out in outputs:
         store.add_output(run, out)
-    store.finish_execution(run, ExecutionDone(run, "ok", 0.1))
+    store.finish_execution(run, ExecutionDone(run, status, 0.1))
     store.add_message(conv, Message("tool", "[ok]", tool_call_id="c1"))
     reply = store.add_message(conv, Message("assistant", answer))
     printed = [o.text or o.data for o in outputs if o.stream != "error"]
@@ -80,7 +80,26 @@ def test_false_flags_are_counted_under_each_rule(
     # a printed guess: an output to the old rules, typed (so flagged) to the new one
     assert (incorrect["answers"], incorrect["old"], incorrect["literals"]) == (1, 0, 0)
     assert (incorrect["new"], incorrect["stored"]) == (1, 0)
-    assert incorrect["flagged_new"] == [{"id": 1, "unsupported": ["42"]}]
+    assert incorrect["flagged_new"] == [{"id": 1, "unsupported": ["42"], "ran_ok": True}]
+
+
+def test_a_right_answer_after_failed_code_is_a_guess_not_a_false_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    (out / "home").mkdir(parents=True)
+    failed = [Output("error", "NameError: name 'df' is not defined")]
+    with Store(out / "home" / "history.db") as store:
+        add_task(store, "How many outliers?", "print(df.z.abs().gt(3).sum())", failed,
+                 "@outliers_count[1] = 273", status="error")  # fmt: skip
+    reply = {"id": 0, "response": "@outliers_count[1] = 273"}
+    (out / "responses.jsonl").write_text(json.dumps(reply) + "\n")
+    (out / "details.jsonl").write_text(json.dumps({"id": 0, "all": True}) + "\n")
+    (out / "run.json").write_text(json.dumps([{"set": "dabench", "bench_dir": str(tmp_path)}]))
+    grounding_rate.main([str(out)])
+    text = capsys.readouterr().out
+    assert "after no block ran ok (a guess that came true): 1" in text
+    assert "id=0 unsupported 273 (no block ran ok)" in text
 
 
 def test_the_text_report_names_the_rates(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,4 +142,5 @@ def test_tasks_with_the_same_reply_are_told_apart_by_their_prompt(
     grounding_rate.main([str(out), "--json"])
     report = json.loads(capsys.readouterr().out)
     assert report["unmatched"] == []
-    assert report["correct"]["flagged_new"] == [{"id": 1, "unsupported": ["1234"]}]
+    flagged = [{"id": 1, "unsupported": ["1234"], "ran_ok": True}]
+    assert report["correct"]["flagged_new"] == flagged
