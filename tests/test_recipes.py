@@ -20,7 +20,7 @@ MAX_CHARS = 1200  # a recipe must stay small: it is read by a model with a small
 
 def test_every_recipe_file_has_keywords_and_a_few_hints() -> None:
     recipes = all_recipes()
-    assert len(recipes) >= 8
+    assert len(recipes) >= 7
     for r in recipes:
         assert len(r.keywords) >= 3, r.name
         hints = [line for line in r.text.splitlines() if line.startswith("- ")]
@@ -46,8 +46,6 @@ def test_a_file_without_front_matter_is_refused() -> None:
         ("Calculate the Pearson correlation between age and fare", []),
         ("Train a random forest classifier and report its accuracy", ["machine_learning"]),
         ("How many days between 2026-01-01 and 2026-12-25, and which weekday?", ["dates"]),
-        ("Explain the fast inverse square root trick and check how accurate it is", ["float_bits"]),
-        ("Show the IEEE 754 bit pattern of -2.5 as a float32", ["float_bits"]),
         ("What is 2**100?", []),
         ("Please update the report", []),  # "date" is a whole word, not part of "update"
     ],
