@@ -5,9 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from loci.approval import auto_approve
 from loci.coaching import ECHO_NOTE
-from loci.code_numbers import data_literals, typed_numbers
+from loci.code_numbers import data_literals, last_assigned, typed_numbers
 from loci.config import Settings
 from loci.events import Event, Grounding, KernelResult, Notice, Output
 from loci.files import describe_files
@@ -243,3 +245,20 @@ def test_a_typed_figure_printed_beside_computed_ones_is_flagged_not_sent_back(
     stdout = (Output("stdout", "12.5 460836225.3\n"), KernelResult("ok"))
     g = final_grounding(settings, fake_pool, replies, "Mean and total price?", stdout)
     assert g == Grounding(("12.5",), ("460836225.3",))
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "name"),
+    [
+        ("python", "x = 2\nanswer = x * 21", "answer"),
+        ("python", "total += 5", "total"),
+        ("python", "n: int = 3", "n"),
+        ("python", "a, b = 1, 2", None),  # no one name to print
+        ("python", "df['c'] = 1", None),
+        ("python", "answer = 42\nprint(answer)", None),
+        ("python", "answer = (", None),  # does not parse
+        ("shell", "answer=42", None),
+    ],
+)
+def test_the_name_a_silent_block_set_last(language: str, code: str, name: str | None) -> None:
+    assert last_assigned(language, code) == name

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from loci.approval import Decision, auto_approve
-from loci.coaching import CLOSING_NOTE, SILENT_NOTE, VERIFY_NOTE
+from loci.coaching import CLOSING_NOTE, SILENT_NOTE, SILENT_REPEAT_NOTE, VERIFY_NOTE
 from loci.config import Settings
 from loci.errors import ModelUnavailableError
 from loci.events import (
@@ -610,3 +610,17 @@ def test_a_fixed_failure_is_not_sent_again_but_stays_in_the_store(
     with Store(settings.db_path) as store:
         kept = [m.content for m in store.messages(conv)]
     assert any("print(mean(x))" in c for c in kept) and any("NameError" in c for c in kept)
+
+
+def test_code_that_sets_a_name_and_prints_nothing_is_told_to_print_it(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    # small models end with `answer = …` and wait for a value that never comes
+    code = "```python\nanswer = 7270258 * (3 / 4) ** 3\n```"
+    model = ScriptedModel([code, code, "```python\nprint(answer)\n```", "done"])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        events_of(s, "how much is left?")
+    told = model.calls[1][-1]
+    assert told.role == "tool"
+    assert told.content == "(no output: nothing was printed; answer is set: print(answer))"
+    assert model.calls[2][-1].content == SILENT_REPEAT_NOTE

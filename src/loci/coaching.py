@@ -31,6 +31,10 @@ REPEAT_NOTE = (
     "[not run: this exact code already ran in this request; its output is above. "
     "Change the code, or give the final answer.]"
 )
+SILENT_REPEAT_NOTE = (
+    "[not run: this exact code already ran and printed nothing, so it shows you nothing again. "
+    "print() the value you need, or give the final answer.]"
+)
 FAILED_REPEAT_NOTE = (
     "[not run: this exact code already ran and failed with {error}. Running it again fails "
     "the same way: change the code to fix that error.]"
@@ -101,10 +105,11 @@ def _new_figure(reply: str, request: str) -> bool:
 
 def repeat_note(turn: Turn) -> str:
     """What to tell a model that sent code it already ran: a failed block's error, so it
-    fixes it instead of sending it a third time (small models do), or where its output is."""
+    fixes it instead of sending it a third time (small models do), that it printed nothing,
+    or where its output is."""
     if turn.last_failed and turn.last_error:
         return FAILED_REPEAT_NOTE.format(error=turn.last_error)
-    return REPEAT_NOTE
+    return SILENT_REPEAT_NOTE if turn.last_silent else REPEAT_NOTE
 
 
 def failure(done: ExecutionDone) -> str:

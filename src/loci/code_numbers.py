@@ -53,6 +53,18 @@ def _read(code: str) -> tuple[ast.Module, _Shows] | None:
     return None if tree is None else (tree, _Shows(tree))
 
 
+def last_assigned(language: str, code: str) -> str | None:
+    """The name Python ``code``'s last statement binds (``answer = 6 * 7``), whose value the
+    code then shows nowhere unless it prints it; None for another last statement."""
+    tree = parse(code) if language == "python" else None
+    last = tree.body[-1] if tree is not None and tree.body else None
+    targets = getattr(last, "targets", None) or [getattr(last, "target", None)]
+    assigns = isinstance(last, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+    if assigns and len(targets) == 1 and isinstance(targets[0], ast.Name):
+        return targets[0].id
+    return None
+
+
 def data_literals(code: str) -> list[Decimal]:
     """The numbers of every data literal of ``code`` (see the module docstring; [] if it does
     not parse)."""

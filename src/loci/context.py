@@ -60,9 +60,14 @@ def _output_text(out: Output) -> str:
 
 
 def format_result(
-    outputs: Sequence[Output], done: ExecutionDone, limit: int = DEFAULT_OUTPUT_CHARS
+    outputs: Sequence[Output],
+    done: ExecutionDone,
+    limit: int = DEFAULT_OUTPUT_CHARS,
+    unprinted: str | None = None,
 ) -> str:
-    """The text a model reads after code ran: outputs in order, trimmed, then the status."""
+    """The text a model reads after code ran: outputs in order, trimmed, then the status.
+    ``unprinted``: the name the code's last line set, named when nothing was printed (small
+    models end with ``answer = …`` and then wait for a value that never comes)."""
     body = "".join(_output_text(o) for o in outputs)
     errors = [o for o in outputs if o.stream == "error"]
     if errors and done.error_name:
@@ -74,6 +79,8 @@ def format_result(
     status = _status_line(done)
     if not text.strip():
         text = "(no output: nothing was printed)\n"
+        if unprinted and done.status == "ok":
+            text = f"(no output: nothing was printed; {unprinted} is set: print({unprinted}))\n"
     return text.rstrip("\n") + ("\n" + status if status else "")
 
 

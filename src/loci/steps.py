@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from . import answer_form, coaching, reply_language
 from .approval import code_hash
+from .code_numbers import last_assigned
 from .context import fold_fixed, format_result
 from .events import CodeBlock, Event, ModelDone, Notice, TurnStatus
 from .execution import ExecutionRequest, ExecutionResult
@@ -177,7 +178,8 @@ def run_call(session: Session, turn: Turn, call: ToolCall) -> Generator[Event, N
         if installed:
             result = yield from _execute(session, request)
     turn.record(call.id, request, result, coaching.failure(result.done))
-    return format_result(result.outputs, result.done)
+    unprinted = last_assigned(request.language, request.code)
+    return format_result(result.outputs, result.done, unprinted=unprinted)
 
 
 def _execute(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .events import Usage
-from .grounding import any_number, shown_literals, shown_outputs
+from .grounding import any_number, output_texts, shown_literals, shown_outputs
 from .models.images import output_images
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class Turn:
     nudges: int = 0  # times the model was sent back to back its answer with code
     last_failed: bool = False  # the last execution ended in an error, timeout or crash
     last_error: str = ""  # how it failed, e.g. "NameError: name 'sqrt' is not defined"
+    last_silent: bool = False  # the last execution ran ok and printed nothing
     executions: int = 0
     repeats: int = 0
     closing: bool = False  # it repeated itself again: the next reply must be the answer
@@ -72,6 +73,8 @@ class Turn:
             request.language, request.code, done.status, result.outputs, done.files
         )
         self.last_failed = done.status in FAILED
+        printed = any(t.strip() for t in output_texts(result.outputs))
+        self.last_silent = done.status == "ok" and not printed
         if self.last_failed or done.status == "ok":
             (self.failed_calls if self.last_failed else self.ok_calls).add(call_id)
         self.last_error = error
