@@ -9,6 +9,7 @@ import pytest
 from loci.approval import Decision, auto_approve
 from loci.coaching import (
     FAILED_REPEAT_NOTE,
+    SILENT_REPEAT_NOTE,
     distribution,
     distributions,
     missing_module,
@@ -96,23 +97,42 @@ def test_a_failed_import_of_pptx_proposes_python_pptx(
     assert asked[1].language == "shell" and asked[1].code.endswith(" -m pip install python-pptx")
 
 
-def test_code_that_failed_and_is_sent_again_gets_its_error_back(
-    settings: Settings, fake_pool: KernelPool
+ERROR = "name 'sqrt' is not defined"
+
+
+@pytest.mark.parametrize(
+    ("first", "told", "again"),
+    [
+        (
+            KernelResult("error", error_name="NameError", error_value=ERROR),
+            "(no output: nothing was printed)\n[error: NameError]",
+            FAILED_REPEAT_NOTE.format(error=f"NameError: {ERROR}"),
+        ),
+        # small models end with `answer = …` and wait for a value that never comes
+        (
+            KernelResult("ok"),
+            "(no output: nothing was printed; answer is set: print(answer))",
+            SILENT_REPEAT_NOTE,
+        ),
+    ],
+)
+def test_code_sent_again_is_told_how_it_ended(
+    settings: Settings, fake_pool: KernelPool, first: KernelResult, told: str, again: str
 ) -> None:
-    # Small models "fix" a failing block by sending it again; they are told how it failed.
-    code = "```python\nprint(sqrt(2))\n```"
-    model = ScriptedModel([code, code, "```python\nimport math\nprint(math.sqrt(2))\n```", "1.41"])
+    # Small models "fix" a block that failed, or printed nothing, by sending it again.
+    code = "```python\nanswer = sqrt(2)\n```"
+    fixed = "```python\nimport math\nprint(math.sqrt(2))\n```"
+    model = ScriptedModel([code, code, fixed, "1.41"])
     with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
         py = s.kernels.get("python")
         assert isinstance(py, FakeKernel)
-        error = "name 'sqrt' is not defined"
-        py.enqueue(KernelResult("error", error_name="NameError", error_value=error))
+        py.enqueue(first)
         py.enqueue(Output("stdout", "1.4142135623730951\n"), KernelResult("ok"))
         done = list(s.run("square root of 2?"))[-1]
         notes = [m.content for m in s.messages if m.role == "tool"]
     assert done.type == "turn_done" and done.status == "done"
-    assert notes[1] == FAILED_REPEAT_NOTE.format(error=f"NameError: {error}")
-    assert py.executed == ["print(sqrt(2))", "import math\nprint(math.sqrt(2))"]
+    assert notes[:2] == [told, again]
+    assert py.executed == ["answer = sqrt(2)", "import math\nprint(math.sqrt(2))"]
 
 
 def test_a_summary_that_repeats_the_requests_figures_is_not_sent_back_for_code() -> None:
