@@ -56,8 +56,8 @@ def _read(code: str) -> tuple[ast.Module, _Shows] | None:
 def last_assigned(language: str, code: str) -> str | None:
     """The name Python ``code``'s last statement binds (``answer = 6 * 7``), whose value the
     code then shows nowhere unless it prints it; None for another last statement."""
-    tree = parse(code) if language == "python" else None
-    last = tree.body[-1] if tree is not None and tree.body else None
+    read = _read(code) if language == "python" else None  # the parse grounding made
+    last = read[0].body[-1] if read is not None and read[0].body else None
     targets = getattr(last, "targets", None) or [getattr(last, "target", None)]
     assigns = isinstance(last, (ast.Assign, ast.AugAssign, ast.AnnAssign))
     if assigns and len(targets) == 1 and isinstance(targets[0], ast.Name):

@@ -64,7 +64,7 @@ def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | No
         if again and not _printed(turn):
             yield Notice("warning", "the model repeated code it already ran; stopping")
             return "repeated"  # nothing printed to answer from: an answer would be a guess
-        for call in blocks:  # the first time: say so instead of running it again
+        for call in blocks:  # not run again: say so (the first time, how it ended)
             note = coaching.NOT_RUN_NOTE if again else coaching.repeat_note(turn)
             session.add(Message("tool", note, tool_call_id=call.id))
         if again:  # one last call, for the answer from what the code printed
