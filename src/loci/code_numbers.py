@@ -14,6 +14,9 @@ Grounding (``loci.grounding``) asks two things of the code that ran:
   print(f"@total[{total}]")``). Printing a guess does not make it computed. A number the code
   computes with is its input and not counted (``n = 1000; x = rng.normal(size=n)``).
 
+``last_assigned`` names what a silent block's last line set (``answer = …``), for the note
+that tells the model to print it.
+
 Only Python is read; code that does not parse, or is too deeply nested to analyse, gives
 nothing (nothing is then held against its outputs).
 """
