@@ -31,6 +31,8 @@ from .turn import Turn
 if TYPE_CHECKING:
     from .session import Session
 
+REPEATED = "the model repeated code it already ran"  # what the person is told, then what next
+
 
 def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | None]:
     """One model call and what follows from it; returns a status when the turn ends."""
@@ -54,7 +56,7 @@ def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | No
         if (yield from _ask_form(session, turn, reply.content)):  # one last call for it
             return None
         if turn.closing:
-            yield Notice("warning", "the model repeated code it already ran; stopping")
+            yield Notice("warning", f"{REPEATED}; stopping")
             return "repeated"
         yield Notice("warning", f"stopped after {session.settings.max_steps} code rounds")
         return "max_steps"
@@ -62,14 +64,14 @@ def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | No
         turn.repeats += 1
         again = turn.repeats > coaching.MAX_REPEATS
         if again and not _printed(turn):
-            yield Notice("warning", "the model repeated code it already ran; stopping")
+            yield Notice("warning", f"{REPEATED}; stopping")
             return "repeated"  # nothing printed to answer from: an answer would be a guess
         for call in blocks:  # not run again: say so (the first time, how it ended)
             note = coaching.NOT_RUN_NOTE if again else coaching.repeat_note(turn)
             session.add(Message("tool", note, tool_call_id=call.id))
         if again:  # one last call, for the answer from what the code printed
             turn.closing = True
-            yield Notice("warning", "the model repeated code it already ran; asking for its answer")
+            yield Notice("warning", f"{REPEATED}; asking for its answer")
             session.note(coaching.CLOSING_NOTE)
         return None
     turn.run_codes.update(code_hash(c.code) for c in blocks)
