@@ -40,6 +40,9 @@ class Record:
     error: str = ""
     replies: list[str] = field(default_factory=list)  # each model reply, in order
     notices: list[str] = field(default_factory=list)  # loci's notices (what it did, and why)
+    # with --effort above 1: the vote (``loci.vote``) and the first attempt's replies alone
+    vote: dict[str, Any] | None = None
+    first_response: str = ""
 
 
 @dataclass
@@ -181,13 +184,29 @@ def parse_events(stdout: str) -> list[dict[str, Any]]:
     return events
 
 
+_AGAIN = re.compile(r"effort \d+: attempt 2 of")  # the notice that begins a second attempt
+
+
+def _first_attempt(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events of a turn's first attempt (all of them without --effort)."""
+    for n, e in enumerate(events):
+        if e["type"] == "notice" and _AGAIN.match(str(e.get("message") or "")):
+            return events[:n]
+    return events
+
+
+def _replies(events: list[dict[str, Any]]) -> list[str]:
+    return [str(e.get("text") or "") for e in events if e["type"] == "model_done"]
+
+
 def make_record(
     task_id: int, stdout: str, stderr: str, code: int | None, wall: float, timed_out: bool
 ) -> Record:
     """Fold one task's events into a Record."""
     events = parse_events(stdout)
     done = next((e for e in reversed(events) if e["type"] == "turn_done"), None)
-    replies = [str(e.get("text") or "") for e in events if e["type"] == "model_done"]
+    replies = _replies(events)
+    vote = next((e for e in events if e["type"] == "vote"), None)
     execs = [str(e.get("status")) for e in events if e["type"] == "execution_done"]
     started = sum(1 for e in events if e["type"] == "execution_start")
     if done is not None:
@@ -205,10 +224,13 @@ def make_record(
         exec_statuses=execs,
         wall_s=round(wall, 3),
         exit_code=code,
-        response="\n\n".join(t for t in replies if t),
+        # the kept answer last: the scorers read the last answer of a response
+        response="\n\n".join(t for t in [*replies, vote["answer"] if vote else ""] if t),
         error=error,
         replies=replies,
         notices=[str(e.get("message") or "") for e in events if e["type"] == "notice"],
+        vote=vote,
+        first_response="\n\n".join(t for t in _replies(_first_attempt(events)) if t),
     )
 
 

@@ -237,27 +237,54 @@ def run_tasks(runner: Runner, tasks: list[Task], jobs: int) -> None:
 # -- scoring and summary ----------------------------------------------------------------------
 
 
-def score(bench: Path, name: str, out: Path, ids: list[int]) -> dict[str, Any]:
-    """Run the bench folder's scorer on responses.jsonl for ``ids``; save score.json."""
+def score(
+    bench: Path, name: str, out: Path, ids: list[int], responses: str = "responses"
+) -> dict[str, Any]:
+    """Run the bench folder's scorer on RESPONSES.jsonl for ``ids``; save score.json (for
+    other responses, score_RESPONSES.json)."""
     (out / "ids.txt").write_text(",".join(map(str, ids)) + "\n", encoding="utf-8")
     cmd = [
         sys.executable,
         str(bench / "score.py"),
         name,
         "score",
-        str(out / "responses.jsonl"),
+        str(out / f"{responses}.jsonl"),
         "--ids",
         str(out / "ids.txt"),
         "--json",
     ]
+    tag = "" if responses == "responses" else f"_{responses}"
     if name == "dabench":
-        cmd += ["--details", str(out / "details.jsonl")]
+        cmd += ["--details", str(out / f"details{tag}.jsonl")]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"score.py failed: {done.stderr.strip()}")
     result: dict[str, Any] = json.loads(done.stdout)
-    (out / "score.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    (out / f"score{tag}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return result
+
+
+def score_first(
+    bench: Path, name: str, out: Path, ids: list[int], records: list[dict[str, Any]]
+) -> str:
+    """With --effort above 1, the score of each task's first attempt alone (what the run
+    would have answered without the vote), from the same run; "" without a vote."""
+    voted = [r for r in records if r.get("vote")]
+    if not voted:
+        return ""
+    with (out / "first.jsonl").open("w", encoding="utf-8") as f:
+        for r in records:
+            row = {"id": r["id"], "response": r.get("first_response") or r["response"]}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    first = score(bench, name, out, ids, "first")
+    changed = sum(1 for r in voted if r["vote"]["attempt"] != 1)
+    lines = [f"  {line}" for line in score_lines(name, first)]
+    return "\n".join(
+        [
+            f"first attempt alone (the same run; {len(voted)} votes, {changed} kept another):",
+            *lines,
+        ]
+    )
 
 
 def solved_count(name: str, result: dict[str, Any]) -> float:
@@ -388,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     result = score(bench, args.set, out, ids)
     print()
     print(summary(args.set, result, records, language))
+    if first := score_first(bench, args.set, out, ids, records):
+        print(first)
     return 0
 
 

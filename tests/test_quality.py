@@ -32,7 +32,7 @@ def test_public_api_is_pinned() -> None:
         "Approval", "CodeBlock", "ConfigError", "Decision", "Event", "ExecutionDone",
         "ExecutionStart", "Grounding", "KernelError", "LociError", "ModelDone", "ModelError",
         "Notice", "Output", "ScriptedModel", "Session", "Settings", "StoreError", "TextDelta",
-        "TurnDone", "TurnStart", "Usage", "auto_approve", "deny_all", "load_settings",
+        "TurnDone", "TurnStart", "Usage", "Vote", "auto_approve", "deny_all", "load_settings",
     ]  # fmt: skip
     for name in loci.__all__:
         assert getattr(loci, name) is not None

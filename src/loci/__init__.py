@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .events import TurnDone as TurnDone
     from .events import TurnStart as TurnStart
     from .events import Usage as Usage
+    from .events import Vote as Vote
     from .models.scripted import ScriptedModel as ScriptedModel
     from .session import Session as Session
 
@@ -70,6 +71,7 @@ _HOMES = {
     "TurnDone": "events",
     "TurnStart": "events",
     "Usage": "events",
+    "Vote": "events",
     "ScriptedModel": "models.scripted",
     "Session": "session",
 }
@@ -97,6 +99,7 @@ __all__ = [
     "TurnDone",
     "TurnStart",
     "Usage",
+    "Vote",
     "auto_approve",
     "deny_all",
     "load_settings",

@@ -188,6 +188,15 @@ class Settings:
         minimum=1,
         rule="at least 1",
     )
+    effort: int = setting(
+        1,
+        WHOLE,
+        "Attempts per request that ran code: above 1, it is solved again that many times in "
+        "all and the answer most attempts agree on is kept (loci.vote)",
+        flags=("--effort",),
+        minimum=1,
+        rule="at least 1",
+    )
     workdir: Path = field(
         default_factory=Path.cwd,
         metadata=about(

@@ -9,6 +9,7 @@
     )*
     Notice*                                     anywhere: something the user should know
     [ Grounding ]
+    [ Vote ]                                    with effort above 1: the answer kept
     TurnDone                                    always last: status and token usage
 
 Every event is a frozen dataclass with a ``type`` literal; ``to_dict`` gives the JSON object
@@ -173,6 +174,35 @@ class Grounding:
 
 
 @dataclass(frozen=True)
+class Vote:
+    """With ``effort`` above 1 (``loci.vote``): the request was attempted ``attempts`` times;
+    ``agree`` of them claimed what the kept attempt (number ``attempt``, from 1) did, and its
+    ``answer`` is the turn's answer. ``agree`` is 0 when no attempt's answer came from code
+    that ran (the first is kept). ``again``: another answer was shown after it, so a front
+    end shows it once more. ``summary`` says it all in one line, for every front end."""
+
+    answer: str
+    attempt: int
+    agree: int
+    attempts: int
+    again: bool = False
+    summary: str = field(init=False)
+    type: Literal["vote"] = "vote"
+
+    def __post_init__(self) -> None:
+        if not self.agree:
+            said = (
+                f"{self.attempts} attempts, none with an answer from code that ran: kept the first"
+            )
+        else:
+            said = (
+                f"{self.agree} of {self.attempts} attempts agree: kept the answer of attempt"
+                f" {self.attempt}"
+            )
+        object.__setattr__(self, "summary", said)
+
+
+@dataclass(frozen=True)
 class TurnDone:
     status: TurnStatus
     usage: Usage = field(default_factory=Usage)
@@ -194,6 +224,7 @@ Event = (
     | ExecutionDone
     | Notice
     | Grounding
+    | Vote
     | TurnDone
 )
 

@@ -3,7 +3,9 @@
 One request (a turn) alternates model calls and code runs: the model streams text and code →
 each block is approved (by the ``Approver`` passed in) → it runs in the conversation's
 persistent kernel → its trimmed output goes back to the model → repeat until the model answers
-without code, repeats itself, or the step cap is hit (each step: ``loci.steps``). Everything
+without code, repeats itself, or the step cap is hit (each step: ``loci.steps``). With
+``effort`` above 1 a request that ran code is attempted again and the answer most attempts
+agree on is kept (``loci.vote``). Everything
 is written to the store as it happens. The MCP servers' tools (``loci.mcp.tools``) are offered
 to the model and run beside the kernels. ``interrupt()`` (Ctrl-C, a Stop button; safe from a
 signal handler or another thread) stops whatever is running — the model stream or the code —
@@ -20,7 +22,7 @@ import threading
 from collections.abc import Generator, Iterator, Sequence
 from types import TracebackType
 
-from . import direct, instructions, intake, prompts, steps, window
+from . import direct, instructions, intake, prompts, steps, vote, window
 from .approval import ApprovalPolicy, Approver
 from .compaction import Past
 from .config import Settings, load_settings
@@ -197,21 +199,33 @@ class Session:
         got = intake.take(text, self.settings, self.kernels)
         yield from got.notices
         self.add(got.message)
-        turn = Turn(text, usage_before=self.usage, preview=got.preview, start=len(self.messages))
-        turn.know_how = got.know_how
-        status: TurnStatus | None = None
-        message = ""
-        try:
-            while status is None:
-                status = yield from steps.step(self, turn)
-        except LociError as exc:
-            status, message = "error", exc.message
-            yield Notice("error", exc.message)
+        turn = Turn(
+            text,
+            usage_before=self.usage,
+            preview=got.preview,
+            know_how=got.know_how,
+            start=len(self.messages),
+        )
+        status, message = yield from self.attempt(turn)
+        taken = turn.steps
+        if self.settings.effort > 1 and vote.worth_more(turn, status):
+            status, message, taken = yield from vote.more(self, turn, status, message)
         turn_usage = Usage(
             self.usage.prompt_tokens - turn.usage_before.prompt_tokens,
             self.usage.completion_tokens - turn.usage_before.completion_tokens,
         )
-        yield TurnDone(status, turn_usage, turn.steps, self.conversation_id, message)
+        yield TurnDone(status, turn_usage, taken, self.conversation_id, message)
+
+    def attempt(self, turn: Turn) -> Generator[Event, None, tuple[TurnStatus, str]]:
+        """Step ``turn`` until it ends; returns its status and, for an error, the message."""
+        status: TurnStatus | None = None
+        try:
+            while status is None:
+                status = yield from steps.step(self, turn)
+        except LociError as exc:
+            yield Notice("error", exc.message)
+            return "error", exc.message
+        return status, ""
 
     def execute(self, language: str, code: str) -> Generator[Event, None, str]:
         """Run code written outside loci (an MCP client's model) as if loci's model had asked;

@@ -105,6 +105,7 @@ def _answer(
         yield Notice("info", f"asking for the answer again, in {language.name}")
         session.note(language.ask(text))
         return None
+    turn.answer, turn.grounding = text, grounding
     if grounding.supported or grounding.unsupported:
         if turn.reply_id is not None:  # kept with the answer: reloads still show it
             session.store.set_grounding(turn.reply_id, grounding)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from .events import Usage
+from .events import Grounding, Usage
 from .grounding import any_number, output_texts, shown_literals, shown_outputs
 from .models.images import output_images
 
@@ -49,6 +49,19 @@ class Turn:
     failed_calls: set[str] = field(default_factory=set)  # calls whose code failed
     ok_calls: set[str] = field(default_factory=set)  # calls whose code ran cleanly
     images: dict[str, tuple[str, ...]] = field(default_factory=dict)  # saved by each call
+    answer: str = ""  # the final answer, once the model gave one
+    grounding: Grounding | None = None  # what the outputs back of the numbers ``answer`` states
+
+    def again(self, usage_before: Usage) -> Turn:
+        """A fresh attempt at the same request (``loci.vote``): what the request brought
+        along (its recipes, the file preview, where it starts), none of what was done."""
+        return Turn(
+            self.text,
+            usage_before=usage_before,
+            preview=self.preview,
+            know_how=self.know_how,
+            start=self.start,
+        )
 
     @property
     def computed(self) -> bool:

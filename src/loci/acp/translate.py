@@ -9,6 +9,7 @@ and stored records (a loaded session) become session updates.
     Output                    tool_call_update: the outputs so far (text fenced, images)
     ExecutionDone             tool_call_update completed (ok) or failed, with the status
     Notice, Grounding         agent_message_chunk, quoted ("> loci: …")
+    Vote                      quoted; the kept answer again if another came after it
 
 ``TurnUpdates`` keeps what one prompt's tool calls have shown so far: ACP replaces a tool
 call's content with each update, so each one carries all of it. ``replay`` does the same for
@@ -70,6 +71,7 @@ from ..events import (
     Output,
     TextDelta,
     TurnDone,
+    Vote,
 )
 from ..grounding import unbacked_warning
 from ..prompts import request_of
@@ -326,9 +328,19 @@ class TurnUpdates:
         if isinstance(event, Grounding):
             warning = unbacked_warning(event)
             return [quoted(warning)] if warning else []
+        if isinstance(event, Vote):
+            return self._vote(event)
         if isinstance(event, TurnDone):
             return self._settle()
         return []  # TurnStart: nothing to show
+
+    def _vote(self, vote: Vote) -> list[Update]:
+        """The verdict, quoted; the kept answer again when another came after it."""
+        said: list[Update] = [quoted(vote.summary)]
+        if vote.again:
+            self._step = True
+            said += self._text(vote.answer)
+        return said
 
     def _text(self, text: str) -> list[Update]:
         if not text:

@@ -62,7 +62,7 @@ def _group(*names: str) -> Callable[[F], F]:
 
 model_options = _group("api_base", "api_key", "tools")
 run_options = _group(
-    "max_steps", "timeout", "python", "recipes", "agents_md", "kernel_state", "compact"
+    "max_steps", "effort", "timeout", "python", "recipes", "agents_md", "kernel_state", "compact"
 )
 sandbox_options = _group(
     "sandbox", "network", "memory_mb", "max_processes", "max_output_mb", "expose", "pass_env"

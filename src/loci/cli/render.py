@@ -29,6 +29,7 @@ from ..events import (
     TextDelta,
     TurnDone,
     TurnStart,
+    Vote,
 )
 from ..grounding import unbacked_warning
 from ..sanitize import clean_event
@@ -141,6 +142,15 @@ class Renderer:
         if msg := unbacked_warning(ev):
             self.console.print(Text(msg, style="yellow" if self.rich else ""))
 
+    def _vote(self, ev: Vote) -> None:
+        self.console.print(Text(ev.summary, style="cyan" if self.rich else ""))
+        if not ev.again:
+            return  # the kept answer is the last one on screen
+        if self.rich:
+            self.console.print(Markdown(ev.answer))
+        else:
+            self.console.file.write(ev.answer.rstrip("\n") + "\n")
+
     def _turn_done(self, ev: TurnDone) -> None:
         if self.show_usage:
             u = ev.usage
@@ -168,6 +178,8 @@ class Renderer:
             self._notice(ev)
         elif isinstance(ev, Grounding):
             self._grounding(ev)
+        elif isinstance(ev, Vote):
+            self._vote(ev)
         elif isinstance(ev, TurnDone):
             self._turn_done(ev)
         elif isinstance(ev, Approval):

@@ -135,3 +135,13 @@ class PrefillModel(Model, Protocol):
         tools: Sequence[ToolSpec] = (),
         prefill: str = "",
     ) -> Iterator[ModelChunk]: ...
+
+
+@runtime_checkable
+class VaryingModel(Model, Protocol):
+    """A model that answers the same prompt the same way (an embedded one, greedy) and can
+    give a twin that samples instead: the attempts after the first of ``effort``
+    (``loci.vote``). A model that already samples (a remote API at its default temperature)
+    needs no twin."""
+
+    def varied(self, seed: int) -> Model: ...

@@ -33,6 +33,7 @@ class Sampling:
     max_tokens: int = 1024  # of one reply
     temperature: float = 0.0  # greedy: small coding models do best without sampling noise
     repeat_penalty: float = 1.05  # mild: enough to break a loop, not to garble code
+    vote_temperature: float = 0.7  # the attempts after the first (``effort``, loci.vote)
 
 
 @dataclass(frozen=True)

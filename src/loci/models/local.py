@@ -20,6 +20,8 @@ variable themselves.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -64,6 +66,7 @@ class LocalModel:
         self.context_window = context_window
         self.sampling = sampling or Sampling()
         self.max_tokens = self.sampling.max_tokens
+        self.seed: int | None = None  # of a sampled twin (``varied``); None: llama's own
         llama_cpp = _import_llama()
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
@@ -95,6 +98,28 @@ class LocalModel:
             bos_token=model.token_get_text(bos) if bos != -1 else "",
             stop_token_ids=[eos],
         )
+
+    def varied(self, seed: int) -> LocalModel:
+        """A twin that draws its replies at ``vote_temperature`` with ``seed`` (an attempt
+        after the first, ``loci.vote``): the same loaded weights and lock, its own sampling.
+        It is never closed: this model owns the weights."""
+        twin = copy.copy(self)
+        twin.sampling = dataclasses.replace(
+            self.sampling, temperature=self.sampling.vote_temperature
+        )
+        twin.seed = seed
+        return twin
+
+    def _draw(self) -> dict[str, Any]:
+        """The sampling arguments of a llama.cpp call."""
+        args: dict[str, Any] = {
+            "temperature": self.sampling.temperature,
+            "repeat_penalty": self.sampling.repeat_penalty,
+            "max_tokens": self.max_tokens,
+        }
+        if self.seed is not None:
+            args["seed"] = self.seed
+        return args
 
     def close(self) -> None:
         """Free the loaded model now (it can take gigabytes), not whenever it is collected."""
@@ -161,9 +186,7 @@ class LocalModel:
             chunks = self._llm.create_chat_completion(
                 messages=wire,
                 stream=True,
-                temperature=self.sampling.temperature,
-                repeat_penalty=self.sampling.repeat_penalty,
-                max_tokens=self.max_tokens,
+                **self._draw(),
             )
             with closing(chunks):
                 for chunk in chunks:
@@ -184,10 +207,8 @@ class LocalModel:
             chunks = self._llm.create_completion(
                 prompt=result.prompt + prefill,
                 stream=True,
-                temperature=self.sampling.temperature,
-                repeat_penalty=self.sampling.repeat_penalty,
-                max_tokens=self.max_tokens,
                 stop=result.stop,
+                **self._draw(),
             )
             with closing(chunks):
                 for chunk in chunks:

@@ -2,7 +2,7 @@
 
 A branch is a new conversation, not a tree inside one: it gets copies of the parent's rows
 (messages, executions and their outputs) with a ``seq`` below the edited request, under the
-same numbers, and records ``parent_id`` and ``branched_at_seq`` (migration m011). The parent is
+same numbers, and records ``parent_id`` and ``branched_at_seq`` (migration m009). The parent is
 left exactly as it was. So everything that reads one conversation (resume, undo, exports, the
 browser) needs no notion of branches; only ``loci history`` and ``loci show`` mention them.
 
@@ -19,7 +19,9 @@ from loci.errors import NotFoundError
 _CONVERSATION_COPIED = (
     "title, model, workdir, user_id, instructions, instructions_source"  # what a branch keeps
 )
-_MESSAGE_COPIED = "seq, role, origin, content, tool_calls, tool_call_id, created, grounding"
+_MESSAGE_COPIED = (
+    "seq, role, origin, content, tool_calls, tool_call_id, created, grounding, images, set_aside"
+)
 _EXECUTION_COPIED = (
     "seq, block_id, language, code, approved_by, sandbox, status, started, duration, exit_code,"
     " error_name, error_value, message, files, risk, output_bytes, truncated, limit_hit"

@@ -18,6 +18,8 @@ What the tables are for:
     ``tool_calls`` (a JSON list of ``{id, language, code}``) and ``tool_call_id``. ``seq`` places
     the message among the conversation's messages *and* executions. ``images`` (m010) is a
     JSON list of the saved image files it shows, which a model that can see is sent.
+    ``set_aside`` (m011) marks the messages of an attempt the effort setting's vote did not
+    keep (``loci.vote``): shown in the history, never sent to a model again.
 
 ``executions``
     Every code block that was run (or refused): the code that actually ran, its language, who
@@ -316,3 +318,10 @@ def m010_compactions(db: sqlite3.Connection) -> None:
         """
     )
     db.execute("CREATE INDEX compactions_conversation ON compactions (conversation_id, id)")
+
+
+@migration
+def m011_set_aside(db: sqlite3.Connection) -> None:
+    # An attempt at a request that the vote of ``effort`` did not keep (loci.vote): its
+    # messages stay in the history, marked, and are not sent to the model again.
+    db.execute("ALTER TABLE messages ADD COLUMN set_aside INTEGER NOT NULL DEFAULT 0")

@@ -61,6 +61,7 @@ class MessageRecord:
     created: float
     message: Message
     grounding: Grounding | None = None  # a final answer's numbers, checked against outputs
+    set_aside: bool = False  # of an attempt the vote did not keep (``loci.vote``)
     kind: Literal["message"] = "message"
 
     @property
@@ -81,6 +82,8 @@ class MessageRecord:
         }
         if self.grounding is not None:
             d["grounding"] = grounding_dict(self.grounding)
+        if self.set_aside:
+            d["set_aside"] = True
         return d
 
 

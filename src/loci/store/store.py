@@ -116,6 +116,27 @@ class Store(Database):
             )
             return _rowid(cur)
 
+    def last_seq(self, conv_id: int) -> int:
+        """The ``seq`` of the conversation's newest message or execution (0: none yet)."""
+        with self.read("read") as db:
+            row = db.execute(
+                "SELECT last_seq FROM conversations WHERE id = ?", (conv_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no conversation with id {conv_id}")
+        return int(row[0])
+
+    def set_aside(self, conv_id: int, after: int, upto: int, *, aside: bool = True) -> None:
+        """Mark the messages with ``after < seq <= upto`` as set aside (``aside`` False: no
+        longer): kept in the history, not sent to a model (an attempt the vote did not keep,
+        ``loci.vote``)."""
+        with self.write("set aside messages in") as db:
+            db.execute(
+                "UPDATE messages SET set_aside = ?"
+                " WHERE conversation_id = ? AND seq > ? AND seq <= ?",
+                (int(aside), conv_id, after, upto),
+            )
+
     def set_grounding(self, message_id: int, grounding: Grounding) -> None:
         """Keep what the grounding check found in a final answer (message ``message_id``)."""
         data = json.dumps(grounding_dict(grounding))
@@ -294,11 +315,13 @@ class Store(Database):
     # -- reads ------------------------------------------------------------------------------
 
     def messages(self, conv_id: int) -> list[Message]:
-        """The conversation's messages in order (what a resumed session sends the model)."""
+        """The conversation's messages in order (what a resumed session sends the model): all
+        but those of attempts set aside (``set_aside``)."""
         with self.read("read") as db:
             self._summary(db, conv_id)
             rows = db.execute(
-                "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq", (conv_id,)
+                "SELECT * FROM messages WHERE conversation_id = ? AND NOT set_aside ORDER BY seq",
+                (conv_id,),
             ).fetchall()
         return [_message(row) for row in rows]
 
@@ -306,7 +329,8 @@ class Store(Database):
         """The ``seq`` of each of the conversation's messages, in order (as ``messages``)."""
         with self.read("read") as db:
             rows = db.execute(
-                "SELECT seq FROM messages WHERE conversation_id = ? ORDER BY seq", (conv_id,)
+                "SELECT seq FROM messages WHERE conversation_id = ? AND NOT set_aside ORDER BY seq",
+                (conv_id,),
             ).fetchall()
         return [int(row[0]) for row in rows]
 
@@ -439,6 +463,7 @@ def _message_record(row: sqlite3.Row) -> MessageRecord:
         created=float(row["created"]),
         message=_message(row),
         grounding=_grounding(row["grounding"]),
+        set_aside=bool(row["set_aside"]),
     )
 
 

@@ -125,8 +125,9 @@ function renderHistory(items) {
         message: item.message, error_name: item.error_name, error_value: item.error_value });
     } else if (item.role === "user" && item.origin === "person") {  // not one of loci's notes
       showRequest(item.content, item.request);
-    } else if (item.role === "assistant" && item.content) {
-      const div = el("div", "assistant");
+    } else if (item.role === "assistant" && item.content) {  // set aside: an attempt not kept
+      const div = el("div", item.set_aside ? "assistant set-aside" : "assistant");
+      if (item.set_aside) div.title = "an attempt the vote did not keep";
       renderMarkdown(item.content, div, codes);
       $("log").append(div);
       if (item.grounding) showGrounding(item.grounding);
@@ -217,6 +218,14 @@ function handle(ev) {
     }
     case "notice": notice(ev.level, ev.message); break;
     case "grounding": showGrounding(ev); break;
+    case "vote":  // with effort: the answer kept, shown again when another came after it
+      notice("info", ev.summary);
+      if (ev.again) {
+        const div = el("div", "assistant kept");
+        renderMarkdown(ev.answer, div, new Set());
+        $("log").append(div);
+      }
+      break;
     case "turn_done":
       $("log").append(el("div", "turn-end", `${ev.status}${ev.message ? ": " + ev.message : ""}` +
         ` · ${ev.usage.prompt_tokens + ev.usage.completion_tokens} tokens`));
