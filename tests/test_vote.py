@@ -21,7 +21,6 @@ from loci.events import (
 )
 from loci.kernels.fake import FakeKernel
 from loci.kernels.pool import KernelPool
-from loci.messages import Message
 from loci.models.catalog import Sampling
 from loci.models.local import LocalModel
 from loci.models.scripted import ScriptedModel
@@ -270,22 +269,22 @@ def test_an_embedded_model_samples_its_further_attempts_with_a_seed() -> None:
     assert model._draw()["temperature"] == 0.0 and "seed" not in model._draw()
 
 
-def test_messages_set_aside_are_not_sent_again_after_a_branch(
+def test_a_branch_keeps_the_attempts_set_aside_as_they_were(
     settings: Settings, fake_pool: KernelPool
 ) -> None:
-    events, s, _ = run(
+    events, s, model = run(
         settings,
         fake_pool,
         2,
-        attempt("6 * 7 + 1", "43", "It is 43."),
         attempt("6 * 7", "42", "It is 42."),
+        attempt("6 * 7 + 1", "43", "It is 43."),
     )
     with s:
         assert vote_of(events).attempt == 1  # a tie: the first
-        s.messages.append(Message("user", "x"))  # the in-memory list is the session's own
-        branch = s.store.branch(s.conversation_id, 1)
-        assert s.store.messages(branch) == []  # before request 1: nothing
-        conv = s.conversation_id
-        kept = s.store.messages(conv)
-    assert [m.content for m in kept if m.role == "assistant"][-1] == "It is 43."
-    assert not any(m.content == "It is 42." for m in kept)
+        model.enqueue("Yes.")
+        list(s.run("Sure?"))
+        branch = s.branch(2)  # go on from before "Sure?"
+        sent = [m.content for m in s.store.messages(branch)]
+        shown = s.store.get_conversation(branch).to_dict()["items"]
+    assert "It is 42." in sent and "It is 43." not in sent
+    assert any(i.get("content") == "It is 43." and i.get("set_aside") for i in shown)

@@ -25,8 +25,8 @@ _SHOWN_ROLES = frozenset({"user", "assistant"})
 
 def _author(item: MessageRecord) -> str:
     """Whose words a shown message is: the user's, the assistant's, or one of loci's notes."""
-    if item.role == "assistant":
-        return "Assistant"
+    if item.role == "assistant":  # set aside: an attempt the vote of ``effort`` did not keep
+        return "Assistant (an attempt set aside by the vote)" if item.set_aside else "Assistant"
     return "User" if item.message.by == "person" else "loci"
 
 

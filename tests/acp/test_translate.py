@@ -30,6 +30,7 @@ from loci.events import (
     TextDelta,
     TurnDone,
     Usage,
+    Vote,
 )
 from loci.messages import Message
 from loci.prompts import with_preview
@@ -119,6 +120,15 @@ def test_a_turn_becomes_chunks_and_one_tool_call_per_block() -> None:
     assert content[1]["text"] == "```\n1\n```" and content[3]["text"] == "```\nxxx\n```"
     assert content[4]["text"] == "files: plot.png"
     assert last["raw_output"] == "1\n[image]\nxxx\nfiles: plot.png"  # for Jupyter AI's chat
+
+
+@pytest.mark.parametrize("again", [True, False])
+def test_a_vote_is_quoted_with_the_kept_answer_when_another_came_after_it(again: bool) -> None:
+    updates = TurnUpdates()
+    shown = run_events(updates, [Vote("It is 42.", 2, 2, 3, again), TurnDone("done")])
+    texts = [u["content"]["text"] for u in shown]
+    assert texts[0] == "\n\n> loci: 2 of 3 attempts agree: kept the answer of attempt 2\n\n"
+    assert texts[1:] == (["\n\nIt is 42."] if again else [])
 
 
 TRACEBACK = "Traceback …\nZeroDivisionError: division by zero"

@@ -224,6 +224,35 @@ def test_in_chat_commands(
     child.expect(pexpect.EOF)
 
 
+def test_effort_attempts_again_and_shows_the_kept_answer(
+    spawn: Callable[..., pexpect.spawn], script: Callable[..., str]
+) -> None:
+    spec = script(
+        "```python\nprint(6 * 7 - 1)\n```", "It is 41.",
+        "```python\nprint(6 * 7)\n```", "It is 42.",
+        "```python\nprint(7 * 6)\n```", "Six times seven: 42.",
+    )  # fmt: skip
+    child = spawn("-m", spec, "-y")
+    child.expect(PROMPT)
+    child.sendline("%effort 0")
+    child.expect("at least 1")
+    child.expect(PROMPT)
+    child.sendline("%effort 3")
+    child.expect("effort 3: up to 3 attempts")
+    child.expect(PROMPT)
+    child.sendline("six times seven?")
+    child.expect("It is 41.")
+    child.expect("effort 3: attempt 2 of 3, from the request alone")
+    child.expect("It is 42.")
+    child.expect("attempt 3 of 3")
+    child.expect("Six times seven: 42.")
+    child.expect("2 of 3 attempts agree: kept the answer of attempt 2")
+    child.expect("It is 42.")  # shown again: another answer came after it
+    child.expect(PROMPT)
+    child.sendline("%exit")
+    child.expect(pexpect.EOF)
+
+
 def test_vars_shows_what_the_python_kernel_holds(
     spawn: Callable[..., pexpect.spawn], script: Callable[..., str]
 ) -> None:

@@ -41,6 +41,28 @@ def test_json_events_end_with_status_and_usage(
     assert printed[0]["data"].strip() == ANSWER
 
 
+def test_effort_prints_a_vote_event_and_keeps_the_agreed_answer(
+    cli_env: dict[str, str], script: Callable[..., str], workdir: Path
+) -> None:
+    spec = script(
+        "```python\nprint(6 * 7 - 1)\n```", "It is 41.",
+        "```python\nprint(6 * 7)\n```", "It is 42.",
+        "```python\nprint(7 * 6)\n```", "It is 42.",
+    )  # fmt: skip
+    args = ["--json", "-y", "--effort", "3", "-m", spec, "--workdir", str(workdir), "6*7?"]
+    out = run(args, cli_env)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    vote = next(e for e in events if e["type"] == "vote")
+    assert (vote["answer"], vote["attempt"], vote["agree"], vote["attempts"]) == (
+        "It is 42.", 2, 2, 3
+    )  # fmt: skip
+    assert not vote["again"] and vote["summary"].startswith("2 of 3 attempts agree")
+    assert events[-1]["type"] == "turn_done" and events[-1]["steps"] == 6
+    shown = run(["show", str(events[-1]["conversation_id"])], cli_env).stdout
+    assert shown.count("Assistant (an attempt set aside by the vote)") == 4  # 2 attempts, 2 each
+
+
 def test_plain_output_without_a_tty_and_nothing_runs_without_yes(
     cli_env: dict[str, str], script: Callable[..., str], workdir: Path
 ) -> None:

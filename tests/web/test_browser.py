@@ -186,6 +186,33 @@ def test_serve_y_makes_the_first_conversation_auto_run(
         assert c.get("/api/defaults").json()["auto_run"] is True
 
 
+def test_effort_shows_the_kept_answer_and_dims_the_attempts_set_aside(
+    start_server: ServerFactory, page: Any, web_settings: Any
+) -> None:
+    from dataclasses import replace
+
+    srv = start_server(settings=replace(web_settings, auto_run=True, effort=3))
+    for n, (expr, answer) in enumerate(
+        [("6 * 7 - 1", "It is 41."), ("6 * 7", "It is 42."), ("7 * 6", "Six sevens: 42.")]
+    ):
+        srv.model.enqueue("", [ToolCall(f"c{n}", "python", f"print({expr})")])
+        srv.model.enqueue(answer)
+    page.goto(f"{srv.url}/?token={TOKEN}")
+    page.wait_for_function("document.querySelector('#auto').checked")
+    _send(page, "what is 6 times 7?")
+    _turns_done(page, 1)
+    assert "2 of 3 attempts agree: kept the answer of attempt 2" in page.inner_text("#log")
+    assert page.inner_text("#log .assistant.kept") == "It is 42."
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('#log .assistant').length >= 3")
+
+    def said(selector: str) -> list[str]:  # a reply that was only code shows as its card
+        return [t for t in page.locator(selector).all_inner_texts() if t.strip()]
+
+    assert said("#log .assistant.set-aside") == ["It is 41.", "Six sevens: 42."]
+    assert said("#log .assistant:not(.set-aside)") == ["It is 42."]
+
+
 def test_model_and_program_output_are_shown_as_text(start_server: ServerFactory, page: Any) -> None:
     srv = start_server()
     html = "from IPython.display import HTML, display\n" + (

@@ -42,6 +42,7 @@ HELP = """\
 %vars             what the Python kernel holds (as the model is told)
 %model [SPEC]     show or switch the model (e.g. %model openai:gpt-4.1-mini)
 %auto             toggle running code without asking
+%effort [N]       show or set the attempts per request that runs code (the answer most agree on)
 %export [md|ipynb] [FILE]   write this conversation to a file
 %exit             leave (Ctrl-D does the same)
 Commands also work with / instead of %. Ctrl-C stops the model or the running code."""
@@ -314,6 +315,21 @@ def _auto(session: Session, console: Console, args: list[str]) -> None:
     console.print(f"auto-run {state}")
 
 
+def _effort(session: Session, console: Console, args: list[str]) -> None:
+    if args:
+        if not args[0].isdigit() or int(args[0]) < 1:
+            console.print("effort: a whole number, at least 1 (1: one attempt per request)")
+            return
+        session.settings = session.settings.replace(effort=int(args[0]))
+    n = session.settings.effort
+    said = (
+        "one attempt per request"
+        if n == 1
+        else f"up to {n} attempts at a request that runs code; the answer most agree on is kept"
+    )
+    console.print(f"effort {n}: {said}")
+
+
 def _export(session: Session, console: Console, args: list[str]) -> None:
     fmt = args[0] if args and args[0] in ("md", "ipynb") else "ipynb"
     rest = args[1:] if args and args[0] in ("md", "ipynb") else args
@@ -343,6 +359,7 @@ COMMANDS: dict[str, Command] = {
     "vars": _vars,
     "model": _model,
     "auto": _auto,
+    "effort": _effort,
     "export": _export,
     "exit": _exit,
     "quit": _exit,
