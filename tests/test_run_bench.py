@@ -49,3 +49,22 @@ def test_replies_are_counted_by_the_language_of_their_prose() -> None:
     assert not run_bench.in_language("@country[中国]", "zh")  # only the answer is Chinese
     code = "```python\n# 读取数据\nprint(1)\n```\n@mean[1]"
     assert not run_bench.in_language(code, "zh")  # only a comment in the code is
+
+
+def test_with_effort_a_record_keeps_the_first_attempt_apart_and_ends_with_the_kept_answer() -> None:
+    from _runner import make_record
+
+    events = [
+        {"type": "model_done", "text": "@answer[41]"},
+        {"type": "notice", "message": "effort 3: attempt 2 of 3, from the request alone"},
+        {"type": "model_done", "text": "@answer[42]"},
+        {"type": "notice", "message": "effort 3: attempt 3 of 3, from the request alone"},
+        {"type": "model_done", "text": "@answer[42]"},
+        {"type": "vote", "answer": "@answer[42]", "attempt": 2, "agree": 2, "attempts": 3},
+        {"type": "turn_done", "status": "done", "steps": 3, "usage": {}},
+    ]
+    stdout = "\n".join(json.dumps(e) for e in events)
+    rec = make_record(7, stdout, "", 0, 1.0, False)
+    assert rec.first_response == "@answer[41]"
+    assert rec.response.endswith("@answer[42]") and rec.vote is not None
+    assert rec.vote["attempt"] == 2

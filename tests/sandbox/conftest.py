@@ -26,7 +26,7 @@ def harness(tmp_path: Path) -> Iterator[Make]:
     ) -> Harness:
         work = tmp_path / "work"
         work.mkdir(exist_ok=True)
-        flags = {"workdir": work, "timeout": 4, "auto_run": True, "sandbox": sandbox}
+        flags = {"workdir": work, "timeout": 8, "auto_run": True, "sandbox": sandbox}
         flags.update({"memory_mb": 1024, "max_processes": 64, "max_output_mb": 1})
         flags.update(extra)
         settings = load_settings(flags)

@@ -1,7 +1,7 @@
 """Hostile and broken code: loci stays responsive, the conversation and its history go on.
 
 Each case runs one block through a real Session (ScriptedModel, real kernels, small limits:
-4 s per block, 1 GB memory per process, 64 processes, 1 MB of output), then a second block in
+8 s per block, 1 GB memory per process, 64 processes, 1 MB of output), then a second block in
 the same turn. It asserts the status of the hostile block, that the next block ran, that the
 turn ended normally, and that the store still holds the whole conversation. The fork and
 memory bombs are bounded variants (they stop by themselves) and run only where the limits are
