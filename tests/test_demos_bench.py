@@ -77,11 +77,19 @@ def test_derivative_passes_with_both_values_and_a_chinese_answer() -> None:
     assert 2.0 in v.info["points_checked"]
 
 
+def test_the_two_values_may_come_from_two_executions() -> None:
+    symbolic, numeric = (SYMPY, f"{D2:.12f}\n", "ok"), (SYMPY, f"{D2 + 1e-9:.12f}\n", "ok")
+    assert checks.check_derivative(run(symbolic, numeric, answer=CHINESE)).passed
+
+
 @pytest.mark.parametrize(
     ("execs", "answer", "failing"),
     [
         # one value only: no numeric check
         ([(SYMPY, f"f'(2) = {D2:.12f}\n", "ok")], CHINESE, "two printed values"),
+        # one value printed again by a rerun of the same code: still no numeric check
+        ([(SYMPY, f"{D2:.12f}\n", "ok"), (SYMPY, f"{D2:.12f}\n", "ok")], CHINESE,
+         "two printed values"),
         # the derivative of a different function
         ([(SYMPY, "0.35355339\n0.35355340\n", "ok")], CHINESE, "two printed values"),
         # right numbers, English answer
