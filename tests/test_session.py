@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from loci.approval import Decision, auto_approve
-from loci.coaching import CLOSING_NOTE, SILENT_NOTE, VERIFY_NOTE
+from loci.coaching import CLOSING_NOTE, REPEAT_NOTE, SILENT_NOTE, VERIFY_NOTE
 from loci.config import Settings
 from loci.errors import ModelUnavailableError
 from loci.events import (
@@ -32,6 +32,7 @@ from loci.models.scripted import ScriptedModel
 from loci.prompts import RESUMED_NOTE
 from loci.session import Session
 from loci.store import Store
+from loci.turn import code_key
 
 
 def refuse(reason: str) -> Callable[[CodeBlock], Decision]:
@@ -200,6 +201,40 @@ def test_step_cap_and_repeated_block(settings: Settings, fake_pool: KernelPool) 
         evs = events_of(s, "loop")
     assert last(evs).status == "repeated"
     assert sum(isinstance(e, ExecutionDone) for e in evs) == 1
+
+
+def test_code_sent_again_with_its_comments_reworded_is_a_repeat(
+    settings: Settings, fake_pool: KernelPool
+) -> None:
+    blocks = [
+        "```python\n# the derivative at a point\nx0 = 1\nprint(x0 * 2)\n```",
+        "```python\n# Evaluate it numerically at x = 1\n\nx0 = 1  # the point\nprint(x0*2)\n```",
+    ]
+    model = ScriptedModel([*blocks, "It is 2."])
+    with Session(settings, model=model, kernels=fake_pool, approver=auto_approve) as s:
+        fake = s.kernels.get("python")
+        assert isinstance(fake, FakeKernel)
+        fake.enqueue(Output("stdout", "2\n"), KernelResult("ok"))
+        evs = events_of(s, "twice one?")
+    assert sum(isinstance(e, ExecutionDone) for e in evs) == 1
+    assert model.calls[2][-1].content == REPEAT_NOTE
+    assert last(evs).status == "done"
+
+
+@pytest.mark.parametrize(
+    ("language", "first", "second", "same"),
+    [
+        ("python", "x = 1\nprint(x)", "# one\nx = 1   # set\n\nprint( x )", True),
+        ("python", "print(1)", "print(2)", False),
+        ("python", "%pip install rich\n# again", "%pip install rich", True),  # not Python syntax
+        ("shell", "# list\nls -l\n", "ls -l", True),
+        ("shell", "ls -l", "ls -la", False),
+    ],
+)
+def test_the_code_key_leaves_out_comments_and_layout(
+    language: str, first: str, second: str, same: bool
+) -> None:
+    assert (code_key(language, first) == code_key(language, second)) is same
 
 
 WARNING = Output("stderr", "FutureWarning: 3 columns will change\n")

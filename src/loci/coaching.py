@@ -28,15 +28,15 @@ VERIFY_NOTE = (
     "Write a code block that computes it."
 )
 REPEAT_NOTE = (
-    "[not run: this exact code already ran in this request; its output is above. "
+    "[not run: this same code already ran in this request; its output is above. "
     "Change the code, or give the final answer.]"
 )
 SILENT_REPEAT_NOTE = (
-    "[not run: this exact code already ran and printed nothing, so it shows you nothing again. "
+    "[not run: this same code already ran and printed nothing, so it shows you nothing again. "
     "print() the value you need, or give the final answer.]"
 )
 FAILED_REPEAT_NOTE = (
-    "[not run: this exact code already ran and failed with {error}. Running it again fails "
+    "[not run: this same code already ran and failed with {error}. Running it again fails "
     "the same way: change the code to fix that error.]"
 )
 SILENT_NOTE = (

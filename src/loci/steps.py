@@ -26,7 +26,7 @@ from .execution import ExecutionRequest, ExecutionResult
 from .grounding import Evidence, ground
 from .messages import Message, ToolCall
 from .reply import stream_reply
-from .turn import Turn
+from .turn import Turn, code_key
 
 if TYPE_CHECKING:
     from .session import Session
@@ -60,7 +60,7 @@ def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | No
             return "repeated"
         yield Notice("warning", f"stopped after {session.settings.max_steps} code rounds")
         return "max_steps"
-    if all(code_hash(c.code) in turn.run_codes for c in blocks):
+    if all(code_key(c.language, c.code) in turn.run_codes for c in blocks):
         turn.repeats += 1
         again = turn.repeats > coaching.MAX_REPEATS
         if again and not _printed(turn):
@@ -74,7 +74,7 @@ def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | No
             yield Notice("warning", f"{REPEATED}; asking for its answer")
             session.note(coaching.CLOSING_NOTE)
         return None
-    turn.run_codes.update(code_hash(c.code) for c in blocks)
+    turn.run_codes.update(code_key(c.language, c.code) for c in blocks)
     return (yield from _run_calls(session, turn, blocks))
 
 

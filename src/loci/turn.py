@@ -7,6 +7,9 @@ given.
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -21,6 +24,21 @@ if TYPE_CHECKING:
 FAILED = ("error", "timeout", "crashed")
 
 
+def code_key(language: str, code: str) -> str:
+    """What two blocks share when they are the same code: for Python its syntax tree
+    (comments and layout left out), else its lines without blank or ``#`` comment lines. A
+    small model sends code again with a comment reworded, and that is not new code."""
+    tree = None
+    if language.lower().startswith("py"):
+        # a magic (%pip) or a null byte is no Python syntax: compared as lines
+        with contextlib.suppress(SyntaxError, ValueError):
+            tree = ast.dump(ast.parse(code))
+    if tree is None:
+        lines = (line.rstrip() for line in code.splitlines())
+        tree = "\n".join(line for line in lines if line and not line.lstrip().startswith("#"))
+    return hashlib.sha256(tree.encode()).hexdigest()
+
+
 @dataclass
 class Turn:
     """What one request has done so far."""
@@ -28,7 +46,7 @@ class Turn:
     text: str
     usage_before: Usage = field(default_factory=Usage)  # the session's usage when it began
     steps: int = 0
-    run_codes: set[str] = field(default_factory=set)  # hashes of the code that ran
+    run_codes: set[str] = field(default_factory=set)  # ``code_key`` of the code that ran
     evidence: list[str] = field(default_factory=list)  # what its executions printed
     echoed: set[Decimal] = field(default_factory=set)  # numbers code printed that it typed
     literals: list[Decimal] = field(default_factory=list)  # data its code showed (grounding)
