@@ -46,6 +46,9 @@ def D(*xs: str | int) -> set[Decimal]:
         ("Read http://127.0.0.1:8000/feed.xml and data/2024/x.csv", D(), []),
         ("What does `print(17 ** 20)` print for 5 runs?", D(5), []),
         ("Each of 1,234 boxes holds 6 eggs", D(1234, 6), []),
+        # a date's hyphens are no minus signs
+        ("How many days from 2026-01-01 to 2026-12-25?", D(2026, 1, 12, 25), []),
+        ("Is -7 below the mean?", D(-7), []),
     ],
 )  # fmt: skip
 def test_the_figures_no_code_used(request_text: str, used: set[Decimal], unused: list[str]) -> None:

@@ -134,9 +134,9 @@ def unused_figures(request: str, written: set[Decimal]) -> list[str]:
     for m in _NUMBER_AT.finditer(prose):
         for token in tokens(m[0]):
             number = value(token)
-            if number is None or number in (0, 1):
+            if number is None or abs(number) in (0, 1):
                 continue
-            forms = {number}
+            forms = {number, abs(number)}  # "2026-12-25": a hyphen, not a minus
             if _PERCENT.match(prose, m.end()):
                 forms |= {number / 100, 1 - number / 100, 1 + number / 100}
             found.setdefault(token, forms)
