@@ -12,13 +12,10 @@ import functools
 import re
 import shlex
 import sys
-from decimal import Decimal
 from importlib import resources
 
 from .events import ExecutionDone, Grounding
 from .grounding import among, numbers
-from .number_text import NUMBER, tokens, value
-from .parsing import without_code
 from .turn import Turn
 
 if sys.version_info >= (3, 11):
@@ -53,10 +50,6 @@ ECHO_NOTE = (
     "The code printed {numbers} as it was typed into the code, not computed, so that answer "
     "is not backed by any output. Write code that computes it and print the result."
 )
-UNUSED_NOTE = (
-    "The request gives {figures}, which no code used. If the answer depends on {it}, change "
-    "the code to use {it}; if not, give the same answer again."
-)
 FINAL_NOTE = "Step limit reached. Answer now from the outputs above, without code."
 CLOSING_NOTE = (
     "You sent code that already ran, again. No more code for this request: answer now from "
@@ -69,7 +62,6 @@ MAX_NUDGES = 2  # times one request may be sent back for code that backs its ans
 MAX_REPEATS = 1  # times the model may re-send code that already ran before it must answer
 CODE_PREFILL = "```python\n"  # how a nudged reply starts, where the model allows a prefill
 
-_NUMBER_AT = NUMBER
 _MISSING = re.compile(r"No module named '([A-Za-z0-9_]+)")
 
 
@@ -94,57 +86,6 @@ def unbacked_note(turn: Turn, reply: str, grounding: Grounding) -> str | None:
     if figured or turn.about_files:
         return None if turn.nudges else VERIFY_NOTE  # from memory, or about an unread file
     return None
-
-
-MAX_UNUSED = 3  # figures named in one note
-_FRACTION = re.compile(r"(?<![\w./])(\d+)\s*/\s*(\d+)(?![\w./])")
-_PATH = re.compile(r"\S*[/\\]\S*")  # a URL or a file path: its digits are not figures
-_PERCENT = re.compile(r"\s*(%|percent\b)")
-_NEAR = Decimal("1e-4")  # relative: a fraction typed as a rounded decimal (1/3 as 0.3333)
-
-
-def unused(turn: Turn) -> list[str]:
-    """The figures of the request no code of ``turn`` used, to ask about once a turn: a small
-    model solving a story drops a quantity and answers from the rest. Only for a request that
-    carries its own data: about files, its figures are thresholds and formats the code may
-    rightly not write. 0 and 1 go unwritten (``1 pound makes 10 candles``)."""
-    if turn.figures_asked or turn.about_files or not turn.ok_calls:
-        return []
-    return unused_figures(turn.text, turn.written)[:MAX_UNUSED]
-
-
-def unused_note(figures: list[str]) -> str:
-    """The note for ``unused``'s figures."""
-    it = "it" if len(figures) == 1 else "them"
-    return UNUSED_NOTE.format(figures=", ".join(figures), it=it)
-
-
-def unused_figures(request: str, written: set[Decimal]) -> list[str]:
-    """The figures of ``request`` (as written, each once) that no number in ``written``
-    stands for: the number itself, a percentage as a fraction (20% as 0.2, 0.8 or 1.2), a
-    fraction as its value, its complement or its two parts (3/4 as 0.75, 0.25, or 3 and 4)."""
-    prose = without_code(request)
-    found: dict[str, set[Decimal]] = {}
-    for m in _FRACTION.finditer(prose):
-        top, bottom = Decimal(m[1]), Decimal(m[2])
-        if bottom and not (top in written and bottom in written):
-            part = top / bottom
-            found.setdefault(m[0], {part, 1 - part})
-    prose = _PATH.sub(" ", _FRACTION.sub(" ", prose))
-    for m in _NUMBER_AT.finditer(prose):
-        for token in tokens(m[0]):
-            number = value(token)
-            if number is None or abs(number) in (0, 1):
-                continue
-            forms = {number, abs(number)}  # "2026-12-25": a hyphen, not a minus
-            if _PERCENT.match(prose, m.end()):
-                forms |= {number / 100, 1 - number / 100, 1 + number / 100}
-            found.setdefault(token, forms)
-    return [text for text, forms in found.items() if not any(_near(f, written) for f in forms)]
-
-
-def _near(figure: Decimal, written: set[Decimal]) -> bool:
-    return figure in written or any(abs(w - figure) <= abs(figure) * _NEAR for w in written)
 
 
 def nudge_notice(note: str) -> str:

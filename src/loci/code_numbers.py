@@ -56,21 +56,6 @@ def _read(code: str) -> tuple[ast.Module, _Shows] | None:
     return None if tree is None else (tree, _Shows(tree))
 
 
-def written(language: str, code: str) -> set[Decimal]:
-    """Every number ``code`` writes: for Python its numeric constants (``5_804_528``, ``-3``)
-    and the numbers in its strings; for other code, or Python that does not parse, the
-    numbers in its text."""
-    tree = parse(code) if language == "python" else None
-    if tree is None:
-        return number_text.values(code)
-    found: list[Decimal] = []
-    _leaves(tree, found)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            found.extend(number_text.values(node.value))
-    return set(found)
-
-
 def last_assigned(language: str, code: str) -> str | None:
     """The name Python ``code``'s last statement binds (``answer = 6 * 7``), whose value the
     code then shows nowhere unless it prints it; None for another last statement."""
@@ -261,4 +246,4 @@ def number(node: ast.AST) -> Decimal | None:
     return value if value.is_finite() else None  # 1e999 is inf
 
 
-__all__ = ["data_literals", "number", "parse", "typed_numbers", "written"]
+__all__ = ["data_literals", "number", "parse", "typed_numbers"]

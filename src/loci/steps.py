@@ -96,12 +96,6 @@ def _answer(
         session.note(note)
         turn.prefill = coaching.CODE_PREFILL  # where the model allows, start with code
         return None
-    unused = [] if final else coaching.unused(turn)
-    if unused:  # once a turn, before the answer's form and language are asked for
-        turn.figures_asked = True
-        yield Notice("info", f"no code used {', '.join(unused)} from the request; asking again")
-        session.note(coaching.unused_note(unused))
-        return None
     if (yield from _ask_form(session, turn, text)):
         return None
     last = turn.steps >= session.settings.max_steps  # the ask would meet the step limit's note

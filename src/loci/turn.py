@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from . import code_numbers
 from .events import Grounding, Usage
 from .grounding import any_number, output_texts, shown_literals, shown_outputs
 from .models.images import output_images
@@ -61,8 +60,6 @@ class Turn:
     prefill: str = ""  # how the next reply must begin
     form_note: str = ""  # the note that sent it back for the answer's @fields, once a turn
     language_asked: bool = False  # sent back for an answer in the request's language
-    figures_asked: bool = False  # sent back for a figure of the request no code used
-    written: set[Decimal] = field(default_factory=set)  # the numbers its executed code wrote
     preview: str = ""  # what the model was shown of the files the request names
     reply_id: int | None = None  # the stored id of the model's latest reply
     know_how: tuple[str, ...] = ()  # the recipes its model calls get (``loci.recipes``)
@@ -112,6 +109,5 @@ class Turn:
         if self.last_failed or done.status == "ok":
             (self.failed_calls if self.last_failed else self.ok_calls).add(call_id)
         self.last_error = error
-        self.written |= code_numbers.written(request.language, request.code)
         self.executions += 1
         self.images[call_id] = output_images(result.outputs)
