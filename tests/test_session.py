@@ -218,6 +218,7 @@ def test_code_sent_again_with_its_comments_reworded_is_a_repeat(
         evs = events_of(s, "twice one?")
     assert sum(isinstance(e, ExecutionDone) for e in evs) == 1
     assert model.calls[2][-1].content == REPEAT_NOTE
+    assert any(isinstance(e, Notice) and e.message.startswith("not run: the same") for e in evs)
     assert last(evs).status == "done"
 
 
