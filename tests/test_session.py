@@ -223,6 +223,13 @@ def test_code_sent_again_with_its_comments_reworded_is_a_repeat(
 
 
 @pytest.mark.parametrize(
+    "code", ["-" * 1_000_000 + "1", "x = " + " + ".join(["1"] * 200_000), "(" * 100_000]
+)
+def test_code_too_deep_to_parse_still_gets_a_key(code: str) -> None:
+    assert code_key("python", code) == code_key("python", code + "\n# again")
+
+
+@pytest.mark.parametrize(
     ("language", "first", "second", "same"),
     [
         ("python", "x = 1\nprint(x)", "# one\nx = 1   # set\n\nprint( x )", True),

@@ -69,12 +69,12 @@ def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | No
         for call in blocks:  # not run again: say so (the first time, how it ended)
             note = coaching.NOT_RUN_NOTE if again else coaching.repeat_note(turn)
             session.add(Message("tool", note, tool_call_id=call.id))
-        if not again:  # the person saw the block: say why nothing ran
-            yield Notice("info", "not run: the same code already ran in this request")
         if again:  # one last call, for the answer from what the code printed
             turn.closing = True
             yield Notice("warning", f"{REPEATED}; asking for its answer")
             session.note(coaching.CLOSING_NOTE)
+        else:  # the person saw the block: say why nothing ran
+            yield Notice("info", "not run: the same code already ran in this request")
         return None
     turn.run_codes.update(code_key(c.language, c.code) for c in blocks)
     return (yield from _run_calls(session, turn, blocks))

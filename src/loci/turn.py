@@ -30,8 +30,8 @@ def code_key(language: str, code: str) -> str:
     small model sends code again with a comment reworded, and that is not new code."""
     tree = None
     if language.lower().startswith("py"):
-        # a magic (%pip) or a null byte is no Python syntax: compared as lines
-        with contextlib.suppress(SyntaxError, ValueError):
+        # a magic (%pip), a null byte, code nested too deep to parse: compared as lines
+        with contextlib.suppress(SyntaxError, ValueError, RecursionError, MemoryError):
             tree = ast.dump(ast.parse(code))
     if tree is None:
         lines = (line.rstrip() for line in code.splitlines())
