@@ -60,7 +60,8 @@ def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | No
             return "repeated"
         yield Notice("warning", f"stopped after {session.settings.max_steps} code rounds")
         return "max_steps"
-    if all(code_key(c.language, c.code) in turn.run_codes for c in blocks):
+    keys = [code_key(c.language, c.code) for c in blocks]  # each block parsed once
+    if all(k in turn.run_codes for k in keys):
         turn.repeats += 1
         again = turn.repeats > coaching.MAX_REPEATS
         if again and not _printed(turn):
@@ -76,7 +77,7 @@ def step(session: Session, turn: Turn) -> Generator[Event, None, TurnStatus | No
         else:  # the person saw the block: say why nothing ran
             yield Notice("info", "not run: the same code already ran in this request")
         return None
-    turn.run_codes.update(code_key(c.language, c.code) for c in blocks)
+    turn.run_codes.update(keys)
     return (yield from _run_calls(session, turn, blocks))
 
 
