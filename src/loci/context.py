@@ -84,6 +84,11 @@ def format_result(
     return text.rstrip("\n") + ("\n" + status if status else "")
 
 
+def error_text(outputs: Sequence[Output]) -> str:
+    """What a block's error printed: its traceback, in full."""
+    return "".join(o.data for o in outputs if o.stream == "error")
+
+
 def _status_line(done: ExecutionDone) -> str:
     if done.status == "ok":
         return ""

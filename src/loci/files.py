@@ -107,7 +107,8 @@ def _tabular(path: Path, head: str, delimiter: str) -> str:
     columns = []
     for i, name in enumerate(header):
         kind = _guess([r[i] for r in body if i < len(r)])
-        columns.append(f"{name} ({kind})")
+        shown_name = repr(name) if name != name.strip() else name  # a space no listing shows
+        columns.append(f"{shown_name} ({kind})")
     n = max(_count_lines(path) - 1, 0)
     shown = "\n".join(delimiter.join(r) for r in [header, *body[:_SAMPLE_ROWS]])
     listing = ", ".join(columns)

@@ -5,7 +5,8 @@ without code is the turn's answer, unless no output backs it (``coaching``), it 
 ``@field[value]`` form its request asks for (``answer_form``) or it is not in the request's
 language (``reply_language``), which send the model back with a note; a reply with code has
 each block shown, approved (``Gate``) and run in its kernel, a missing module offered for
-install, and what came back stored for the next call. The step cap, code sent a third time
+install, and what came back stored for the next call, with what the kernel's state tells of
+its error (``error_hints``). The step cap, code sent a third time
 (after one last call for the answer, if code ran ok and printed something to answer from) and
 interrupts end the turn here. Each function reads and changes only the ``Turn`` it is given
 and the session's conversation.
@@ -17,10 +18,10 @@ import sys
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
-from . import answer_form, coaching, reply_language
+from . import answer_form, coaching, error_hints, reply_language
 from .approval import code_hash
 from .code_numbers import last_assigned
-from .context import fold_fixed, format_result
+from .context import error_text, fold_fixed, format_result
 from .events import CodeBlock, Event, ModelDone, Notice, TurnStatus
 from .execution import ExecutionRequest, ExecutionResult
 from .grounding import Evidence, ground
@@ -185,7 +186,10 @@ def run_call(session: Session, turn: Turn, call: ToolCall) -> Generator[Event, N
             result = yield from _execute(session, request)
     turn.record(call.id, request, result, coaching.failure(result.done))
     unprinted = last_assigned(request.language, request.code)
-    return format_result(result.outputs, result.done, unprinted=unprinted)
+    text = format_result(result.outputs, result.done, unprinted=unprinted)
+    state = session.kernels.state if request.language == "python" else None
+    told = error_hints.hint(result.done, state, error_text(result.outputs))
+    return f"{text}\n{told}" if told else text
 
 
 def _execute(

@@ -1,0 +1,118 @@
+"""What a failed block's error means, where the kernel's state can tell.
+
+Small models fix an error by guessing. Asked for ``df['num. calls abandoned']`` of a file whose
+column is ``'num. calls abandoned '`` (a space at the end, invisible in any listing), a 1.5B
+model retries the same name, then ``'num_calls_abandoned'``, and runs out of steps. The
+kernel knows the real names: after a ``KeyError`` for a missing column, ``hint`` names the
+DataFrame columns nearest to the key, quoted so that a space shows; when none is near, it
+lists the columns. An error from text in a numeric computation (``df.corr()`` on a frame
+with a country column: "could not convert string to float: 'Switzerland'") is met with the
+frame's text columns and the way round them. Nothing else is guessed: other errors get no
+hint.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+
+from .events import ExecutionDone
+from .kernel_state import KernelState, Variable
+
+MAX_LISTED = 12  # columns listed when none is near the missing one
+_TEXT_IN_NUMBERS = re.compile(
+    r"could not convert string to float|Cannot perform reduction '\w+' with string dtype"
+    r"|unsupported operand type\(s\) for [^:]+: '(?:str|float|int)' and '(?:str|float|int)'"
+    r"|can only concatenate str|Could not convert .* to numeric"
+)
+_TEXT_DTYPES = ("object", "str", "string")
+
+
+def hint(done: ExecutionDone, state: KernelState | None, traceback: str = "") -> str:
+    """One or two lines for the model after ``done`` failed (``traceback``: what the error
+    printed), or "" when loci can tell nothing. A KeyError counts only where pandas raised it:
+    a dict's missing key is not a column's."""
+    if done.status != "error" or state is None:
+        return ""
+    frames = [v for v in state.variables if v.kind == "dataframe" and v.columns]
+    if not frames:
+        return ""
+    if done.error_name == "KeyError" and "pandas" in traceback:
+        return _missing_columns(_keys(done.error_value), frames)
+    if done.error_name in ("ValueError", "TypeError") and _TEXT_IN_NUMBERS.search(done.error_value):
+        return _text_columns(frames)
+    return ""
+
+
+def _keys(value: str) -> list[str]:
+    """The string keys a KeyError names: ``'a'``, ``"['a', 'b']"``, ``"['a'] not in index"``."""
+    text = value.strip()
+    found = re.search(r"Index\((\[.*?\])", text) or re.match(r"^\"?(\[.*?\])", text)
+    if found:
+        text = found.group(1)
+    try:
+        key = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return []
+    keys = key if isinstance(key, (list, tuple)) else [key]
+    return [k for k in keys if isinstance(k, str)]
+
+
+def _norm(name: str) -> str:
+    """A name as a person reads it: case, spaces, dots and underscores left out."""
+    return re.sub(r"[\s._\-]+", "", name).casefold()
+
+
+def _nearest(key: str, columns: Sequence[str]) -> list[str]:
+    same = [c for c in columns if _norm(c) == _norm(key)]
+    if same:
+        return same
+    by_norm = {_norm(c): c for c in columns}
+    close = difflib.get_close_matches(_norm(key), list(by_norm), n=3, cutoff=0.75)
+    return [by_norm[c] for c in close]
+
+
+def _labels(frame: Variable) -> list[str]:
+    return [name for name, _ in frame.columns]
+
+
+def _missing_columns(keys: Iterable[str], frames: Sequence[Variable]) -> str:
+    lines = []
+    for key in keys:
+        holders = [f for f in frames if key in _labels(f)]
+        if holders:  # a column of another frame: the code indexed the wrong one
+            continue
+        for frame in frames:
+            near = _nearest(key, _labels(frame))
+            if near:
+                names = ", ".join(_quoted(c) for c in near)
+                lines.append(f"No column is named {key!r}; {frame.name} has {names}.")
+                break
+        else:
+            frame = frames[0]
+            shown = ", ".join(_quoted(c) for c in _labels(frame)[:MAX_LISTED])
+            more = ", …" if len(frame.columns) > MAX_LISTED else ""
+            lines.append(f"No column is named {key!r}; {frame.name}'s columns: {shown}{more}.")
+    return "\n".join(lines)
+
+
+def _quoted(name: str) -> str:
+    """``'name'``, saying so when it begins or ends with a space (which no listing shows)."""
+    if name != name.strip():
+        ends = [w for w, s in (("start", name.lstrip()), ("end", name.rstrip())) if s != name]
+        return f"{name!r} (with a space at the {' and the '.join(ends)})"
+    return repr(name)
+
+
+def _text_columns(frames: Sequence[Variable]) -> str:
+    for frame in frames:
+        text = [c for c, t in frame.columns if t in _TEXT_DTYPES]
+        if text:
+            shown = ", ".join(repr(c) for c in text[:MAX_LISTED])
+            return (
+                f"{frame.name} has text columns ({shown}): compute on the numeric ones, "
+                f"e.g. {frame.name}.select_dtypes('number'), or pass numeric_only=True."
+            )
+    return ""
