@@ -39,6 +39,41 @@ def test_format_result_ok_error_and_empty() -> None:
     assert "[timeout: timed out after 5s]" in format_result([], timeout)
 
 
+PANDAS_TB = """\
+KeyError                                  Traceback (most recent call last)
+File /v/site-packages/pandas/core/indexes/base.py:3816, in Index.get_loc(self, key)
+-> 3816     return self._engine.get_loc(casted_key)
+KeyError: 'WINDSPEED'
+
+The above exception was the direct cause of the following exception:
+
+KeyError                                  Traceback (most recent call last)
+Cell In[1], line 7
+      6 # Calculate the mean wind speed
+----> 7 mean_windspeed = df['WINDSPEED'].mean()
+      8
+
+File /v/site-packages/pandas/core/indexes/base.py:3823, in Index.get_loc(self, key)
+-> 3823     raise KeyError(key) from err
+   3824 except TypeError:
+   3825     # If we have a listlike key, _check_indexing_error will raise
+   3828     self._check_indexing_error(key)
+
+KeyError: 'WINDSPEED'"""
+
+
+def test_a_traceback_is_cut_to_the_failed_line_of_the_code_and_the_error() -> None:
+    err = ExecutionDone(2, "error", 0.1, error_name="KeyError", error_value="'WINDSPEED'")
+    text = format_result([Output("error", PANDAS_TB)], err)
+    assert text == (
+        "Cell In[1], line 7\n----> 7 mean_windspeed = df['WINDSPEED'].mean()\n"
+        "KeyError: 'WINDSPEED'\n[error: KeyError]"
+    )  # not pandas' own lines, whose numbers a small model took for a result
+    syntax = "Cell In[2], line 5\n    x = (1\n        ^\nSyntaxError: '(' was never closed"
+    err = ExecutionDone(3, "error", 0.1, error_name="SyntaxError", error_value="x")
+    assert "        ^\nSyntaxError" in format_result([Output("error", syntax)], err)
+
+
 def test_fit_history_drops_oldest_but_keeps_system_and_last_request() -> None:
     system = Message("system", "sys")
     old = [Message("user", "old " * 400), Message("assistant", "reply " * 400)]

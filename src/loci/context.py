@@ -7,6 +7,7 @@ window (the oldest exchanges go first; the system prompt and the current request
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 
@@ -71,9 +72,7 @@ def format_result(
     body = "".join(_output_text(o) for o in outputs)
     errors = [o for o in outputs if o.stream == "error"]
     if errors and done.error_name:
-        # A traceback is long; the last lines say what went wrong.
-        tb = errors[-1].data.strip().splitlines()
-        short = "\n".join(tb[-TRACEBACK_LINES:])
+        short = short_traceback(errors[-1].data)
         body = "".join(_output_text(o) for o in outputs if o.stream != "error") + short + "\n"
     text = trim_text(body, limit, where=f"execution #{done.execution_id}")
     status = _status_line(done)
@@ -82,6 +81,29 @@ def format_result(
         if unprinted and done.status == "ok":
             text = f"(no output: nothing was printed; {unprinted} is set: print({unprinted}))\n"
     return text.rstrip("\n") + ("\n" + status if status else "")
+
+
+_CELL = re.compile(r"^(Cell In\[\d+\], line \d+|File <[^>]+>:\d+)")  # a frame of the block
+_FAILED_LINE = re.compile(r"^-*> ?\d+ ")  # the frame's line that raised
+
+
+def short_traceback(traceback: str) -> str:
+    """What a model reads of a traceback: the line of its own code that raised and the error
+    (a library's frames, pandas' for a KeyError, are its last lines, and a small model reads
+    their line numbers as results); else the last ``TRACEBACK_LINES`` lines, as for a
+    SyntaxError, whose caret is there."""
+    lines = traceback.strip().splitlines()
+    cells = [i for i, line in enumerate(lines) if _CELL.match(line)]
+    if cells:
+        start = cells[-1]
+        failed = next(
+            (line for line in lines[start + 1 :] if _FAILED_LINE.match(line)),
+            None,
+        )
+        ends = [line for line in lines if line.strip()]
+        if failed is not None and ends:
+            return "\n".join((lines[start], failed.strip(), ends[-1]))
+    return "\n".join(lines[-TRACEBACK_LINES:])
 
 
 def error_text(outputs: Sequence[Output]) -> str:
