@@ -46,50 +46,6 @@ def test_a_missing_column_is_met_with_the_real_names(value: str, told: str) -> N
     assert told in text
 
 
-WIND = Variable(
-    "df",
-    "DataFrame",
-    "pandas.core.frame",
-    "dataframe",
-    (2, 3),
-    columns=((" WINDSPEED", "float64"), (" DIR", "int64"), ("Sex", "object")),
-)
-
-
-def test_the_code_comes_back_with_the_column_names_fixed() -> None:
-    code = (
-        "df = pd.read_csv('b.csv')\n"
-        "x = df[df['DIR'] == 180]['WINDSPEED'].mean()  # 'DIR'\n"
-        "print(f\"{x} WINDSPEED\", df['Sex'] == 'male', 'wind speed:')\n"
-    )
-    text = hint(_failed("KeyError", "'DIR'"), KernelState((WIND,)), PANDAS_TB, code)
-    told, fixed = text.split("\n```python\n")
-    assert told.endswith("The same code with the column names fixed, to run:")
-    assert fixed == (
-        "df = pd.read_csv('b.csv')\n"
-        "x = df[df[' DIR'] == 180][' WINDSPEED'].mean()  # 'DIR'\n"  # the next KeyError too
-        "print(f\"{x} WINDSPEED\", df['Sex'] == 'male', 'wind speed:')\n```"
-    )  # comments, f-strings and values left as they were
-
-
-def test_no_fixed_code_when_the_name_is_only_near_or_not_typed() -> None:
-    state = KernelState((WIND,))
-    near = hint(_failed("KeyError", "'WINDSPED'"), state, PANDAS_TB, "df['WINDSPED']")
-    assert "df has ' WINDSPEED'" in near and "```" not in near  # a guess is not a fix
-    built = hint(_failed("KeyError", "'DIR'"), state, PANDAS_TB, "df['D' + 'IR']")
-    assert "df has ' DIR'" in built and "```" not in built
-    broken = hint(_failed("KeyError", "'DIR'"), state, PANDAS_TB, "df['DIR'\n'''")
-    assert "```" not in broken
-
-
-def test_a_groupby_names_its_missing_columns_in_its_own_words() -> None:
-    state = KernelState((WIND,))
-    one = hint(_failed("KeyError", "'Column not found: WINDSPEED'"), state, "pandas")
-    assert "No column is named 'WINDSPEED'; df has ' WINDSPEED'" in one
-    two = _failed("KeyError", "\"Columns not found: 'WINDSPEED', 'DIR'\"")
-    assert "df has ' DIR'" in hint(two, state, "pandas")
-
-
 def test_no_hint_where_loci_cannot_tell() -> None:
     assert hint(_failed("KeyError", "'Country'"), STATE, PANDAS_TB) == ""  # it is a column
     assert hint(_failed("KeyError", "0"), STATE, PANDAS_TB) == ""  # not a name
@@ -124,8 +80,7 @@ def test_the_model_reads_the_real_column_name_after_a_key_error(settings: Settin
         [
             "```python\nimport pandas as pd\ndf = pd.read_csv('calls.csv')\n"
             "print(df['num. calls abandoned'].sum())\n```",
-            "```python\nimport pandas as pd\ndf = pd.read_csv('calls.csv')\n"
-            "print(df['num. calls abandoned '].sum())\n```",
+            "```python\nprint(df['num. calls abandoned '].sum())\n```",
             "3",
         ]
     )
@@ -134,5 +89,4 @@ def test_the_model_reads_the_real_column_name_after_a_key_error(settings: Settin
         results = [m.content for m in s.messages if m.role == "tool"]
     assert "KeyError" in results[0]
     assert "df has 'num. calls abandoned ' (with a space at the end)" in results[0]
-    assert "print(df['num. calls abandoned '].sum())\n```" in results[0]  # to send as it is
     assert results[1].strip() == "3"

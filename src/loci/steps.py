@@ -188,7 +188,7 @@ def run_call(session: Session, turn: Turn, call: ToolCall) -> Generator[Event, N
     unprinted = last_assigned(request.language, request.code)
     text = format_result(result.outputs, result.done, unprinted=unprinted)
     state = session.kernels.state if request.language == "python" else None
-    told = error_hints.hint(result.done, state, error_text(result.outputs), request.code)
+    told = error_hints.hint(result.done, state, error_text(result.outputs))
     return f"{text}\n{told}" if told else text
 
 
