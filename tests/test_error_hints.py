@@ -46,6 +46,14 @@ def test_a_missing_column_is_met_with_the_real_names(value: str, told: str) -> N
     assert told in text
 
 
+def test_a_groupby_names_its_missing_columns_in_its_own_words() -> None:
+    one = hint(_failed("KeyError", "'Column not found: num_calls_abandoned'"), STATE, "pandas")
+    assert "No column is named 'num_calls_abandoned'; df has 'num. calls abandoned '" in one
+    two = _failed("KeyError", "\"Columns not found: 'score', 'country'\"")
+    assert "df has 'Score'" in hint(two, STATE, "pandas")
+    assert "df has 'Country'" in hint(two, STATE, "pandas")
+
+
 def test_no_hint_where_loci_cannot_tell() -> None:
     assert hint(_failed("KeyError", "'Country'"), STATE, PANDAS_TB) == ""  # it is a column
     assert hint(_failed("KeyError", "0"), STATE, PANDAS_TB) == ""  # not a name

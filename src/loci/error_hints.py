@@ -56,8 +56,13 @@ def _keys(value: str) -> list[str]:
         key = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return []
+    if isinstance(key, str) and (named := _NOT_FOUND.match(key)):  # a groupby's own message
+        return _keys(named.group(1)) if named.group(1)[:1] in "'\"[(" else [named.group(1)]
     keys = key if isinstance(key, (list, tuple)) else [key]
     return [k for k in keys if isinstance(k, str)]
+
+
+_NOT_FOUND = re.compile(r"^Columns? not found: (.+)$")
 
 
 def _norm(name: str) -> str:
