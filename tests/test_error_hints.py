@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from loci.approval import auto_approve
+from loci.approval import Decision, auto_approve
 from loci.config import Settings
-from loci.error_hints import hint
-from loci.events import ExecutionDone
+from loci.error_hints import fixed_code, hint
+from loci.events import CodeBlock, ExecutionDone, Notice
 from loci.files import describe
 from loci.kernel_state import KernelState, Variable
 from loci.models.scripted import ScriptedModel
@@ -54,6 +54,41 @@ def test_a_groupby_names_its_missing_columns_in_its_own_words() -> None:
     assert "df has 'Country'" in hint(two, STATE, "pandas")
 
 
+WIND = Variable(
+    "df",
+    "DataFrame",
+    "pandas.core.frame",
+    "dataframe",
+    (2, 3),
+    columns=((" WINDSPEED", "float64"), (" DIR", "int64"), ("Sex", "object")),
+)
+
+
+def test_the_fix_is_the_code_with_the_column_names_written_as_the_frame_has_them() -> None:
+    code = (
+        "df = pd.read_csv('b.csv')\n"
+        "x = df[df['DIR'] == 180]['WINDSPEED'].mean()  # 'DIR'\n"
+        "print(f\"{x} WINDSPEED\", df['Sex'] == 'male', 'wind speed:')\n"
+    )
+    fixed = fixed_code(_failed("KeyError", "'DIR'"), KernelState((WIND,)), PANDAS_TB, code)
+    assert fixed == (
+        "df = pd.read_csv('b.csv')\n"
+        "x = df[df[' DIR'] == 180][' WINDSPEED'].mean()  # 'DIR'\n"  # the next KeyError too
+        "print(f\"{x} WINDSPEED\", df['Sex'] == 'male', 'wind speed:')"
+    )  # comments, f-strings and values left as they were
+
+
+def test_no_fix_when_the_name_is_only_near_or_not_typed() -> None:
+    state = KernelState((WIND,))
+    near = _failed("KeyError", "'WINDSPED'")
+    assert "df has ' WINDSPEED'" in hint(near, state, PANDAS_TB)
+    assert fixed_code(near, state, PANDAS_TB, "df['WINDSPED']") == ""  # a guess is not a fix
+    dir_ = _failed("KeyError", "'DIR'")
+    assert fixed_code(dir_, state, PANDAS_TB, "df['D' + 'IR']") == ""  # built, not typed
+    assert fixed_code(dir_, state, PANDAS_TB, "df['DIR'\n'''") == ""  # does not tokenize
+    assert fixed_code(dir_, state, "d['DIR']", "d['DIR']") == ""  # not pandas' KeyError
+
+
 def test_no_hint_where_loci_cannot_tell() -> None:
     assert hint(_failed("KeyError", "'Country'"), STATE, PANDAS_TB) == ""  # it is a column
     assert hint(_failed("KeyError", "0"), STATE, PANDAS_TB) == ""  # not a name
@@ -82,19 +117,44 @@ def test_a_file_preview_shows_a_column_name_that_ends_in_a_space(tmp_path: Path)
     assert "'num. calls abandoned ' (int)" in text and "' AT' (int)" in text
 
 
-def test_the_model_reads_the_real_column_name_after_a_key_error(settings: Settings) -> None:
+def test_loci_proposes_the_code_again_with_the_name_fixed_and_the_model_reads_both(
+    settings: Settings,
+) -> None:
     (settings.workdir / "calls.csv").write_text("timestamp,num. calls abandoned \nApr 13,3\n")
-    model = ScriptedModel(
-        [
-            "```python\nimport pandas as pd\ndf = pd.read_csv('calls.csv')\n"
-            "print(df['num. calls abandoned'].sum())\n```",
-            "```python\nprint(df['num. calls abandoned '].sum())\n```",
-            "3",
-        ]
+    failing = (
+        "```python\nimport pandas as pd\ndf = pd.read_csv('calls.csv')\n"
+        "print(df['num. calls abandoned'].sum())\n```"
     )
+    model = ScriptedModel([failing, "3 calls were abandoned."])
     with Session(settings, model=model, approver=auto_approve) as s:
-        list(s.run("How many calls were abandoned in calls.csv?"))
+        events = list(s.run("How many calls were abandoned in calls.csv?"))
         results = [m.content for m in s.messages if m.role == "tool"]
-    assert "KeyError" in results[0]
-    assert "df has 'num. calls abandoned ' (with a space at the end)" in results[0]
-    assert results[1].strip() == "3"
+        ran = s.store.get_conversation(s.conversation_id).to_dict()
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert "a column name was wrong; proposing the same code with it fixed" in notices
+    blocks = [e.code for e in events if isinstance(e, CodeBlock)]
+    assert blocks[1].endswith("print(df['num. calls abandoned '].sum())")  # shown, approved
+    told, again = results[0].split("loci ran your code again with the column names fixed:")
+    assert "KeyError" in told and "df has 'num. calls abandoned ' (with a space" in told
+    assert again.rstrip().endswith("```\n3")  # the fixed code's output
+    assert [e.status for e in events if isinstance(e, ExecutionDone)] == ["error", "ok"]
+    assert events[-1].status == "done" and "3 calls" in str(ran)  # backed by that output
+
+
+def test_a_declined_fix_leaves_the_error_and_the_hint(settings: Settings) -> None:
+    (settings.workdir / "calls.csv").write_text("timestamp,num. calls abandoned \nApr 13,3\n")
+    failing = (
+        "```python\nimport pandas as pd\ndf = pd.read_csv('calls.csv')\n"
+        "print(df['num. calls abandoned'].sum())\n```"
+    )
+    model = ScriptedModel([failing, "I could not read it."])
+
+    def only_the_models(block: CodeBlock) -> Decision:
+        return Decision(not block.id.startswith("fix"), "user")
+
+    with Session(settings, model=model, approver=only_the_models) as s:
+        events = list(s.run("How many calls were abandoned in calls.csv?"))
+        results = [m.content for m in s.messages if m.role == "tool"]
+    assert "df has 'num. calls abandoned '" in results[0]
+    assert "loci ran your code again" not in results[0]
+    assert [e.status for e in events if isinstance(e, ExecutionDone)] == ["error"]

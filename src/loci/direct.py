@@ -78,7 +78,7 @@ def execute(session: Session, language: str, code: str) -> Generator[Event, None
     session.add(Message("assistant", "", (call,)))
     result = "[not run: stopped]"
     try:
-        result = yield from steps.run_call(session, Turn(code), call)
+        result = yield from steps.run_call(session, Turn(code), call, fix=False)
     except LociError as exc:
         result = f"[not run: {exc.message}]"
         raise

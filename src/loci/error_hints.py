@@ -8,15 +8,21 @@ DataFrame columns nearest to the key, quoted so that a space shows; when none is
 lists the columns. An error from text in a numeric computation (``df.corr()`` on a frame
 with a country column: "could not convert string to float: 'Switzerland'") is met with the
 frame's text columns and the way round them. Nothing else is guessed: other errors get no
-hint.
+hint. Told the name, or shown its code with the name fixed, the 1.5B still sends its failed
+code again, so ``fixed_code`` gives the block loci proposes itself, as it proposes a
+``pip install``: the model's code with the missing names written as the frame has them, where
+each matches one column as a person reads it (case, spaces, dots, underscores).
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
+import io
 import re
-from collections.abc import Iterable, Sequence
+import tokenize
+from collections.abc import Callable, Iterable, Sequence
 
 from .events import ExecutionDone
 from .kernel_state import KernelState, Variable
@@ -34,16 +40,30 @@ def hint(done: ExecutionDone, state: KernelState | None, traceback: str = "") ->
     """One or two lines for the model after ``done`` failed (``traceback``: what the error
     printed), or "" when loci can tell nothing. A KeyError counts only where pandas raised it:
     a dict's missing key is not a column's."""
-    if done.status != "error" or state is None:
-        return ""
-    frames = [v for v in state.variables if v.kind == "dataframe" and v.columns]
+    frames = _frames(done, state)
     if not frames:
         return ""
     if done.error_name == "KeyError" and "pandas" in traceback:
-        return _missing_columns(_keys(done.error_value), frames)
+        return _missing_columns(_keys(done.error_value), frames)[0]
     if done.error_name in ("ValueError", "TypeError") and _TEXT_IN_NUMBERS.search(done.error_value):
         return _text_columns(frames)
     return ""
+
+
+def fixed_code(done: ExecutionDone, state: KernelState | None, traceback: str, code: str) -> str:
+    """``code`` with the column names a pandas KeyError missed written as the frame has them,
+    where each matches one column as a person reads it; else "" (loci does not guess)."""
+    frames = _frames(done, state)
+    if not frames or done.error_name != "KeyError" or "pandas" not in traceback:
+        return ""
+    told, fixes = _missing_columns(_keys(done.error_value), frames)
+    return _renamed(code, _resolver(fixes, frames)) if told and fixes else ""
+
+
+def _frames(done: ExecutionDone, state: KernelState | None) -> list[Variable]:
+    if done.status != "error" or state is None:
+        return []
+    return [v for v in state.variables if v.kind == "dataframe" and v.columns]
 
 
 def _keys(value: str) -> list[str]:
@@ -65,6 +85,43 @@ def _keys(value: str) -> list[str]:
 _NOT_FOUND = re.compile(r"^Columns? not found: (.+)$")
 
 
+def _resolver(fixes: dict[str, str], frames: Sequence[Variable]) -> Callable[[str], str | None]:
+    """The column a string of the code means: a key the error named, or any other string that
+    no frame has as a column but exactly one column has with a space before or after it (the
+    next KeyError, fixed with this one; a value such as ``'male'`` is never a column's name
+    with only a space added)."""
+    labels = {c for f in frames for c in _labels(f)}
+
+    def resolve(value: str) -> str | None:
+        if value in fixes:
+            return fixes[value]
+        padded = {c for c in labels if c.strip() == value}
+        return padded.pop() if value not in labels and len(padded) == 1 else None
+
+    return resolve
+
+
+def _renamed(code: str, resolve: Callable[[str], str | None]) -> str:
+    """``code`` with each string literal ``resolve`` names a column for written as that column,
+    or "" when none is (the key was built, not typed) or the code does not tokenize."""
+    lines = code.splitlines(keepends=True)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return ""
+    for tok in reversed(tokens):  # from the end, so the positions before stay right
+        if tok.type != tokenize.STRING or tok.start[0] != tok.end[0] or tok.string[:1] not in "'\"":
+            continue  # not an f-, b- or r-string, nor one over several lines
+        with contextlib.suppress(ValueError, SyntaxError):
+            value = ast.literal_eval(tok.string)
+            column = resolve(value) if isinstance(value, str) and value else None
+            if column is not None:
+                row, (start, end) = tok.start[0] - 1, (tok.start[1], tok.end[1])
+                lines[row] = lines[row][:start] + repr(column) + lines[row][end:]
+    fixed = "".join(lines).rstrip()
+    return fixed if fixed != code.rstrip() else ""
+
+
 def _norm(name: str) -> str:
     """A name as a person reads it: case, spaces, dots and underscores left out."""
     return re.sub(r"[\s._\-]+", "", name).casefold()
@@ -83,8 +140,10 @@ def _labels(frame: Variable) -> list[str]:
     return [name for name, _ in frame.columns]
 
 
-def _missing_columns(keys: Iterable[str], frames: Sequence[Variable]) -> str:
-    lines = []
+def _missing_columns(keys: Iterable[str], frames: Sequence[Variable]) -> tuple[str, dict[str, str]]:
+    """What to say of the keys no frame has, and each key's column where exactly one has the
+    same name as a person reads it (``'WINDSPEED'`` for ``' WINDSPEED'``)."""
+    lines, fixes = [], {}
     for key in keys:
         holders = [f for f in frames if key in _labels(f)]
         if holders:  # a column of another frame: the code indexed the wrong one
@@ -93,6 +152,8 @@ def _missing_columns(keys: Iterable[str], frames: Sequence[Variable]) -> str:
             near = _nearest(key, _labels(frame))
             if near:
                 names = ", ".join(_quoted(c) for c in near)
+                if len(near) == 1 and _norm(near[0]) == _norm(key):
+                    fixes[key] = near[0]
                 lines.append(f"No column is named {key!r}; {frame.name} has {names}.")
                 break
         else:
@@ -100,7 +161,7 @@ def _missing_columns(keys: Iterable[str], frames: Sequence[Variable]) -> str:
             shown = ", ".join(_quoted(c) for c in _labels(frame)[:MAX_LISTED])
             more = ", …" if len(frame.columns) > MAX_LISTED else ""
             lines.append(f"No column is named {key!r}; {frame.name}'s columns: {shown}{more}.")
-    return "\n".join(lines)
+    return "\n".join(lines), fixes
 
 
 def _quoted(name: str) -> str:

@@ -183,7 +183,8 @@ class Session:
         self.add(Message("user", text, origin="loci"))
 
     def new_id(self, kind: str = "call") -> str:
-        """A fresh id for a tool call (``kind`` "pip" for a proposed install)."""
+        """A fresh id for a tool call (``kind`` "pip" for a proposed install, "fix" for a block
+        with its column names fixed)."""
         return f"{kind}_{next(self._ids)}"
 
     # -- the loop -----------------------------------------------------------------------

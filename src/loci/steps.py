@@ -5,9 +5,10 @@ without code is the turn's answer, unless no output backs it (``coaching``), it 
 ``@field[value]`` form its request asks for (``answer_form``) or it is not in the request's
 language (``reply_language``), which send the model back with a note; a reply with code has
 each block shown, approved (``Gate``) and run in its kernel, a missing module offered for
-install, and what came back stored for the next call, with what the kernel's state tells of
-its error (``error_hints``). The step cap, code sent a third time
-(after one last call for the answer, if code ran ok and printed something to answer from) and
+install, a block whose column names were wrong offered again with them fixed, and what came
+back stored for the next call, with what the kernel's state tells of its error
+(``error_hints``). The step cap, code sent a third time (after one last call for the answer,
+if code ran ok and printed something to answer from) and
 interrupts end the turn here. Each function reads and changes only the ``Turn`` it is given
 and the session's conversation.
 """
@@ -171,8 +172,12 @@ def _run_calls(
     return None
 
 
-def run_call(session: Session, turn: Turn, call: ToolCall) -> Generator[Event, None, str]:
-    """Show, approve and run one call; return what the model reads back."""
+def run_call(
+    session: Session, turn: Turn, call: ToolCall, *, fix: bool = True
+) -> Generator[Event, None, str]:
+    """Show, approve and run one call; return what the model reads back. ``fix``: propose
+    the block again with wrong column names fixed (not for another program's model, whose
+    code is its own to change)."""
     language = session.kernels.language_of(call.language) or call.language
     block = CodeBlock(call.id, language, call.code, code_hash(call.code))
     request = yield from session.gate.admit(session.conversation_id, block)
@@ -188,8 +193,37 @@ def run_call(session: Session, turn: Turn, call: ToolCall) -> Generator[Event, N
     unprinted = last_assigned(request.language, request.code)
     text = format_result(result.outputs, result.done, unprinted=unprinted)
     state = session.kernels.state if request.language == "python" else None
-    told = error_hints.hint(result.done, state, error_text(result.outputs))
-    return f"{text}\n{told}" if told else text
+    traceback = error_text(result.outputs)
+    told = error_hints.hint(result.done, state, traceback)
+    text = f"{text}\n{told}" if told else text
+    fixed = error_hints.fixed_code(result.done, state, traceback, request.code) if fix else ""
+    if fix and fixed and not session.cancel_event.is_set():
+        text += yield from _offer_fix(session, turn, call.id, fixed)
+    return text
+
+
+FIX_RAN = "loci ran your code again with the column names fixed:\n```python\n{code}\n```\n"
+
+
+def _offer_fix(
+    session: Session, turn: Turn, call_id: str, code: str
+) -> Generator[Event, None, str]:
+    """Propose ``code``, the failed block with its column names fixed (``error_hints``),
+    approved like any code; return what the model reads of it ("" when it did not run). A
+    small model told the right name sends its failed code again."""
+    yield Notice("info", "a column name was wrong; proposing the same code with it fixed")
+    block = CodeBlock(session.new_id("fix"), "python", code, code_hash(code))
+    request = yield from session.gate.admit(session.conversation_id, block)
+    if isinstance(request, str):
+        return ""
+    result = yield from _execute(session, request)
+    turn.record(call_id, request, result, coaching.failure(result.done))
+    turn.run_codes.add(code_key(request.language, request.code))
+    if result.done.status == "ok":  # the call's result holds working code: never folded
+        turn.failed_calls.discard(call_id)
+    unprinted = last_assigned(request.language, request.code)
+    shown = format_result(result.outputs, result.done, unprinted=unprinted)
+    return "\n" + FIX_RAN.format(code=request.code) + shown
 
 
 def _execute(
