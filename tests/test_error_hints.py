@@ -71,22 +71,26 @@ def test_the_fix_is_the_code_with_the_column_names_written_as_the_frame_has_them
         "print(f\"{x} WINDSPEED\", df['Sex'] == 'male', 'wind speed:')\n"
     )
     fixed = fixed_code(_failed("KeyError", "'DIR'"), KernelState((WIND,)), PANDAS_TB, code)
-    assert fixed == (
+    assert fixed is not None and fixed.code == (
         "df = pd.read_csv('b.csv')\n"
         "x = df[df[' DIR'] == 180][' WINDSPEED'].mean()  # 'DIR'\n"  # the next KeyError too
         "print(f\"{x} WINDSPEED\", df['Sex'] == 'male', 'wind speed:')"
     )  # comments, f-strings and values left as they were
+    assert fixed.describe() == (
+        "'DIR' is ' DIR' (with a space at the start); "
+        "'WINDSPEED' is ' WINDSPEED' (with a space at the start)"
+    )
 
 
 def test_no_fix_when_the_name_is_only_near_or_not_typed() -> None:
     state = KernelState((WIND,))
     near = _failed("KeyError", "'WINDSPED'")
     assert "df has ' WINDSPEED'" in hint(near, state, PANDAS_TB)
-    assert fixed_code(near, state, PANDAS_TB, "df['WINDSPED']") == ""  # a guess is not a fix
+    assert fixed_code(near, state, PANDAS_TB, "df['WINDSPED']") is None  # a guess is not a fix
     dir_ = _failed("KeyError", "'DIR'")
-    assert fixed_code(dir_, state, PANDAS_TB, "df['D' + 'IR']") == ""  # built, not typed
-    assert fixed_code(dir_, state, PANDAS_TB, "df['DIR'\n'''") == ""  # does not tokenize
-    assert fixed_code(dir_, state, "d['DIR']", "d['DIR']") == ""  # not pandas' KeyError
+    assert fixed_code(dir_, state, PANDAS_TB, "df['D' + 'IR']") is None  # built, not typed
+    assert fixed_code(dir_, state, PANDAS_TB, "df['DIR'\n'''") is None  # does not tokenize
+    assert fixed_code(dir_, state, "d['DIR']", "d['DIR']") is None  # not pandas' KeyError
 
 
 def test_no_hint_where_loci_cannot_tell() -> None:
@@ -131,7 +135,10 @@ def test_loci_proposes_the_code_again_with_the_name_fixed_and_the_model_reads_bo
         results = [m.content for m in s.messages if m.role == "tool"]
         ran = s.store.get_conversation(s.conversation_id).to_dict()
     notices = [e.message for e in events if isinstance(e, Notice)]
-    assert "a column name was wrong; proposing the same code with it fixed" in notices
+    assert (
+        "a column name was wrong: 'num. calls abandoned' is 'num. calls abandoned ' (with a "
+        "space at the end); proposing the code with it fixed"
+    ) in notices
     blocks = [e.code for e in events if isinstance(e, CodeBlock)]
     assert blocks[1].endswith("print(df['num. calls abandoned '].sum())")  # shown, approved
     told, again = results[0].split("loci ran your code again with the column names fixed:")

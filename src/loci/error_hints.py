@@ -23,6 +23,7 @@ import io
 import re
 import tokenize
 from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 from .events import ExecutionDone
 from .kernel_state import KernelState, Variable
@@ -50,14 +51,28 @@ def hint(done: ExecutionDone, state: KernelState | None, traceback: str = "") ->
     return ""
 
 
-def fixed_code(done: ExecutionDone, state: KernelState | None, traceback: str, code: str) -> str:
+class Fix(NamedTuple):
+    """A failed block with its column names fixed: the code, and each name as it was typed
+    beside the frame's (``('DIR', ' DIR')``), in the order the code has them."""
+
+    code: str
+    renamed: tuple[tuple[str, str], ...]
+
+    def describe(self) -> str:
+        """``'DIR' is ' DIR' (with a space at the start)``, one clause a name."""
+        return "; ".join(f"{typed!r} is {_quoted(column)}" for typed, column in self.renamed)
+
+
+def fixed_code(
+    done: ExecutionDone, state: KernelState | None, traceback: str, code: str
+) -> Fix | None:
     """``code`` with the column names a pandas KeyError missed written as the frame has them,
-    where each matches one column as a person reads it; else "" (loci does not guess)."""
+    where each matches one column as a person reads it; else None (loci does not guess)."""
     frames = _frames(done, state)
     if not frames or done.error_name != "KeyError" or "pandas" not in traceback:
-        return ""
+        return None
     told, fixes = _missing_columns(_keys(done.error_value), frames)
-    return _renamed(code, _resolver(fixes, frames)) if told and fixes else ""
+    return _renamed(code, _resolver(fixes, frames)) if told and fixes else None
 
 
 def _frames(done: ExecutionDone, state: KernelState | None) -> list[Variable]:
@@ -101,14 +116,15 @@ def _resolver(fixes: dict[str, str], frames: Sequence[Variable]) -> Callable[[st
     return resolve
 
 
-def _renamed(code: str, resolve: Callable[[str], str | None]) -> str:
+def _renamed(code: str, resolve: Callable[[str], str | None]) -> Fix | None:
     """``code`` with each string literal ``resolve`` names a column for written as that column,
-    or "" when none is (the key was built, not typed) or the code does not tokenize."""
+    or None when none is (the key was built, not typed) or the code does not tokenize."""
     lines = code.splitlines(keepends=True)
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
     except (tokenize.TokenError, SyntaxError):
-        return ""
+        return None
+    renamed: dict[str, str] = {}
     for tok in reversed(tokens):  # from the end, so the positions before stay right
         if tok.type != tokenize.STRING or tok.start[0] != tok.end[0] or tok.string[:1] not in "'\"":
             continue  # not an f-, b- or r-string, nor one over several lines
@@ -118,8 +134,9 @@ def _renamed(code: str, resolve: Callable[[str], str | None]) -> str:
             if column is not None:
                 row, (start, end) = tok.start[0] - 1, (tok.start[1], tok.end[1])
                 lines[row] = lines[row][:start] + repr(column) + lines[row][end:]
+                renamed = {value: column, **renamed}  # first in the code first
     fixed = "".join(lines).rstrip()
-    return fixed if fixed != code.rstrip() else ""
+    return Fix(fixed, tuple(renamed.items())) if fixed != code.rstrip() else None
 
 
 def _norm(name: str) -> str:

@@ -196,8 +196,8 @@ def run_call(
     traceback = error_text(result.outputs)
     told = error_hints.hint(result.done, state, traceback)
     text = f"{text}\n{told}" if told else text
-    fixed = error_hints.fixed_code(result.done, state, traceback, request.code) if fix else ""
-    if fix and fixed and not session.cancel_event.is_set():
+    fixed = error_hints.fixed_code(result.done, state, traceback, request.code) if fix else None
+    if fixed is not None and not session.cancel_event.is_set():
         text += yield from _offer_fix(session, turn, call.id, fixed)
     return text
 
@@ -206,13 +206,15 @@ FIX_RAN = "loci ran your code again with the column names fixed:\n```python\n{co
 
 
 def _offer_fix(
-    session: Session, turn: Turn, call_id: str, code: str
+    session: Session, turn: Turn, call_id: str, fixed: error_hints.Fix
 ) -> Generator[Event, None, str]:
-    """Propose ``code``, the failed block with its column names fixed (``error_hints``),
+    """Propose ``fixed``, the failed block with its column names fixed (``error_hints``),
     approved like any code; return what the model reads of it ("" when it did not run). A
     small model told the right name sends its failed code again."""
-    yield Notice("info", "a column name was wrong; proposing the same code with it fixed")
-    block = CodeBlock(session.new_id("fix"), "python", code, code_hash(code))
+    yield Notice(
+        "info", f"a column name was wrong: {fixed.describe()}; proposing the code with it fixed"
+    )
+    block = CodeBlock(session.new_id("fix"), "python", fixed.code, code_hash(fixed.code))
     request = yield from session.gate.admit(session.conversation_id, block)
     if isinstance(request, str):
         return ""
