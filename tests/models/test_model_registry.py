@@ -130,6 +130,28 @@ def test_local_specs_call_the_loader(
     assert seen == [(rest, s)]
 
 
+def test_catalog_name_alone_is_the_embedded_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``loci models install qwen2.5-coder-1.5b`` takes the bare name; so does ``-m``."""
+    seen: list[str] = []
+    fake = types.ModuleType("loci.models.local")
+    fake.load_local_model = lambda r, s: seen.append(r) or ScriptedModel(name=r)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "loci.models.local", fake)
+    get_model(settings(tmp_path, model="qwen2.5-coder-1.5b"))
+    get_model(settings(tmp_path, model="Qwen2.5-Coder-0.5B"))  # the catalog ignores case
+    assert seen == ["qwen2.5-coder-1.5b", "Qwen2.5-Coder-0.5B"]
+
+
+def test_catalog_name_with_api_base_is_the_servers(tmp_path: Path) -> None:
+    """A server may serve a model of that name; --api-base means the server's."""
+    model = get_model(
+        settings(tmp_path, model="qwen2.5-coder-1.5b", api_base="http://127.0.0.1:9/v1")
+    )
+    assert isinstance(model, OpenAIModel)
+    assert model.model == "qwen2.5-coder-1.5b"
+
+
 @pytest.mark.parametrize("spec", ["mistral:large", "org/model", "", "openai:", "scripted:"])
 def test_unknown_specs(tmp_path: Path, spec: str) -> None:
     with pytest.raises(ModelNotFoundError):

@@ -4,8 +4,10 @@
 what it can do, and a factory. Spec parsing, the error that lists the valid forms, the
 ``-m/--model`` help of ``loci`` and ``loci serve``, and the web's model list all read it;
 ``register_provider`` adds an entry. ``PREFIX:NAME`` picks a provider by prefix; a bare
-``NAME`` (no ":" or "/", e.g. gpt-4o) goes to the ``bare`` one (openai), and a prefix alone
-(``local``) is a spec when its provider needs no name.
+``NAME`` (no ":" or "/", e.g. gpt-4o) goes to the provider that claims it (the embedded
+catalog's names, as ``loci models install`` takes them, are ``local``'s unless ``--api-base``
+points at a server), else to the ``bare`` one (openai); a prefix alone (``local``) is a spec
+when its provider needs no name.
 
 Factories import their backend when called, so a missing optional extra costs nothing until
 that provider is chosen.
@@ -145,6 +147,12 @@ def _no_specs() -> list[str]:
     return []
 
 
+def _catalog_names() -> list[str]:
+    from .catalog import catalog_names
+
+    return catalog_names()
+
+
 Factory = Callable[[str, str, Settings, "ProgressCallback | None"], Model]
 
 
@@ -162,6 +170,7 @@ class Provider:
     vision: bool = False  # can be shown images (the ``vision`` setting picks per model)
     shared: bool = False  # heavy: one instance serves every web conversation, one at a time
     suggestions: Callable[[], list[str]] = _no_specs  # specs the web UI offers
+    claims: Callable[[], list[str]] = _no_specs  # bare NAMEs it takes ahead of the bare one
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -175,6 +184,7 @@ PROVIDERS: dict[str, Provider] = {
             needs_name=False,
             shared=True,
             suggestions=_catalog_specs,
+            claims=_catalog_names,
         ),
         Provider(
             "openai",
@@ -224,6 +234,12 @@ def valid_forms() -> str:
     )
 
 
+def _claimant(name: str) -> Provider | None:
+    """The provider that claims the bare ``name`` (``qwen2.5-coder-1.5b`` is local's)."""
+    key = name.lower()
+    return next((p for p in PROVIDERS.values() if key in map(str.lower, p.claims())), None)
+
+
 def parse_spec(spec: str, *, api_base: str | None = None) -> tuple[Provider, str]:
     """The provider ``spec`` names and what follows its colon; ModelNotFoundError if none
     (``api_base`` adds a hint to the message)."""
@@ -233,6 +249,9 @@ def parse_spec(spec: str, *, api_base: str | None = None) -> tuple[Provider, str
     if not sep:
         if provider is not None and not provider.needs_name:
             return provider, ""
+        claimant = None if api_base else _claimant(spec)
+        if claimant is not None:
+            return claimant, spec
         bare = next((p for p in PROVIDERS.values() if p.bare), None)
         if bare is not None and spec and "/" not in spec:
             return bare, spec
