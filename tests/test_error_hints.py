@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from loci.approval import Decision, auto_approve
+from loci.code_fixes import fixed_code
 from loci.config import Settings
-from loci.error_hints import fixed_code, hint
+from loci.error_hints import hint
 from loci.events import CodeBlock, ExecutionDone, Notice
 from loci.files import describe
 from loci.kernel_state import KernelState, Variable
@@ -76,9 +77,10 @@ def test_the_fix_is_the_code_with_the_column_names_written_as_the_frame_has_them
         "x = df[df[' DIR'] == 180][' WINDSPEED'].mean()  # 'DIR'\n"  # the next KeyError too
         "print(f\"{x} WINDSPEED\", df['Sex'] == 'male', 'wind speed:')"
     )  # comments, f-strings and values left as they were
-    assert fixed.describe() == (
-        "'DIR' is ' DIR' (with a space at the start); "
-        "'WINDSPEED' is ' WINDSPEED' (with a space at the start)"
+    assert fixed.notice() == (
+        "a column name was wrong: 'DIR' is ' DIR' (with a space at the start); "
+        "'WINDSPEED' is ' WINDSPEED' (with a space at the start); "
+        "proposing the code with the column names fixed"
     )
 
 
@@ -137,7 +139,7 @@ def test_loci_proposes_the_code_again_with_the_name_fixed_and_the_model_reads_bo
     notices = [e.message for e in events if isinstance(e, Notice)]
     assert (
         "a column name was wrong: 'num. calls abandoned' is 'num. calls abandoned ' (with a "
-        "space at the end); proposing the code with it fixed"
+        "space at the end); proposing the code with the column names fixed"
     ) in notices
     blocks = [e.code for e in events if isinstance(e, CodeBlock)]
     assert blocks[1].endswith("print(df['num. calls abandoned '].sum())")  # shown, approved

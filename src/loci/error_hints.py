@@ -9,9 +9,9 @@ lists the columns. An error from text in a numeric computation (``df.corr()`` on
 with a country column: "could not convert string to float: 'Switzerland'") is met with the
 frame's text columns and the way round them. Nothing else is guessed: other errors get no
 hint. Told the name, or shown its code with the name fixed, the 1.5B still sends its failed
-code again, so ``fixed_code`` gives the block loci proposes itself, as it proposes a
-``pip install``: the model's code with the missing names written as the frame has them, where
-each matches one column as a person reads it (case, spaces, dots, underscores).
+code again, so ``renamed_columns`` gives the block loci proposes itself (``loci.code_fixes``),
+as it proposes a ``pip install``: the model's code with the missing names written as the frame
+has them, where each matches one column as a person reads it (case, spaces, dots, underscores).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import io
 import re
 import tokenize
 from collections.abc import Callable, Iterable, Sequence
-from typing import NamedTuple
 
 from .events import ExecutionDone
 from .kernel_state import KernelState, Variable
@@ -51,23 +50,15 @@ def hint(done: ExecutionDone, state: KernelState | None, traceback: str = "") ->
     return ""
 
 
-class Fix(NamedTuple):
-    """A failed block with its column names fixed: the code, and each name as it was typed
-    beside the frame's (``('DIR', ' DIR')``), in the order the code has them."""
-
-    code: str
-    renamed: tuple[tuple[str, str], ...]
-
-    def describe(self) -> str:
-        """``'DIR' is ' DIR' (with a space at the start)``, one clause a name."""
-        return "; ".join(f"{typed!r} is {_quoted(column)}" for typed, column in self.renamed)
+Renamed = tuple[tuple[str, str], ...]  # each name as typed beside the frame's: ('DIR', ' DIR')
 
 
-def fixed_code(
+def renamed_columns(
     done: ExecutionDone, state: KernelState | None, traceback: str, code: str
-) -> Fix | None:
+) -> tuple[str, Renamed] | None:
     """``code`` with the column names a pandas KeyError missed written as the frame has them,
-    where each matches one column as a person reads it; else None (loci does not guess)."""
+    where each matches one column as a person reads it, and each name changed, in the order
+    the code has them; else None (loci does not guess)."""
     frames = _frames(done, state)
     if not frames or done.error_name != "KeyError" or "pandas" not in traceback:
         return None
@@ -116,7 +107,7 @@ def _resolver(fixes: dict[str, str], frames: Sequence[Variable]) -> Callable[[st
     return resolve
 
 
-def _renamed(code: str, resolve: Callable[[str], str | None]) -> Fix | None:
+def _renamed(code: str, resolve: Callable[[str], str | None]) -> tuple[str, Renamed] | None:
     """``code`` with each string literal ``resolve`` names a column for written as that column,
     or None when none is (the key was built, not typed) or the code does not tokenize."""
     lines = code.splitlines(keepends=True)
@@ -136,7 +127,7 @@ def _renamed(code: str, resolve: Callable[[str], str | None]) -> Fix | None:
                 lines[row] = lines[row][:start] + repr(column) + lines[row][end:]
                 renamed = {value: column, **renamed}  # first in the code first
     fixed = "".join(lines).rstrip()
-    return Fix(fixed, tuple(renamed.items())) if fixed != code.rstrip() else None
+    return (fixed, tuple(renamed.items())) if fixed != code.rstrip() else None
 
 
 def _norm(name: str) -> str:
@@ -168,20 +159,20 @@ def _missing_columns(keys: Iterable[str], frames: Sequence[Variable]) -> tuple[s
         for frame in frames:
             near = _nearest(key, _labels(frame))
             if near:
-                names = ", ".join(_quoted(c) for c in near)
+                names = ", ".join(quoted(c) for c in near)
                 if len(near) == 1 and _norm(near[0]) == _norm(key):
                     fixes[key] = near[0]
                 lines.append(f"No column is named {key!r}; {frame.name} has {names}.")
                 break
         else:
             frame = frames[0]
-            shown = ", ".join(_quoted(c) for c in _labels(frame)[:MAX_LISTED])
+            shown = ", ".join(quoted(c) for c in _labels(frame)[:MAX_LISTED])
             more = ", …" if len(frame.columns) > MAX_LISTED else ""
             lines.append(f"No column is named {key!r}; {frame.name}'s columns: {shown}{more}.")
     return "\n".join(lines), fixes
 
 
-def _quoted(name: str) -> str:
+def quoted(name: str) -> str:
     """``'name'``, saying so when it begins or ends with a space (which no listing shows)."""
     if name != name.strip():
         ends = [w for w, s in (("start", name.lstrip()), ("end", name.rstrip())) if s != name]

@@ -5,12 +5,12 @@ without code is the turn's answer, unless no output backs it (``coaching``), it 
 ``@field[value]`` form its request asks for (``answer_form``) or it is not in the request's
 language (``reply_language``), which send the model back with a note; a reply with code has
 each block shown, approved (``Gate``) and run in its kernel, a missing module offered for
-install, a block whose column names were wrong offered again with them fixed, and what came
-back stored for the next call, with what the kernel's state tells of its error
-(``error_hints``). The step cap, code sent a third time (after one last call for the answer,
-if code ran ok and printed something to answer from) and
-interrupts end the turn here. Each function reads and changes only the ``Turn`` it is given
-and the session's conversation.
+install, a block loci can fix for certain (a wrong column name, a keyword argument its
+function does not take: ``code_fixes``) offered again fixed, and what came back stored for
+the next call, with what the kernel's state tells of its error (``error_hints``). The step
+cap, code sent a third time (after one last call for the answer, if code ran ok and printed
+something to answer from) and interrupts end the turn here. Each function reads and changes
+only the ``Turn`` it is given and the session's conversation.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
-from . import answer_form, coaching, error_hints, reply_language
+from . import answer_form, coaching, code_fixes, error_hints, reply_language
 from .approval import code_hash
 from .code_numbers import last_assigned
 from .context import error_text, fold_fixed, format_result
@@ -196,24 +196,22 @@ def run_call(
     traceback = error_text(result.outputs)
     told = error_hints.hint(result.done, state, traceback)
     text = f"{text}\n{told}" if told else text
-    fixed = error_hints.fixed_code(result.done, state, traceback, request.code) if fix else None
+    fixed = code_fixes.fixed_code(result.done, state, traceback, request.code) if fix else None
     if fixed is not None and not session.cancel_event.is_set():
         text += yield from _offer_fix(session, turn, call.id, fixed)
     return text
 
 
-FIX_RAN = "loci ran your code again with the column names fixed:\n```python\n{code}\n```\n"
+FIX_RAN = "loci ran your code again {change}:\n```python\n{code}\n```\n"
 
 
 def _offer_fix(
-    session: Session, turn: Turn, call_id: str, fixed: error_hints.Fix
+    session: Session, turn: Turn, call_id: str, fixed: code_fixes.Fix
 ) -> Generator[Event, None, str]:
-    """Propose ``fixed``, the failed block with its column names fixed (``error_hints``),
-    approved like any code; return what the model reads of it ("" when it did not run). A
-    small model told the right name sends its failed code again."""
-    yield Notice(
-        "info", f"a column name was wrong: {fixed.describe()}; proposing the code with it fixed"
-    )
+    """Propose ``fixed``, the failed block fixed (``code_fixes``), approved like any code;
+    return what the model reads of it ("" when it did not run). A small model told the right
+    name sends its failed code again."""
+    yield Notice("info", fixed.notice())
     block = CodeBlock(session.new_id("fix"), "python", fixed.code, code_hash(fixed.code))
     request = yield from session.gate.admit(session.conversation_id, block)
     if isinstance(request, str):
@@ -225,7 +223,7 @@ def _offer_fix(
         turn.failed_calls.discard(call_id)
     unprinted = last_assigned(request.language, request.code)
     shown = format_result(result.outputs, result.done, unprinted=unprinted)
-    return "\n" + FIX_RAN.format(code=request.code) + shown
+    return "\n" + FIX_RAN.format(change=fixed.change, code=request.code) + shown
 
 
 def _execute(
