@@ -1,15 +1,24 @@
-"""The block loci proposes again when a call was given a keyword argument it does not take."""
+"""The block loci proposes again where the fix is certain: a column name, a keyword argument."""
 
 from __future__ import annotations
 
 import pytest
 
-from loci.approval import auto_approve
+from loci.approval import Approver, Decision, auto_approve
 from loci.code_fixes import fixed_code
 from loci.config import Settings
-from loci.events import CodeBlock, ExecutionDone, Notice
+from loci.events import CodeBlock, Event, ExecutionDone, Notice
 from loci.models.scripted import ScriptedModel
 from loci.session import Session
+
+
+def _ask(
+    settings: Settings, replies: list[str], request: str, approver: Approver = auto_approve
+) -> tuple[list[Event], list[str]]:
+    """The events of ``request`` answered by ``replies``, and the tool results the model read."""
+    with Session(settings, model=ScriptedModel(replies), approver=approver) as s:
+        events = list(s.run(request))
+        return events, [m.content for m in s.messages if m.role == "tool"]
 
 
 def _type_error(value: str) -> ExecutionDone:
@@ -68,10 +77,7 @@ def test_loci_runs_the_call_without_the_keyword_in_a_real_kernel(settings: Setti
         "```python\ndef area(width, height):\n    return width * height\n\n"
         "print(area(3, height=4, units='cm'))\n```"
     )
-    model = ScriptedModel([failing, "The area is 12."])
-    with Session(settings, model=model, approver=auto_approve) as s:
-        events = list(s.run("What is the area of a 3 by 4 rectangle?"))
-        results = [m.content for m in s.messages if m.role == "tool"]
+    events, results = _ask(settings, [failing, "The area is 12."], "Area of a 3 by 4 rectangle?")
     notices = [e.message for e in events if isinstance(e, Notice)]
     assert "area() takes no argument units; proposing the code without units='cm'" in notices
     blocks = [e.code for e in events if isinstance(e, CodeBlock)]
@@ -81,3 +87,45 @@ def test_loci_runs_the_call_without_the_keyword_in_a_real_kernel(settings: Setti
     assert again.rstrip().endswith("```\n12")
     assert [e.status for e in events if isinstance(e, ExecutionDone)] == ["error", "ok"]
     assert events[-1].status == "done"
+
+
+CALLS = "How many calls were abandoned in calls.csv?"
+
+
+def test_loci_proposes_the_code_again_with_the_name_fixed_and_the_model_reads_both(
+    settings: Settings,
+) -> None:
+    (settings.workdir / "calls.csv").write_text("timestamp,num. calls abandoned \nApr 13,3\n")
+    failing = (
+        "```python\nimport pandas as pd\ndf = pd.read_csv('calls.csv')\n"
+        "print(df['num. calls abandoned'].sum())\n```"
+    )
+    events, results = _ask(settings, [failing, "3 calls were abandoned."], CALLS)
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert (
+        "a column name was wrong: 'num. calls abandoned' is 'num. calls abandoned ' (with a "
+        "space at the end); proposing the code with the column names fixed"
+    ) in notices
+    blocks = [e.code for e in events if isinstance(e, CodeBlock)]
+    assert blocks[1].endswith("print(df['num. calls abandoned '].sum())")  # shown, approved
+    told, again = results[0].split("loci ran your code again with the column names fixed:")
+    assert "KeyError" in told and "df has 'num. calls abandoned ' (with a space" in told
+    assert again.rstrip().endswith("```\n3")  # the fixed code's output
+    assert [e.status for e in events if isinstance(e, ExecutionDone)] == ["error", "ok"]
+    assert events[-1].status == "done"
+
+
+def test_a_declined_fix_leaves_the_error_and_the_hint(settings: Settings) -> None:
+    (settings.workdir / "calls.csv").write_text("timestamp,num. calls abandoned \nApr 13,3\n")
+    failing = (
+        "```python\nimport pandas as pd\ndf = pd.read_csv('calls.csv')\n"
+        "print(df['num. calls abandoned'].sum())\n```"
+    )
+
+    def only_the_models(block: CodeBlock) -> Decision:
+        return Decision(not block.id.startswith("fix"), "user")
+
+    events, results = _ask(settings, [failing, "I could not read it."], CALLS, only_the_models)
+    assert "df has 'num. calls abandoned '" in results[0]
+    assert "loci ran your code again" not in results[0]
+    assert [e.status for e in events if isinstance(e, ExecutionDone)] == ["error"]

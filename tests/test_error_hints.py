@@ -6,15 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from loci.approval import Decision, auto_approve
 from loci.code_fixes import fixed_code
-from loci.config import Settings
 from loci.error_hints import hint
-from loci.events import CodeBlock, ExecutionDone, Notice
+from loci.events import ExecutionDone
 from loci.files import describe
 from loci.kernel_state import KernelState, Variable
-from loci.models.scripted import ScriptedModel
-from loci.session import Session
 
 DF = Variable(
     "df",
@@ -121,49 +117,3 @@ def test_a_file_preview_shows_a_column_name_that_ends_in_a_space(tmp_path: Path)
     text = describe(path)
     assert "timestamp (text)" in text
     assert "'num. calls abandoned ' (int)" in text and "' AT' (int)" in text
-
-
-def test_loci_proposes_the_code_again_with_the_name_fixed_and_the_model_reads_both(
-    settings: Settings,
-) -> None:
-    (settings.workdir / "calls.csv").write_text("timestamp,num. calls abandoned \nApr 13,3\n")
-    failing = (
-        "```python\nimport pandas as pd\ndf = pd.read_csv('calls.csv')\n"
-        "print(df['num. calls abandoned'].sum())\n```"
-    )
-    model = ScriptedModel([failing, "3 calls were abandoned."])
-    with Session(settings, model=model, approver=auto_approve) as s:
-        events = list(s.run("How many calls were abandoned in calls.csv?"))
-        results = [m.content for m in s.messages if m.role == "tool"]
-        ran = s.store.get_conversation(s.conversation_id).to_dict()
-    notices = [e.message for e in events if isinstance(e, Notice)]
-    assert (
-        "a column name was wrong: 'num. calls abandoned' is 'num. calls abandoned ' (with a "
-        "space at the end); proposing the code with the column names fixed"
-    ) in notices
-    blocks = [e.code for e in events if isinstance(e, CodeBlock)]
-    assert blocks[1].endswith("print(df['num. calls abandoned '].sum())")  # shown, approved
-    told, again = results[0].split("loci ran your code again with the column names fixed:")
-    assert "KeyError" in told and "df has 'num. calls abandoned ' (with a space" in told
-    assert again.rstrip().endswith("```\n3")  # the fixed code's output
-    assert [e.status for e in events if isinstance(e, ExecutionDone)] == ["error", "ok"]
-    assert events[-1].status == "done" and "3 calls" in str(ran)  # backed by that output
-
-
-def test_a_declined_fix_leaves_the_error_and_the_hint(settings: Settings) -> None:
-    (settings.workdir / "calls.csv").write_text("timestamp,num. calls abandoned \nApr 13,3\n")
-    failing = (
-        "```python\nimport pandas as pd\ndf = pd.read_csv('calls.csv')\n"
-        "print(df['num. calls abandoned'].sum())\n```"
-    )
-    model = ScriptedModel([failing, "I could not read it."])
-
-    def only_the_models(block: CodeBlock) -> Decision:
-        return Decision(not block.id.startswith("fix"), "user")
-
-    with Session(settings, model=model, approver=only_the_models) as s:
-        events = list(s.run("How many calls were abandoned in calls.csv?"))
-        results = [m.content for m in s.messages if m.role == "tool"]
-    assert "df has 'num. calls abandoned '" in results[0]
-    assert "loci ran your code again" not in results[0]
-    assert [e.status for e in events if isinstance(e, ExecutionDone)] == ["error"]
