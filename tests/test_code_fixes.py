@@ -14,11 +14,13 @@ from loci.session import Session
 
 def _ask(
     settings: Settings, replies: list[str], request: str, approver: Approver = auto_approve
-) -> tuple[list[Event], list[str]]:
-    """The events of ``request`` answered by ``replies``, and the tool results the model read."""
+) -> tuple[list[Event], list[str], str]:
+    """The events of ``request`` answered by ``replies``, the tool results the model read and
+    the conversation as stored."""
     with Session(settings, model=ScriptedModel(replies), approver=approver) as s:
         events = list(s.run(request))
-        return events, [m.content for m in s.messages if m.role == "tool"]
+        stored = str(s.store.get_conversation(s.conversation_id).to_dict())
+        return events, [m.content for m in s.messages if m.role == "tool"], stored
 
 
 def _type_error(value: str) -> ExecutionDone:
@@ -77,7 +79,9 @@ def test_loci_runs_the_call_without_the_keyword_in_a_real_kernel(settings: Setti
         "```python\ndef area(width, height):\n    return width * height\n\n"
         "print(area(3, height=4, units='cm'))\n```"
     )
-    events, results = _ask(settings, [failing, "The area is 12."], "Area of a 3 by 4 rectangle?")
+    events, results, stored = _ask(
+        settings, [failing, "The area is 12."], "Area of a 3 by 4 rectangle?"
+    )
     notices = [e.message for e in events if isinstance(e, Notice)]
     assert "area() takes no argument units; proposing the code without units='cm'" in notices
     blocks = [e.code for e in events if isinstance(e, CodeBlock)]
@@ -86,7 +90,7 @@ def test_loci_runs_the_call_without_the_keyword_in_a_real_kernel(settings: Setti
     assert "unexpected keyword argument 'units'" in told
     assert again.rstrip().endswith("```\n12")
     assert [e.status for e in events if isinstance(e, ExecutionDone)] == ["error", "ok"]
-    assert events[-1].status == "done"
+    assert events[-1].status == "done" and "The area is 12." in stored
 
 
 CALLS = "How many calls were abandoned in calls.csv?"
@@ -100,7 +104,7 @@ def test_loci_proposes_the_code_again_with_the_name_fixed_and_the_model_reads_bo
         "```python\nimport pandas as pd\ndf = pd.read_csv('calls.csv')\n"
         "print(df['num. calls abandoned'].sum())\n```"
     )
-    events, results = _ask(settings, [failing, "3 calls were abandoned."], CALLS)
+    events, results, stored = _ask(settings, [failing, "3 calls were abandoned."], CALLS)
     notices = [e.message for e in events if isinstance(e, Notice)]
     assert (
         "a column name was wrong: 'num. calls abandoned' is 'num. calls abandoned ' (with a "
@@ -112,7 +116,7 @@ def test_loci_proposes_the_code_again_with_the_name_fixed_and_the_model_reads_bo
     assert "KeyError" in told and "df has 'num. calls abandoned ' (with a space" in told
     assert again.rstrip().endswith("```\n3")  # the fixed code's output
     assert [e.status for e in events if isinstance(e, ExecutionDone)] == ["error", "ok"]
-    assert events[-1].status == "done"
+    assert events[-1].status == "done" and "3 calls" in stored  # backed by that output
 
 
 def test_a_declined_fix_leaves_the_error_and_the_hint(settings: Settings) -> None:
@@ -125,7 +129,7 @@ def test_a_declined_fix_leaves_the_error_and_the_hint(settings: Settings) -> Non
     def only_the_models(block: CodeBlock) -> Decision:
         return Decision(not block.id.startswith("fix"), "user")
 
-    events, results = _ask(settings, [failing, "I could not read it."], CALLS, only_the_models)
+    events, results, _ = _ask(settings, [failing, "I could not read it."], CALLS, only_the_models)
     assert "df has 'num. calls abandoned '" in results[0]
     assert "loci ran your code again" not in results[0]
     assert [e.status for e in events if isinstance(e, ExecutionDone)] == ["error"]
