@@ -71,18 +71,20 @@ def _without_keyword(error: str, code: str) -> Fix | None:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
-    spans = [
-        span
+    found_in = [
+        (k, span)
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and _name(node.func) == callee
-        for span in _keyword_span(node, keyword)
+        for k, span in [_keyword_span(node, keyword)]
+        if k is not None
     ]
+    spans = [span for _, span in found_in]
     spans = [s for s in spans if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in spans)]
     if not spans:  # (a call inside the argument loci drops goes with it)
         return None
     source = code.encode()
     starts = _line_starts(source)
-    shown = ast.get_source_segment(code, _keyword_node(tree, callee, keyword)) or keyword
+    shown = ast.get_source_segment(code, found_in[0][0]) or keyword
     for (row, col), (end_row, end_col) in sorted(spans, reverse=True):
         begin, end = starts[row - 1] + col, starts[end_row - 1] + end_col
         source = source[:begin] + source[end:]
@@ -97,22 +99,12 @@ def _name(func: ast.expr) -> str:
     return func.attr if isinstance(func, ast.Attribute) else ""
 
 
-def _keyword_node(tree: ast.AST, callee: str, keyword: str) -> ast.keyword:
-    return next(
-        k
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and _name(node.func) == callee
-        for k in node.keywords
-        if k.arg == keyword
-    )
-
-
 Span = tuple[tuple[int, int], tuple[int, int]]  # (line, byte column) of the start and the end
 
 
-def _keyword_span(call: ast.Call, keyword: str) -> list[Span]:
-    """Where ``keyword=value`` is in ``call``, with the comma that separates it: from the end
-    of the argument before it, else up to the start of the one after it."""
+def _keyword_span(call: ast.Call, keyword: str) -> tuple[ast.keyword | None, Span]:
+    """``keyword=value`` in ``call`` (None if it has none) and where it is, with the comma that
+    separates it: from the end of the argument before it, else up to the start of the next."""
     items: list[ast.expr | ast.keyword] = sorted(
         [*call.args, *call.keywords], key=lambda n: (n.lineno, n.col_offset)
     )
@@ -120,13 +112,11 @@ def _keyword_span(call: ast.Call, keyword: str) -> list[Span]:
         if not (isinstance(item, ast.keyword) and item.arg == keyword):
             continue
         if i > 0:
-            before = items[i - 1]
-            return [((before.end_lineno or 0, before.end_col_offset or 0), _end(item))]
+            return item, (_end(items[i - 1]), _end(item))
         if i + 1 < len(items):
-            after = items[i + 1]
-            return [(_start(item), (after.lineno, after.col_offset))]
-        return [(_start(item), _end(item))]  # the only argument (a trailing comma may stay)
-    return []
+            return item, (_start(item), _start(items[i + 1]))
+        return item, (_start(item), _end(item))  # the only argument (a trailing comma may stay)
+    return None, ((0, 0), (0, 0))
 
 
 def _start(node: ast.expr | ast.keyword) -> tuple[int, int]:
