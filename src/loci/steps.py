@@ -190,8 +190,7 @@ def run_call(
         if installed:
             result = yield from _execute(session, request)
     turn.record(call.id, request, result, coaching.failure(result.done))
-    unprinted = last_assigned(request.language, request.code)
-    text = format_result(result.outputs, result.done, unprinted=unprinted)
+    text = _read_back(request, result)
     state = session.kernels.state if request.language == "python" else None
     traceback = error_text(result.outputs)
     told = error_hints.hint(result.done, state, traceback)
@@ -221,9 +220,15 @@ def _offer_fix(
     turn.run_codes.add(code_key(request.language, request.code))
     if result.done.status == "ok":  # the call's result holds working code: never folded
         turn.failed_calls.discard(call_id)
+    return (
+        "\n" + FIX_RAN.format(change=fixed.change, code=request.code) + _read_back(request, result)
+    )
+
+
+def _read_back(request: ExecutionRequest, result: ExecutionResult) -> str:
+    """What the model reads of a block that ran (a last ``answer = …`` unprinted is named)."""
     unprinted = last_assigned(request.language, request.code)
-    shown = format_result(result.outputs, result.done, unprinted=unprinted)
-    return "\n" + FIX_RAN.format(change=fixed.change, code=request.code) + shown
+    return format_result(result.outputs, result.done, unprinted=unprinted)
 
 
 def _execute(
